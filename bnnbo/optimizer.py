@@ -1,0 +1,307 @@
+"""The one BO loop: ``Optimizer.ask() / tell()``, and ``optimize(problem, ...)`` on top of it.
+
+Every random stream of an ask is derived from ``(seed, number of evaluations told)``, so a
+loop rebuilt from stored evaluations continues exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from botorch.utils.multi_objective.box_decompositions import DominatedPartitioning
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from torch import Tensor
+
+from bnnbo.acquisition import (
+    OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
+)
+from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError
+from bnnbo.problems.base import Problem, check_ref_point
+from bnnbo.space import DTYPE, SearchSpace
+from bnnbo.surrogates import Surrogate, get_surrogate
+
+
+def derive_seed(seed: int, *keys: int | str) -> int:
+    """A 31-bit seed for the stream named by ``keys`` under the run seed ``seed``."""
+    words = [int(seed)] + [k if isinstance(k, int) else int.from_bytes(k.encode(), "little") for k in keys]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] >> 1)
+
+
+@dataclass
+class Evaluation:
+    """One told point with what it cost to propose it."""
+
+    x: Tensor                      # d, original units
+    y: Tensor                      # m, user's convention
+    initial: bool                  # from the initial design
+    batch: int = -1                # index of the ask that proposed it (-1: not asked)
+    fit_seconds: float = 0.0       # of the ask that proposed it (shared by its batch)
+    acq_seconds: float = 0.0
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+class Optimizer:
+    """Ask/tell Bayesian optimisation over a SearchSpace with any registered surrogate.
+
+    Args:
+        space: the search space (or a ``2 x d`` bounds tensor for a continuous box).
+        num_objectives: ``m``.
+        surrogate: a registry name or a configured Surrogate.
+        seed: derives every random stream.
+        q: points per ask.
+        n_init: size of the scrambled-Sobol initial design (default ``min(max(10, 2d), 100)``).
+        acquisition: ``"default"`` (qLogNEI / qLogNEHVI) or ``"paper"`` (the study's qEI / qEHVI).
+        maximize: per objective (or one bool for all).
+        ref_point: hypervolume reference point in the user's convention (``m``); inferred
+            from the data when None.
+        acq_optimizer: optimiser preset name (defaults to the acquisition mode's).
+        surrogate_settings: overrides of the surrogate's settings.
+        surrogate_state: a previous fit's ``state_`` to continue from (resume).
+    """
+
+    def __init__(
+        self, space: SearchSpace | Tensor, num_objectives: int = 1, surrogate: str | Surrogate = "gp",
+        seed: int = 0, q: int = 1, n_init: int | None = None, acquisition: str = "default",
+        maximize: bool | Sequence[bool] = True, ref_point: Sequence[float] | Tensor | None = None,
+        acq_optimizer: str | OptimizerPreset | None = None,
+        surrogate_settings: dict[str, Any] | None = None, surrogate_state: Any = None,
+    ):
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace.box(space)
+        _check_int("num_objectives", num_objectives, 1)
+        _check_int("q", q, 1)
+        _check_int("seed", seed, 0)
+        self.num_objectives, self.q, self.seed = num_objectives, q, seed
+        self.n_init = _default_n_init(self.space.dim) if n_init is None else n_init
+        _check_int("n_init", self.n_init, 1)
+        self.mode = check_mode(acquisition)
+        self.preset = get_preset(acq_optimizer or self.mode)
+        self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
+        self._sign = _signs(maximize, num_objectives)
+        ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
+        self._ref_max = None if ref is None else ref * self._sign
+        self.surrogate_state = surrogate_state
+        self.history: list[Evaluation] = []
+        self._design = self.space.sobol(self.n_init, seed=derive_seed(seed, "init"))
+        self._pending: tuple[Tensor, dict[str, Any]] | None = None
+        self._asks = 0
+        self.last_model = None
+
+    # ---- data ------------------------------------------------------------------------------
+    @property
+    def X(self) -> Tensor:
+        """``n x d`` told points, original units."""
+        return _stack([e.x for e in self.history], self.space.dim)
+
+    @property
+    def Y(self) -> Tensor:
+        """``n x m`` told values, user's convention."""
+        return _stack([e.y for e in self.history], self.num_objectives)
+
+    def to_max(self, Y: Tensor) -> Tensor:
+        """Values in the user's convention -> maximisation convention (and back)."""
+        return Y * self._sign
+
+    @property
+    def n_told(self) -> int:
+        return len(self.history)
+
+    # ---- ask / tell ------------------------------------------------------------------------
+    def ask(self, q: int | None = None) -> Tensor:
+        """The next ``q x d`` points (original units): the initial design first, then model-based.
+
+        While the initial design is unfinished at most its remaining points are returned.
+        """
+        q = self.q if q is None else q
+        _check_int("q", q, 1)
+        n = self.n_told
+        if n < self.n_init:
+            X = self._design[n : min(self.n_init, n + q)].clone()
+            self._pending = (X, {"initial": True, "batch": self._asks})
+            self._asks += 1
+            return X
+        step_seed = derive_seed(self.seed, n)
+        X_unit = self.space.to_unit(self.X)
+        Y_max = self.Y * self._sign
+        with torch.random.fork_rng():
+            torch.manual_seed(step_seed)
+            t0 = time.perf_counter()
+            model = self._fit(X_unit, Y_max, step_seed)
+            t1 = time.perf_counter()
+            ref = self._ref_point_max(Y_max)
+            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed)
+            rounding = "paper" if self.mode == "paper" else "proper"
+            U = optimize_acquisition(acq, self.space, q, self.preset, rounding)
+            t2 = time.perf_counter()
+        self.last_model = model
+        X = self.space.from_unit(U)
+        info = {"initial": False, "batch": self._asks, "fit_seconds": t1 - t0,
+                "acq_seconds": t2 - t1, "diagnostics": dict(self.surrogate.diagnostics_)}
+        self._pending = (X, info)
+        self._asks += 1
+        return X
+
+    def tell(self, X: Tensor, Y: Tensor) -> None:
+        """Record evaluations: ``n x d`` points (original units) and ``n x m`` values.
+
+        Bad shapes, out-of-bounds points and NaN/inf values raise DataError and change nothing.
+        """
+        X = self.space.validate(X)
+        Y = _check_values(Y, X.shape[0], self.num_objectives)
+        info: dict[str, Any] = {"initial": False}
+        if self._pending is not None and self._pending[0].shape == X.shape and torch.equal(self._pending[0], X):
+            info = self._pending[1]
+            if not info["initial"]:
+                self.surrogate_state = self.surrogate.state_
+        self._pending = None
+        for x, y in zip(X, Y):
+            self.history.append(Evaluation(x=x.clone(), y=y.clone(), **info))
+
+    # ---- internals -------------------------------------------------------------------------
+    def _fit(self, X_unit: Tensor, Y_max: Tensor, step_seed: int):
+        try:
+            return self.surrogate.fit(X_unit, Y_max, seed=step_seed, state=self.surrogate_state)
+        except BnnboError:
+            raise
+        except Exception as exc:  # numerical failures deep inside torch / gpytorch
+            raise SurrogateError(f"surrogate {self.surrogate.name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+    def _ref_point_max(self, Y_max: Tensor) -> Tensor | None:
+        if self.num_objectives == 1:
+            return None
+        if self._ref_max is not None:
+            return self._ref_max
+        return infer_reference_point(Y_max)
+
+
+@dataclass
+class Result:
+    """Outcome of ``optimize``: all evaluations in order, with the progress trace."""
+
+    problem: str
+    surrogate: str
+    seed: int
+    X: Tensor                      # n x d, original units
+    Y: Tensor                      # n x m, maximisation convention
+    initial: Tensor                # n, bool
+    trace: Tensor                  # n: best so far (m = 1) or dominated hypervolume (m > 1)
+    fit_seconds: list[float]       # per model-based iteration
+    acq_seconds: list[float]
+    diagnostics: list[dict[str, Any]]
+
+    @property
+    def best_value(self) -> float:
+        if self.Y.shape[-1] != 1:
+            raise DataError("best_value is defined for one objective; use trace (hypervolume)")
+        return float(self.Y.max())
+
+    @property
+    def best_x(self) -> Tensor:
+        if self.Y.shape[-1] != 1:
+            raise DataError("best_x is defined for one objective")
+        return self.X[self.Y[:, 0].argmax()]
+
+
+def progress_trace(Y: Tensor, ref_point: Tensor | None) -> Tensor:
+    """Best value so far (``m = 1``) or dominated hypervolume w.r.t. ``ref_point`` after each row."""
+    if Y.shape[-1] == 1:
+        return Y[:, 0].cummax(0).values
+    ref = infer_reference_point(Y) if ref_point is None else ref_point.to(Y)
+    out, last = torch.zeros(Y.shape[0], dtype=DTYPE), 0.0
+    for i in range(Y.shape[0]):
+        if (Y[i] > ref).all() or i == 0:
+            last = float(DominatedPartitioning(ref_point=ref, Y=Y[: i + 1]).compute_hypervolume())
+        out[i] = last
+    return out
+
+
+def optimize(
+    problem: Problem | str, surrogate: str | Surrogate = "gp", budget: int | None = None, seed: int = 0,
+    q: int | None = None, n_init: int | None = None, acquisition: str = "default",
+    surrogate_settings: dict[str, Any] | None = None, acq_optimizer: str | None = None,
+    callback: Callable[[Optimizer, Tensor, Tensor], None] | None = None,
+) -> Result:
+    """Run BO on a problem for ``budget`` evaluations (default: the study's budget).
+
+    ``callback(optimizer, X, Y)`` is called after every batch is told.
+    """
+    if isinstance(problem, str):
+        from bnnbo.problems import get_problem
+
+        problem = get_problem(problem)
+    pb = problem.paper_budget or {}
+    q = q if q is not None else pb.get("q", 1)
+    n_init = n_init if n_init is not None else pb.get("n_init")
+    if budget is None:
+        budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
+    _check_int("budget", budget, 1)
+    opt = Optimizer(
+        problem.space, problem.num_objectives, surrogate, seed=seed, q=q, n_init=n_init,
+        acquisition=acquisition, ref_point=problem.ref_point, acq_optimizer=acq_optimizer,
+        surrogate_settings=surrogate_settings,
+    )
+    while opt.n_told < budget:
+        ask_q = opt.n_init if opt.n_told < opt.n_init else q
+        X = opt.ask(min(ask_q, budget - opt.n_told))
+        Y = problem.evaluate(X)
+        opt.tell(X, Y)
+        if callback is not None:
+            callback(opt, X, Y)
+    return result_of(opt, problem)
+
+
+def result_of(opt: Optimizer, problem: Problem) -> Result:
+    Y = opt.to_max(opt.Y)
+    seen, fits, acqs, diags = set(), [], [], []
+    for e in opt.history:  # one entry per model-based ask (a batch shares its timings)
+        if not e.initial and e.batch not in seen:
+            seen.add(e.batch)
+            fits.append(e.fit_seconds)
+            acqs.append(e.acq_seconds)
+            diags.append(e.diagnostics)
+    return Result(
+        problem=problem.name, surrogate=opt.surrogate.name, seed=opt.seed, X=opt.X, Y=Y,
+        initial=torch.tensor([e.initial for e in opt.history]),
+        trace=progress_trace(Y, problem.ref_point), fit_seconds=fits, acq_seconds=acqs, diagnostics=diags,
+    )
+
+
+def _default_n_init(d: int) -> int:
+    return min(max(10, 2 * d), 100)
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _signs(maximize: bool | Sequence[bool], m: int) -> Tensor:
+    flags = [maximize] * m if isinstance(maximize, bool) else list(maximize)
+    if len(flags) != m or not all(isinstance(f, bool) for f in flags):
+        raise ConfigError(f"maximize must be a bool or {m} bools, got {maximize!r}")
+    return torch.tensor([1.0 if f else -1.0 for f in flags], dtype=DTYPE)
+
+
+def _check_values(Y: object, n: int, m: int) -> Tensor:
+    try:
+        Y = torch.as_tensor(Y, dtype=DTYPE)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"Y must be numeric: {exc}") from None
+    if Y.ndim == 1 and m == 1 and Y.numel() == n:
+        Y = Y.unsqueeze(-1)
+    elif Y.ndim == 1 and n == 1 and Y.numel() == m:
+        Y = Y.unsqueeze(0)
+    if Y.shape != (n, m):
+        raise DataError(f"Y must have shape {n} x {m} (one row per point of X), got {tuple(Y.shape)}")
+    bad = ~torch.isfinite(Y)
+    if bad.any():
+        i, j = bad.nonzero()[0].tolist()
+        raise DataError(f"Y[{i}, {j}] is {Y[i, j].item()}; expected a finite number")
+    return Y
+
+
+def _stack(rows: list[Tensor], width: int) -> Tensor:
+    return torch.stack(rows) if rows else torch.empty(0, width, dtype=DTYPE)

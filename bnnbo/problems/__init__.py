@@ -1,0 +1,49 @@
+"""Problem registry: ``get_problem(name, **options)``.
+
+Entries are ``"module:factory"`` strings so that a problem's optional dependencies are only
+imported when that problem is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from bnnbo.errors import ConfigError, unknown
+from bnnbo.problems.base import Problem
+
+PROBLEMS: dict[str, str] = {
+    "branin": "bnnbo.problems.synthetic:branin",
+    "hartmann6": "bnnbo.problems.synthetic:hartmann6",
+    "ackley": "bnnbo.problems.synthetic:ackley",
+    "branincurrin": "bnnbo.problems.synthetic:branincurrin",
+    "dtlz1": "bnnbo.problems.synthetic:dtlz1",
+    "dtlz5": "bnnbo.problems.synthetic:dtlz5",
+}
+
+
+def problem_factory(name: str):
+    if name not in PROBLEMS:
+        raise unknown("problem", name, PROBLEMS)
+    module, attr = PROBLEMS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def problem_options(name: str) -> dict[str, object]:
+    """The options a problem accepts, with their defaults."""
+    sig = inspect.signature(problem_factory(name))
+    return {k: p.default for k, p in sig.parameters.items()}
+
+
+def get_problem(name: str, **options) -> Problem:
+    """Build a registered problem; unknown options raise a ConfigError listing the allowed ones."""
+    factory = problem_factory(name)
+    allowed = problem_options(name)
+    bad = sorted(set(options) - set(allowed))
+    if bad:
+        listed = ", ".join(allowed) or "none"
+        raise ConfigError(f"problem {name!r} has no option(s) {bad}; allowed: {listed}")
+    return factory(**options)
+
+
+__all__ = ["PROBLEMS", "Problem", "get_problem", "problem_options"]

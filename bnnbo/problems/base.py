@@ -1,0 +1,60 @@
+"""The Problem abstraction: a search space, a number of objectives and a vectorised evaluate."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+from bnnbo.errors import DataError
+from bnnbo.space import DTYPE, SearchSpace
+
+
+class Problem(ABC):
+    """A black box to *maximise* (minimisation problems are negated, as BoTorch's ``negate=True``).
+
+    Subclasses set ``name``, ``space``, ``num_objectives`` and implement ``_evaluate``.
+    ``optimal_value`` (single objective) and ``ref_point`` (multi-objective, ``m``) are in the
+    maximisation convention; ``None`` where unknown. ``max_hv`` is the best dominated
+    hypervolume where known.
+    """
+
+    name: str = "problem"
+    num_objectives: int = 1
+    optimal_value: float | None = None
+    ref_point: Tensor | None = None
+    max_hv: float | None = None
+    #: True when the original problem is a minimisation (values reported here are negated).
+    negated: bool = True
+    #: The study's budget for this problem: initial design, batch size, iterations.
+    paper_budget: dict | None = None
+
+    def __init__(self, space: SearchSpace):
+        self.space = space
+
+    @property
+    def dim(self) -> int:
+        return self.space.dim
+
+    def evaluate(self, X: Tensor) -> Tensor:
+        """``n x d`` points in original units -> ``n x m`` objective values (maximise)."""
+        X = self.space.validate(X, what=f"X for problem {self.name!r}")
+        Y = self._evaluate(X).to(DTYPE).reshape(X.shape[0], self.num_objectives)
+        return Y
+
+    @abstractmethod
+    def _evaluate(self, X: Tensor) -> Tensor:
+        """Evaluate validated ``n x d`` float64 points; return ``n x m`` (or ``n``)."""
+
+    def __repr__(self) -> str:
+        return f"<Problem {self.name}: d={self.dim}, m={self.num_objectives}>"
+
+
+def check_ref_point(ref: Tensor | None, m: int) -> Tensor | None:
+    if ref is None:
+        return None
+    ref = torch.as_tensor(ref, dtype=DTYPE)
+    if ref.shape != (m,):
+        raise DataError(f"reference point must have {m} entries, got shape {tuple(ref.shape)}")
+    return ref

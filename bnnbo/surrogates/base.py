@@ -1,0 +1,169 @@
+"""The surrogate contract.
+
+A surrogate is configured by a frozen settings dataclass and learns with
+``fit(X, Y, seed=..., state=...) -> botorch Model``:
+
+* ``X``: ``n x d`` inputs in the unit cube, ``Y``: ``n x m`` raw outputs (maximisation).
+* the returned model's ``posterior(X)`` takes ``batch x q x d`` and its ``rsample`` gives
+  ``sample_shape x batch x q x m``, differentiable in X.
+* ``seed`` derives every random stream of this fit; ``state`` is what the previous fit of the
+  same run left in ``state_`` (e.g. HMC chains to warm-start from), or None.
+
+After ``fit``: ``state_`` (picklable, or None) and ``diagnostics_`` (a JSON-able dict).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal, get_args, get_origin
+
+import torch
+from botorch.models.model import Model
+from torch import Tensor
+
+from bnnbo.errors import ConfigError, DataError, UnknownNameError
+
+#: presets a settings class may offer: {"paper:hartmann": {field: value, ...}}
+Presets = dict[str, dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Base of every surrogate's settings dataclass."""
+
+    @classmethod
+    def fields(cls) -> dict[str, dataclasses.Field]:
+        return {f.name: f for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return dataclasses.asdict(cls())
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_settings(
+    cls: type[Settings], overrides: dict[str, Any] | None, owner: str, presets: Presets | None = None
+) -> Settings:
+    """Validate ``overrides`` against ``cls`` and build the settings.
+
+    ``overrides`` may hold ``preset="paper:hartmann"``; the preset's values apply first and
+    explicit fields win. Unknown fields raise an error listing the allowed ones; values of
+    the wrong type raise an error naming the field, the value and the expected type.
+    """
+    overrides = dict(overrides or {})
+    preset = overrides.pop("preset", None)
+    values: dict[str, Any] = {}
+    if preset is not None:
+        presets = presets or {}
+        if preset not in presets:
+            choices = ", ".join(sorted(presets)) or "none"
+            raise UnknownNameError(f"{owner}: unknown preset {preset!r}; expected one of: {choices}")
+        values.update(presets[preset])
+    values.update(overrides)
+    fields = cls.fields()
+    bad = sorted(set(values) - set(fields))
+    if bad:
+        raise UnknownNameError(
+            f"{owner}: unknown setting(s) {', '.join(map(repr, bad))}; allowed: {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    checked = {k: _coerce(owner, k, v, hints[k]) for k, v in values.items()}
+    try:
+        return cls(**checked)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{owner}: {exc}") from None
+
+
+def _coerce(owner: str, name: str, value: Any, hint: Any) -> Any:
+    """Check one value against a type hint, allowing int -> float and list -> tuple."""
+    origin, args = get_origin(hint), get_args(hint)
+    ok = True
+    if origin is Literal:
+        ok = value in args
+        expected = " or ".join(map(repr, args))
+    elif origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        for a in args:
+            try:
+                return _coerce(owner, name, value, a)
+            except ConfigError:
+                continue
+        ok, expected = False, " or ".join(getattr(a, "__name__", str(a)) for a in args)
+    elif origin is tuple:
+        expected = f"a list of {getattr(args[0], '__name__', args[0])}"
+        if not isinstance(value, (list, tuple)):
+            ok = False
+        else:
+            return tuple(_coerce(owner, name, v, args[0]) for v in value)
+    elif hint is type(None):
+        ok, expected = value is None, "None"
+    elif hint is bool:
+        ok, expected = isinstance(value, bool), "true or false"
+    elif hint is int:
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif hint is float:
+        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        value = float(value) if ok else value
+    elif hint is str:
+        ok, expected = isinstance(value, str), "a string"
+    else:
+        expected = str(hint)
+    if not ok:
+        raise ConfigError(f"{owner}: setting {name!r} = {value!r}; expected {expected}")
+    return value
+
+
+class Surrogate(ABC):
+    """Base class: constructor stores settings; ``fit`` learns and returns a botorch Model."""
+
+    #: registry name
+    name: ClassVar[str] = "surrogate"
+    #: the frozen settings dataclass of this surrogate
+    Settings: ClassVar[type[Settings]] = Settings
+    #: named presets of settings (e.g. the study's per-problem settings)
+    presets: ClassVar[Presets] = {}
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any):
+        if settings is not None and overrides:
+            raise ConfigError(f"{self.name}: give either a settings object or overrides, not both")
+        if settings is None:
+            settings = make_settings(self.Settings, overrides, self.name, self.presets)
+        elif not isinstance(settings, self.Settings):
+            raise ConfigError(f"{self.name}: settings must be {self.Settings.__name__}, got {type(settings).__name__}")
+        self.settings = settings
+        self.state_: Any = None
+        self.diagnostics_: dict[str, Any] = {}
+
+    def fit(self, X: Tensor, Y: Tensor, *, seed: int = 0, state: Any = None) -> Model:
+        """Fit to ``n x d`` unit-cube inputs and ``n x m`` raw outputs; return a botorch Model."""
+        X, Y = check_training_data(X, Y)
+        self.diagnostics_ = {}
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return self._fit(X, Y, seed=seed, state=state)
+
+    @abstractmethod
+    def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
+        """Fit on checked float64 data under a seeded global torch RNG."""
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.settings.to_dict().items() if self.Settings.defaults()[k] != v}
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"
+
+
+def check_training_data(X: Tensor, Y: Tensor) -> tuple[Tensor, Tensor]:
+    X = torch.as_tensor(X, dtype=torch.float64)
+    Y = torch.as_tensor(Y, dtype=torch.float64)
+    if Y.ndim == 1:
+        Y = Y.unsqueeze(-1)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise DataError(f"training data must be n x d and n x m, got X {tuple(X.shape)}, Y {tuple(Y.shape)}")
+    if X.shape[0] < 2:
+        raise DataError(f"a surrogate needs at least 2 training points, got {X.shape[0]}")
+    if not (torch.isfinite(X).all() and torch.isfinite(Y).all()):
+        raise DataError("training data contain NaN or infinite values")
+    return X, Y
