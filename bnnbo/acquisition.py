@@ -117,10 +117,40 @@ def optimize_acquisition(
         with torch.no_grad():
             values = acq(cands)
         return cands[values.argmax()].detach()
-    discrete = {i: [(lv + 0.5) / k for lv in range(k)] for i, k in space.discrete_dims.items()}
+    # BoTorch's mixed optimiser wants discrete values 0..k-1 spanning the bounds; the
+    # wrapper maps them to the unit-cube cell centres the surrogate was trained on.
+    levels = space.discrete_dims
+    discrete = {i: [float(v) for v in range(k)] for i, k in levels.items()}
     cat = {i: discrete.pop(i) for i in space.categorical_dims}
+    for i, k in levels.items():
+        bounds[1, i] = k - 1
+    indexed = _LevelIndexed(acq, levels)
+    options["maxiter_continuous"] = options.pop("maxiter")
     cands, _ = optimize_acqf_mixed_alternating(
-        acq, bounds=bounds, discrete_dims=discrete or None, cat_dims=cat or None, q=q,
+        indexed, bounds=bounds, discrete_dims=discrete or None, cat_dims=cat or None, q=q,
         num_restarts=preset.num_restarts, raw_samples=preset.raw_samples, options=options,
     )
-    return space.snap_unit(cands.reshape(q, d)).detach()
+    return space.snap_unit(indexed.to_unit(cands.reshape(q, d))).detach()
+
+
+class _LevelIndexed(AcquisitionFunction):
+    """``acq`` seen through level indices ``0..k-1`` on the discrete dims."""
+
+    def __init__(self, acq: AcquisitionFunction, levels: dict[int, int]):
+        super().__init__(model=acq.model)
+        self.acq = acq
+        self._dims = list(levels)
+        self.register_buffer("_k", torch.tensor(list(levels.values()), dtype=torch.float64))
+        self.X_pending = None
+
+    def set_X_pending(self, X_pending: Tensor | None = None) -> None:
+        self.X_pending = X_pending
+        self.acq.set_X_pending(None if X_pending is None else self.to_unit(X_pending))
+
+    def to_unit(self, X: Tensor) -> Tensor:
+        X = X.clone()
+        X[..., self._dims] = (X[..., self._dims] + 0.5) / self._k.to(X)
+        return X
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.acq(self.to_unit(X))

@@ -155,7 +155,9 @@ class SearchSpace:
         if bad.any():
             i, j = bad.nonzero()[0].tolist()
             raise DataError(f"{what}[{i}, {j}] ({self.names[j]}) is {X[i, j].item()}; expected a finite number")
-        tol = 1e-9 * (self._high - self._low).clamp_min(1.0)
+        # float32 inputs round bounds by ~1e-7 relative; accept that and clamp below
+        scale = torch.maximum(self._high - self._low, torch.maximum(self._low.abs(), self._high.abs()))
+        tol = 1e-6 * scale
         out = (X < self._low - tol) | (X > self._high + tol)
         if out.any():
             i, j = out.nonzero()[0].tolist()

@@ -43,7 +43,7 @@ class NNGPKernel(Kernel):
         self.depth = int(depth)
         self.activation = activation
         self.learn_variances = learn_variances
-        init = torch.tensor([float(var_w), float(var_b)])
+        init = torch.tensor([float(var_w), float(var_b)], dtype=torch.float64)
         if learn_variances:
             self.register_parameter("raw_vars", torch.nn.Parameter(torch.zeros(2)))
             self.register_constraint("raw_vars", Positive())
@@ -136,6 +136,6 @@ class IBNNSurrogate(Surrogate):
         model = fit_exact_gps(X, Y, build)
         if s.learn_variances:
             kernels = [m.covar_module for m in getattr(model, "models", [model])]
-            self.diagnostics_["var_w"] = [float(k.variances[0]) for k in kernels]
-            self.diagnostics_["var_b"] = [float(k.variances[1]) for k in kernels]
+            self.diagnostics_["var_w"] = [float(k.variances[0].detach()) for k in kernels]
+            self.diagnostics_["var_b"] = [float(k.variances[1].detach()) for k in kernels]
         return model
