@@ -13,6 +13,7 @@ Two modes:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,7 @@ from botorch.acquisition import qExpectedImprovement, qLogNoisyExpectedImproveme
 from botorch.acquisition.acquisition import AcquisitionFunction
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 from botorch.acquisition.multi_objective.monte_carlo import qExpectedHypervolumeImprovement
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
@@ -101,6 +103,16 @@ def optimize_acquisition(
     ``rounding="paper"`` relaxes discrete dims, snaps every restart's batch and keeps the best
     snapped batch; ``"proper"`` uses the mixed alternating optimiser on discrete spaces.
     """
+    with warnings.catch_warnings():
+        # restarts that stop early are expected with small budgets; the best restart is kept
+        warnings.filterwarnings("ignore", module=r"botorch\.optim")
+        warnings.filterwarnings("ignore", category=OptimizationWarning)
+        warnings.filterwarnings("ignore", message=r".*added jitter.*")  # handled by the jitter
+        return _optimize(acq, space, q, preset, rounding)
+
+
+def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: OptimizerPreset,
+              rounding: str) -> Tensor:
     d = space.dim
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
     options = {"maxiter": preset.maxiter}
