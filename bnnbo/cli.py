@@ -7,7 +7,10 @@ function; the parser is built from that table.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from typing import Callable
 
 from rich.console import Console
@@ -33,7 +36,7 @@ def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser],
 
 def parse_assignments(items: list[str] | None) -> dict[str, object]:
     """``["a=1", "b=true", "c=[1,2]"]`` -> values parsed as TOML literals (bare words as strings)."""
-    import tomllib
+    from bnnbo._compat import tomllib
 
     out: dict[str, object] = {}
     for item in items or []:
@@ -136,6 +139,182 @@ def _print_result(result, problem) -> None:
         console.print(f"dominated hypervolume {float(result.trace[-1]):.6g}"
                       + (f" (max {problem.max_hv:.6g})" if problem.max_hv else ""))
     console.print(f"{len(result.Y)} evaluations; mean fit {fit:.3f} s, mean acquisition {acq:.3f} s per iteration")
+
+
+# ---- assess ------------------------------------------------------------------------------------
+def _assess_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--problem", required=True, help="registered problem name")
+    p.add_argument("--surrogates", default="gp,ibnn", help="comma-separated surrogates (name or name/label)")
+    p.add_argument("--n", type=int, default=100, help="training points (scrambled Sobol)")
+    p.add_argument("--m", type=int, default=1000, help="test points (uniform)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="LABEL.KEY=VALUE", help="a surrogate's setting")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="problem option")
+    p.add_argument("--plot", default=None, metavar="PATH", help="write the calibration plot here")
+    p.add_argument("--markdown", default=None, metavar="PATH", help="write the table as markdown here")
+
+
+@command("assess", "held-out NLL, RMSE and calibration of surrogates on one problem", _assess_args)
+def cmd_assess(args: argparse.Namespace) -> int:
+    from bnnbo.assess import HEADER, assess, plot_calibration, table_rows, to_markdown
+    from bnnbo.problems import get_problem
+
+    labels = [s.strip() for s in args.surrogates.split(",") if s.strip()]
+    settings: dict[str, dict[str, object]] = {}
+    for key, value in parse_assignments(args.set).items():
+        label, dot, field = key.rpartition(".")
+        if not dot:
+            raise BnnboError(f"--set {key}=...: expected LABEL.KEY=VALUE, e.g. dkl.train_steps=500")
+        settings.setdefault(label, {})[field] = value
+    problem = get_problem(args.problem, **parse_assignments(args.option))
+    with console.status(f"fitting {len(labels)} surrogate(s) on {args.n} points of {problem.name}"):
+        results = assess(problem, labels, n=args.n, m=args.m, seed=args.seed, settings=settings)
+    table = Table(*HEADER, title=f"{problem.name}: n={args.n} train, m={args.m} test, seed {args.seed}")
+    for row in table_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    if args.plot:
+        plot_calibration(results, args.plot, title=f"{problem.name}, n={args.n}")
+        console.print(f"calibration plot: {args.plot}")
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(to_markdown(results) + "\n")
+    return 1 if any(r.error for r in results) else 0
+
+
+# ---- studies: run / demo / status / export -----------------------------------------------------
+def _db_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="SQLAlchemy URL or SQLite file (default: $BNNBO_DB, else ./bnnbo.db)")
+
+
+def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
+    if study:
+        p.add_argument("study", help="study file (TOML); run it again to resume")
+    _db_arg(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:port)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads per worker (default: $OMP_NUM_THREADS, else cores / workers)")
+    p.add_argument("--force-new", action="store_true",
+                   help="start runs whose settings changed again (old runs are kept as superseded)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or tables; a summary line only")
+
+
+@command("run", "run or resume a study: every problem x surrogate x seed, each evaluation stored", _run_args)
+def cmd_run(args: argparse.Namespace) -> int:
+    from bnnbo.study import load_study
+
+    return _run_study(load_study(args.study), args)
+
+
+@command("demo", "run the demo study (Branin, Hartmann6; GP, I-BNN, ...) and rank the surrogates",
+         lambda p: _run_args(p, study=False))
+def cmd_demo(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    from bnnbo.study import parse_study
+
+    text = (files("bnnbo") / "configs" / "demo.toml").read_text()
+    return _run_study(parse_study(text, source="configs/demo.toml"), args)
+
+
+def _run_study(study, args: argparse.Namespace) -> int:
+    from bnnbo.executors import make_executor
+    from bnnbo.progress import NullProgress, RichProgress
+    from bnnbo.runner import run_study
+    from bnnbo.storage import Store
+
+    with Store(args.db) as store:
+        executor = make_executor(args.workers, args.scheduler, args.threads)
+        progress = NullProgress() if args.quiet else RichProgress(console)
+        try:
+            with _sigterm_as_interrupt():
+                outcome = run_study(study, store, executor, progress, force_new=args.force_new)
+        finally:
+            executor.close()
+        _report_outcome(outcome, store, args.quiet)
+    return 0 if outcome.ok else (130 if outcome.interrupted else 1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SLURM and ``kill`` send SIGTERM: stop as cleanly as on Ctrl-C (handlers: main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _report_outcome(outcome, store, quiet: bool) -> None:
+    from bnnbo.progress import ranking_tables
+    from bnnbo.results import summarize
+
+    if not quiet:
+        for table in ranking_tables(summarize(store, outcome.study, outcome.run_ids)):
+            console.print(table)
+    for spec, error in outcome.failed:
+        err_console.print(f"[red]failed[/red] {spec.problem} / {spec.surrogate} / seed {spec.seed}: {error}")
+    state = "interrupted; run the same command again to resume" if outcome.interrupted else "done"
+    console.print(f"study {outcome.study!r} {state}: {outcome.finished} run(s) finished now, "
+                  f"{outcome.skipped} already finished, {len(outcome.failed)} failed; store {store.url}")
+
+
+def _status_args(p: argparse.ArgumentParser) -> None:
+    _db_arg(p)
+    p.add_argument("--study", default=None, help="only this study")
+
+
+@command("status", "list the studies in a store and the state of their runs", _status_args)
+def cmd_status(args: argparse.Namespace) -> int:
+    from bnnbo.results import load_runs
+    from bnnbo.storage import Store
+
+    with Store(args.db, create=False) as store:
+        studies = [s for s in store.studies() if args.study in (None, s["name"])]
+        runs = load_runs(store, args.study)
+    table = Table("study", "runs", "finished", "running", "failed", "interrupted", "pending", "updated",
+                  title=f"studies in {store.url}")
+    for s in studies:
+        c = s["runs"]
+        table.add_row(s["name"], str(sum(v for k, v in c.items() if k != "superseded")),
+                      *(str(c.get(k, 0)) for k in ("finished", "running", "failed", "interrupted", "pending")),
+                      f"{s['updated_at']:%Y-%m-%d %H:%M}")
+    console.print(table)
+    for name, rows in runs.groupby("study", sort=False):
+        t = Table("problem", "surrogate", "seed", "status", "evaluations", "best", "error", title=f"runs of {name}")
+        for _, r in rows.iterrows():
+            best = "-" if r.best != r.best or r.best is None else f"{r.best:.6g}"
+            t.add_row(r.problem, r.surrogate, str(r.seed), r.status, f"{r.n_evaluations}/{r.budget}",
+                      best, (r.error or "")[:80])
+        console.print(t)
+    return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("output", help="file to write: .csv or .parquet")
+    _db_arg(p)
+    p.add_argument("--study", default=None, help="only this study (default: all)")
+    p.add_argument("--format", choices=["csv", "parquet"], default=None, help="default: from the file suffix")
+
+
+@command("export", "write every evaluation (with run labels and the best-so-far trace) to CSV or Parquet",
+         _export_args)
+def cmd_export(args: argparse.Namespace) -> int:
+    from bnnbo.results import export_results
+
+    path = export_results(args.output, args.db, study=args.study, fmt=args.format)
+    console.print(f"wrote {path}")
+    return 0
 
 
 # ---- entry point -------------------------------------------------------------------------------
