@@ -25,6 +25,7 @@ from botorch.exceptions.warnings import OptimizationWarning
 from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+from botorch.optim.utils.acquisition_utils import get_X_baseline
 from botorch.sampling import StochasticSampler
 from botorch.sampling.get_sampler import get_sampler
 from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
@@ -138,6 +139,11 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         bounds[1, i] = k - 1
     indexed = _LevelIndexed(acq, levels)
     options["maxiter_continuous"] = options.pop("maxiter")
+    # Evaluate the acquisition only at valid points: start from rounded random points (the
+    # default start optimises a continuous relaxation, i.e. between levels) and never relax
+    # a discrete dim into a continuous one, however many levels it has.
+    options["initialization_strategy"] = "random"
+    options["max_discrete_values"] = max(levels.values())
     cands, _ = optimize_acqf_mixed_alternating(
         indexed, bounds=bounds, discrete_dims=discrete or None, cat_dims=cat or None, q=q,
         num_restarts=preset.num_restarts, raw_samples=preset.raw_samples, options=options,
@@ -163,6 +169,18 @@ class _LevelIndexed(AcquisitionFunction):
         X = X.clone()
         X[..., self._dims] = (X[..., self._dims] + 0.5) / self._k.to(X)
         return X
+
+    def from_unit(self, U: Tensor) -> Tensor:
+        X = U.clone()
+        X[..., self._dims] = U[..., self._dims] * self._k.to(U) - 0.5
+        return X
+
+    @property
+    def X_baseline(self) -> Tensor | None:
+        # the mixed optimiser sprays start points around the observed points; without this
+        # it would take the model's unit-cube inputs as level indices
+        X = get_X_baseline(self.acq)
+        return None if X is None else self.from_unit(X)
 
     def forward(self, X: Tensor) -> Tensor:
         return self.acq(self.to_unit(X))

@@ -19,6 +19,15 @@ PROBLEMS: dict[str, str] = {
     "branincurrin": "bnnbo.problems.synthetic:branincurrin",
     "dtlz1": "bnnbo.problems.synthetic:dtlz1",
     "dtlz5": "bnnbo.problems.synthetic:dtlz5",
+    "pde": "bnnbo.problems.pde:pde",
+    "pest": "bnnbo.problems.pest:pest",
+    "oil": "bnnbo.problems.oil:oil",
+    "lunar": "bnnbo.problems.lunar:lunar",
+    "poly": "bnnbo.problems.drawn:poly",
+    "nndraw": "bnnbo.problems.drawn:nndraw",
+    "distill": "bnnbo.problems.distill:distill",
+    "optics": "bnnbo.problems.availability:optics",
+    "cco": "bnnbo.problems.availability:cco",
 }
 
 

@@ -1,0 +1,109 @@
+"""The study's high-dimensional drawn functions, generated in-process from a seed.
+
+* ``poly`` (default d = 200): ``f(x) = sum_{i<d/4} prod_{j<4} (x[i + j d/4] - c[i + j d/4])``
+  with ``c ~ N(0, I)``; x in [0, 1]^d, maximised.
+* ``nndraw`` (default d = 400): the output of a random ``d -> 256 -> 256 -> 1`` tanh network
+  whose weights and biases are all drawn N(0, 1); x in [0, 1]^d, maximised.
+
+The study drew these with the global torch RNG and cached them as files (``bnn_params/``);
+here each is drawn from its own ``torch.Generator`` seeded with ``seed`` (default 2, the
+study's config seed), so the same seed gives the same function on any machine, with no files.
+The draws are not the study's exact ones (its RNG state at draw time is not recoverable).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import Tensor
+
+from bnnbo.errors import ConfigError
+from bnnbo.problems.base import Problem
+from bnnbo.space import DTYPE, SearchSpace
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _unit_box(d: int) -> SearchSpace:
+    return SearchSpace.box(torch.stack([torch.zeros(d), torch.ones(d)]))
+
+
+class PolyDraw(Problem):
+    """Sum of d/4 products of 4 shifted coordinates; its maximum is known exactly."""
+
+    name = "poly"
+    num_objectives = 1
+    negated = False
+    paper_budget = {"n_init": 100, "q": 10, "iterations": 25}
+
+    def __init__(self, dim: int = 200, seed: int = 2):
+        if not isinstance(dim, int) or dim < 4 or dim % 4:
+            raise ConfigError(f"poly: dim must be a positive multiple of 4, got {dim!r}")
+        super().__init__(_unit_box(dim))
+        self.seed = int(seed)
+        self.c = torch.randn(dim, generator=_generator(seed), dtype=DTYPE)
+        self.optimal_value = self._maximum()
+
+    def _groups(self, X: Tensor) -> Tensor:
+        """``n x d`` -> ``n x 4 x d/4``: row j holds the j-th factor of every product."""
+        return (X - self.c).reshape(*X.shape[:-1], 4, self.dim // 4)
+
+    def _evaluate(self, X: Tensor) -> Tensor:
+        return self._groups(X).prod(-2).sum(-1)
+
+    def _maximum(self) -> float:
+        # each product is linear in each of its 4 coordinates, which appear nowhere else, so
+        # the maximum over the box sits at a vertex: take the best of the 16 corners per group
+        corners = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=DTYPE)
+        c = self.c.reshape(4, self.dim // 4)           # 4 x g
+        factors = corners[:, :, None] - c[None]         # 16 x 4 x g
+        return float(factors.prod(1).max(0).values.sum())
+
+    def maximiser(self) -> Tensor:
+        """A point (``d``) where the maximum is attained."""
+        corners = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=DTYPE)
+        c = self.c.reshape(4, self.dim // 4)
+        best = (corners[:, :, None] - c[None]).prod(1).argmax(0)  # g
+        return corners[best].T.reshape(-1)
+
+
+class NNDraw(Problem):
+    """A random tanh MLP with N(0, 1) weights and biases, as a function of its input."""
+
+    name = "nndraw"
+    num_objectives = 1
+    negated = False
+    paper_budget = {"n_init": 100, "q": 10, "iterations": 50}
+
+    def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2):
+        for key, value, low in (("dim", dim, 1), ("width", width, 1), ("depth", depth, 1)):
+            if not isinstance(value, int) or value < low:
+                raise ConfigError(f"nndraw: {key} must be an integer >= {low}, got {value!r}")
+        super().__init__(_unit_box(dim))
+        self.seed = int(seed)
+        gen = _generator(seed)
+        sizes = [dim] + [width] * depth + [1]
+        # one stream, layer by layer, weight then bias (the study's parameter-vector order)
+        self.layers = [
+            (torch.randn(o, i, generator=gen, dtype=DTYPE), torch.randn(o, generator=gen, dtype=DTYPE))
+            for i, o in itertools.pairwise(sizes)
+        ]
+
+    def _evaluate(self, X: Tensor) -> Tensor:
+        h = X
+        for k, (W, b) in enumerate(self.layers):
+            h = h @ W.T + b
+            if k < len(self.layers) - 1:
+                h = torch.tanh(h)
+        return h.squeeze(-1)
+
+
+def poly(dim: int = 200, seed: int = 2) -> Problem:
+    return PolyDraw(dim=dim, seed=seed)
+
+
+def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2) -> Problem:
+    return NNDraw(dim=dim, seed=seed, width=width, depth=depth)
