@@ -8,8 +8,21 @@ from bnnbo.surrogates import SURROGATES, Surrogate, get_surrogate
 
 __version__ = "0.1.0"
 
+# Studies and their store pull in SQLAlchemy and pandas: imported on first use only.
+_LAZY = {"load_results": "bnnbo.results", "load_study": "bnnbo.study", "run_study": "bnnbo.runner",
+         "Store": "bnnbo.storage", "write_report": "bnnbo.report"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bnnbo' has no attribute {name!r}")
+
+
 __all__ = [
-    "BnnboError", "Categorical", "ConfigError", "DataError", "Float", "Integer", "Optimizer",
-    "PROBLEMS", "Problem", "Result", "SURROGATES", "SearchSpace", "Surrogate", "SurrogateError",
-    "UnknownNameError", "get_problem", "get_surrogate", "optimize",
+    "PROBLEMS", "SURROGATES", "BnnboError", "Categorical", "ConfigError", "DataError", "Float", "Integer",
+    "Optimizer", "Problem", "Result", "SearchSpace", "Store", "Surrogate", "SurrogateError",
+    "UnknownNameError", "get_problem", "get_surrogate", "load_results", "load_study", "optimize", "run_study",
 ]

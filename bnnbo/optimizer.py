@@ -160,6 +160,18 @@ class Optimizer:
         for x, y in zip(X, Y):
             self.history.append(Evaluation(x=x.clone(), y=y.clone(), **info))
 
+    def restore(self, evaluations: Sequence[Evaluation], surrogate_state: Any = None) -> None:
+        """Continue from stored evaluations (e.g. a run in a store) and the surrogate state
+        saved after the last of them; the next ask is then the one an uninterrupted loop makes."""
+        if self.history:
+            raise DataError("restore() needs a fresh Optimizer; this one has already been told points")
+        for e in evaluations:
+            self.space.validate(e.x.unsqueeze(0))
+            _check_values(e.y.unsqueeze(0), 1, self.num_objectives)
+        self.history = list(evaluations)
+        self._asks = max((e.batch for e in self.history), default=-1) + 1
+        self.surrogate_state = surrogate_state
+
     # ---- internals -------------------------------------------------------------------------
     def _fit(self, X_unit: Tensor, Y_max: Tensor, step_seed: int):
         try:
@@ -244,13 +256,20 @@ def optimize(
         surrogate_settings=surrogate_settings,
     )
     while opt.n_told < budget:
-        ask_q = opt.n_init if opt.n_told < opt.n_init else q
-        X = opt.ask(min(ask_q, budget - opt.n_told))
-        Y = problem.evaluate(X)
-        opt.tell(X, Y)
+        X, Y = step(opt, problem, budget)
         if callback is not None:
             callback(opt, X, Y)
     return result_of(opt, problem)
+
+
+def step(opt: Optimizer, problem: Problem, budget: int) -> tuple[Tensor, Tensor]:
+    """One iteration of the loop: ask (the whole initial design at once, then ``q`` points,
+    never past ``budget``), evaluate on ``problem``, tell. Returns the batch ``X``, ``Y``."""
+    ask_q = opt.n_init if opt.n_told < opt.n_init else opt.q
+    X = opt.ask(min(ask_q, budget - opt.n_told))
+    Y = problem.evaluate(X)
+    opt.tell(X, Y)
+    return X, Y
 
 
 def result_of(opt: Optimizer, problem: Problem) -> Result:

@@ -1,0 +1,171 @@
+"""Reading results back: ``load_results`` (one row per evaluation), ``load_runs`` (one per run),
+``summarize`` (the ranking per problem) and ``export_results`` (CSV / Parquet).
+
+Objective values are in the maximisation convention (minimisation problems negated), as the
+problems report them. ``trace`` is the best value so far (one objective) or the dominated
+hypervolume w.r.t. the problem's reference point (several objectives).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import torch
+from sqlalchemy import select
+
+from bnnbo.errors import ConfigError, UnavailableError
+from bnnbo.schema import EvaluationRow, RunRow, StudyRow
+from bnnbo.storage import Store
+
+RUN_COLUMNS = ["study", "run_id", "problem", "surrogate", "seed", "problem_name", "surrogate_name",
+               "status", "n_evaluations", "budget", "best", "error", "created_at", "finished_at",
+               "problem_options"]
+EVAL_COLUMNS = ["run_id", "index", "batch", "initial", "x", "y", "fit_seconds", "acq_seconds",
+                "diagnostics", "created_at"]
+
+
+def _store(url: str | os.PathLike | Store | None) -> tuple[Store, bool]:
+    if isinstance(url, Store):
+        return url, False
+    return Store(url, create=False), True
+
+
+def _runs_query(study: str | None, include_superseded: bool):
+    q = (select(StudyRow.name, RunRow.id, RunRow.problem, RunRow.surrogate, RunRow.seed,
+                RunRow.problem_name, RunRow.surrogate_name, RunRow.status, RunRow.n_evaluations,
+                RunRow.budget, RunRow.best, RunRow.error, RunRow.created_at, RunRow.finished_at, RunRow.spec)
+         .join(StudyRow, StudyRow.id == RunRow.study_id).order_by(RunRow.id))
+    if study is not None:
+        q = q.where(StudyRow.name == study)
+    if not include_superseded:
+        q = q.where(RunRow.status != "superseded")
+    return q
+
+
+def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = None,
+              include_superseded: bool = False) -> pd.DataFrame:
+    """One row per run: labels, seed, status, evaluations so far, budget, best, error."""
+    store, own = _store(url)
+    try:
+        _check_study(store, study)
+        with store.engine.connect() as conn:
+            rows = conn.execute(_runs_query(study, include_superseded)).all()
+    finally:
+        if own:
+            store.close()
+    rows = [(*r[:-1], r[-1].get("problem_options", {})) for r in rows]
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def load_results(url: str | os.PathLike | Store | None = None, study: str | None = None,
+                 include_superseded: bool = False) -> pd.DataFrame:
+    """One row per evaluation, in run order, with the run's labels and a ``trace`` column.
+
+    Args:
+        url: a SQLAlchemy URL, a SQLite file path or a Store (default: ``$BNNBO_DB`` or ``bnnbo.db``).
+        study: only this study (default: every study in the store).
+    """
+    store, own = _store(url)
+    try:
+        runs = load_runs(store, study, include_superseded)
+        q = select(*(getattr(EvaluationRow, c) for c in EVAL_COLUMNS)).order_by(
+            EvaluationRow.run_id, EvaluationRow.index)
+        if study is not None or not include_superseded:
+            q = q.where(EvaluationRow.run_id.in_(runs["run_id"].tolist()))
+        with store.engine.connect() as conn:
+            rows = conn.execute(q).all()
+    finally:
+        if own:
+            store.close()
+    evals = pd.DataFrame([tuple(r) for r in rows], columns=EVAL_COLUMNS)
+    df = runs.drop(columns=["created_at", "finished_at", "error"]).merge(evals, on="run_id", how="inner")
+    df["trace"] = _traces(df)
+    return df.reset_index(drop=True)
+
+
+def _check_study(store: Store, study: str | None) -> None:
+    if study is not None and store.study_id(study) is None:
+        names = ", ".join(s["name"] for s in store.studies()) or "none"
+        raise ConfigError(f"no study {study!r} in the store; studies: {names}")
+
+
+def _traces(df: pd.DataFrame) -> list[float]:
+    """Best so far / hypervolume after each evaluation, per run (rows are in run order)."""
+    from bnnbo.optimizer import progress_trace
+    from bnnbo.problems import get_problem
+
+    out: list[float] = []
+    refs: dict[str, object] = {}
+    for _, rows in df.groupby("run_id", sort=False):
+        Y = torch.tensor(rows["y"].tolist(), dtype=torch.float64)
+        ref = None
+        if Y.shape[-1] > 1:
+            name, options = rows["problem_name"].iloc[0], rows["problem_options"].iloc[0]
+            key = json.dumps([name, options], sort_keys=True)
+            if key not in refs:
+                try:
+                    refs[key] = get_problem(name, **options).ref_point
+                except Exception:  # noqa: BLE001 - a problem no longer registered: infer the ref point
+                    refs[key] = None
+            ref = refs[key]
+        out.extend(progress_trace(Y, ref).tolist())
+    return out
+
+
+def summarize(url: str | os.PathLike | Store | None = None, study: str | None = None,
+              run_ids: list[int] | None = None) -> pd.DataFrame:
+    """Per problem and surrogate: runs, finished, failed, mean ± SE of the final best (or
+    hypervolume) over finished runs, mean fit seconds per model-based iteration; ranked."""
+    store, own = _store(url)
+    try:
+        runs, evals = load_runs(store, study), load_results(store, study)
+    finally:
+        if own:
+            store.close()
+    if run_ids is not None:
+        runs, evals = runs[runs.run_id.isin(run_ids)], evals[evals.run_id.isin(run_ids)]
+    fits = (evals[~evals.initial].groupby(["run_id", "batch"]).fit_seconds.first()
+            .groupby("run_id").mean())
+    m = evals.groupby("run_id").y.first().map(len)
+    rows = []
+    for (problem, surrogate), g in runs.groupby(["problem", "surrogate"], sort=False):
+        done = g[g.status == "finished"]
+        best = done.best.astype(float)
+        n = len(best)
+        rows.append({
+            "problem": problem, "surrogate": surrogate, "runs": len(g), "finished": n,
+            "failed": int((g.status == "failed").sum()),
+            "mean": best.mean() if n else math.nan,
+            "se": best.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan,
+            "fit_seconds": fits.reindex(g.run_id).mean(),
+            "objectives": int(m.reindex(g.run_id).max()) if m.reindex(g.run_id).notna().any() else 1,
+        })
+    out = pd.DataFrame(rows, columns=["problem", "surrogate", "runs", "finished", "failed", "mean", "se",
+                                      "fit_seconds", "objectives"])
+    out["rank"] = out.groupby("problem")["mean"].rank(ascending=False, method="min").astype("Int64")
+    return out.sort_values(["problem", "rank"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def export_results(path: str | os.PathLike, url: str | os.PathLike | Store | None = None,
+                   study: str | None = None, fmt: str | None = None) -> Path:
+    """Write ``load_results`` to CSV or Parquet (by ``fmt`` or the file's suffix)."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet' (or a .csv / .parquet path)")
+    df = load_results(url, study)
+    for col in ("diagnostics", "problem_options"):  # free-form dicts: JSON text in both formats
+        df[col] = df[col].map(json.dumps)
+    if fmt == "csv":
+        df["x"], df["y"] = df["x"].map(json.dumps), df["y"].map(json.dumps)
+        df.to_csv(path, index=False)
+        return path
+    try:
+        df.to_parquet(path, index=False)
+    except ImportError as exc:
+        raise UnavailableError(f"Parquet export needs pyarrow: pip install 'bnnbo[parquet]' ({exc})") from None
+    return path

@@ -1,0 +1,261 @@
+"""Run a study: cells -> runs in the store -> steps on an executor -> each step committed.
+
+``run_step`` is the one pure unit of work every executor runs: it rebuilds the Optimizer from
+a run's stored evaluations and surrogate state, does one iteration of the loop
+(``bnnbo.optimizer.step``) and returns what is new. Because every random stream of an ask
+derives from (seed, evaluations so far), a run continued from the store — after a crash, on
+another worker, or in another process — proposes exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from botorch.utils.multi_objective.box_decompositions import DominatedPartitioning
+from botorch.utils.multi_objective.hypervolume import infer_reference_point
+
+from bnnbo.errors import ConfigError
+from bnnbo.executors import InProcessExecutor, set_threads
+from bnnbo.optimizer import Evaluation, Optimizer, step
+from bnnbo.progress import NullProgress
+from bnnbo.space import DTYPE
+from bnnbo.storage import RunRecord, Store
+from bnnbo.study import RunSpec, Study
+
+
+@dataclass
+class StepOutcome:
+    """What one step produced: new evaluations (store dicts) and the state after it, or an error."""
+
+    evaluations: list[dict[str, Any]]
+    state: bytes | None
+    error: str | None = None
+    traceback: str | None = None
+
+
+def build_optimizer(spec: RunSpec, problem) -> Optimizer:
+    return Optimizer(
+        problem.space, problem.num_objectives, spec.surrogate_name, seed=spec.seed, q=spec.q,
+        n_init=spec.n_init, acquisition=spec.acquisition, ref_point=problem.ref_point,
+        acq_optimizer=spec.acq_optimizer, surrogate_settings=spec.settings,
+    )
+
+
+def run_step(spec: RunSpec, history: list[dict[str, Any]], state: bytes | None,
+             threads: int | None = None) -> StepOutcome:
+    """One iteration of ``spec``'s loop after ``history``; exceptions become a failed outcome."""
+    from bnnbo.problems import get_problem
+
+    set_threads(threads)
+    try:
+        with warnings.catch_warnings():  # the paper mode's qEI / qEHVI warn on every call
+            warnings.filterwarnings("ignore", message=".*qExpected.*numerical issues.*")
+            problem = get_problem(spec.problem_name, **spec.problem_options)
+            opt = build_optimizer(spec, problem)
+            opt.restore([_to_evaluation(e) for e in history], pickle.loads(state) if state else None)
+            n0 = opt.n_told
+            step(opt, problem, spec.budget)
+        new = [_to_record(e, n0 + i) for i, e in enumerate(opt.history[n0:])]
+        blob = None if opt.surrogate_state is None else pickle.dumps(opt.surrogate_state, protocol=4)
+        return StepOutcome(new, blob)
+    except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
+        return failure(exc)
+
+
+def failure(exc: BaseException) -> StepOutcome:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return StepOutcome([], None, error=f"{type(exc).__name__}: {exc}"[:2000], traceback=tb[-20000:])
+
+
+def _to_evaluation(e: dict[str, Any]) -> Evaluation:
+    return Evaluation(x=torch.tensor(e["x"], dtype=DTYPE), y=torch.tensor(e["y"], dtype=DTYPE),
+                      initial=e["initial"], batch=e["batch"], fit_seconds=e["fit_seconds"],
+                      acq_seconds=e["acq_seconds"], diagnostics=e.get("diagnostics") or {})
+
+
+def _to_record(e: Evaluation, index: int) -> dict[str, Any]:
+    return {"index": index, "batch": e.batch, "x": e.x.tolist(), "y": e.y.tolist(),
+            "initial": e.initial, "fit_seconds": e.fit_seconds, "acq_seconds": e.acq_seconds,
+            "diagnostics": e.diagnostics}
+
+
+# ---- the driver ---------------------------------------------------------------------------------
+@dataclass
+class ActiveRun:
+    """A run the driver is advancing: its stored history, state and the problem for the trace."""
+
+    record: RunRecord
+    history: list[dict[str, Any]]
+    state: bytes | None
+    problem: Any = None
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.record.spec
+
+    @property
+    def n(self) -> int:
+        return len(self.history)
+
+    def best(self) -> float | None:
+        """Best value so far (one objective) or dominated hypervolume (several)."""
+        if not self.history:
+            return None
+        Y = torch.tensor([e["y"] for e in self.history], dtype=DTYPE)
+        if Y.shape[-1] == 1:
+            return float(Y.max())
+        # only the final hypervolume: progress_trace would partition once per point
+        ref = self.problem.ref_point if self.problem.ref_point is not None else infer_reference_point(Y)
+        better = (Y > ref).all(-1)
+        if not better.any():
+            return 0.0
+        return float(DominatedPartitioning(ref_point=ref, Y=Y[better]).compute_hypervolume())
+
+
+@dataclass
+class StudyOutcome:
+    study: str
+    run_ids: list[int]
+    finished: int = 0
+    failed: list[tuple[RunSpec, str]] = field(default_factory=list)
+    skipped: int = 0
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+
+class SettingsChangedError(ConfigError):
+    """A cell's stored run was made with other settings than the study file now gives."""
+
+
+def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[int, list[RunRecord]]:
+    """The study's runs in the store, one per cell, created where missing.
+
+    A cell whose stored config differs (other settings under the same labels) is refused,
+    listing every such cell, unless ``force_new``: then the old run is kept as "superseded"
+    and a new one starts.
+    """
+    study_id = store.save_study(study)
+    existing = {r.cell: r for r in store.runs(study_id)}
+    cells = study.cells()
+    conflicts = []
+    for spec in cells:
+        old = existing.get((spec.problem, spec.surrogate, spec.seed))
+        if old is not None and old.spec.config() != spec.config():
+            conflicts.append(_describe_change(spec, old.spec))
+    if conflicts and not force_new:
+        lines = "\n".join(f"  - {c}" for c in conflicts)
+        raise SettingsChangedError(
+            f"study {study.name!r}: {len(conflicts)} run(s) in the store were made with other settings:\n"
+            f"{lines}\nUse new labels for the new settings, or --force-new to start those runs again "
+            "(the old runs are kept, marked superseded).")
+    records = []
+    for spec in cells:
+        old = existing.get((spec.problem, spec.surrogate, spec.seed))
+        if old is not None and old.spec.config() != spec.config():
+            store.set_status(old.id, "superseded")
+            old = None
+        if old is None:
+            records.append(store.add_run(study_id, spec))
+        else:
+            if old.spec != spec:
+                store.update_spec(old.id, spec)
+            old.spec = spec
+            records.append(old)
+    return study_id, records
+
+
+def _describe_change(new: RunSpec, old: RunSpec) -> str:
+    """``problem / surrogate / seed N: settings.var_w: 10.0 -> 5.0; q: 1 -> 2``."""
+    a, b = old.config(), new.config()
+    diffs = []
+    for key in a:
+        if isinstance(a[key], dict) and isinstance(b.get(key), dict):
+            for sub in sorted(set(a[key]) | set(b[key])):
+                if a[key].get(sub) != b[key].get(sub):
+                    diffs.append(f"{key}.{sub}: {a[key].get(sub)!r} -> {b[key].get(sub)!r}")
+        elif a[key] != b.get(key):
+            diffs.append(f"{key}: {a[key]!r} -> {b.get(key)!r}")
+    return f"{new.problem} / {new.surrogate} / seed {new.seed}: " + "; ".join(diffs)
+
+
+def run_study(study: Study, store: Store, executor=None, progress=None, force_new: bool = False) -> StudyOutcome:
+    """Bring every cell of ``study`` to its budget; resume whatever the store already holds.
+
+    Finished runs are skipped, partial, failed and interrupted ones continue from their stored
+    evaluations. A failing run is recorded and the others go on; Ctrl-C (KeyboardInterrupt)
+    marks the runs in flight "interrupted" and returns, with every finished step committed.
+    """
+    own = executor is None
+    executor = executor or InProcessExecutor()
+    progress = progress or NullProgress()
+    _, records = prepare_runs(store, study, force_new)
+    outcome = StudyOutcome(study.name, [r.id for r in records])
+    todo = deque(r for r in records if not r.done)
+    for r in records:
+        if r.done and r.status != "finished":  # e.g. the budget was lowered below what is stored
+            store.set_status(r.id, "finished")
+    outcome.skipped = len(records) - len(todo)
+    inflight: dict[Any, ActiveRun] = {}
+    progress.start(study.name, len(records), outcome.skipped, executor.describe())
+    try:
+        while todo or inflight:
+            while todo and len(inflight) < executor.capacity:
+                run = _activate(store, todo.popleft())
+                inflight[executor.submit(run_step, run.spec, run.history, run.state, executor.threads)] = run
+                progress.run_started(run)
+            handle, result = executor.next_done()
+            run = inflight[handle]
+            again = _apply(store, run, result, outcome, progress)
+            del inflight[handle]
+            if again:
+                inflight[executor.submit(run_step, run.spec, run.history, run.state, executor.threads)] = run
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        for run in inflight.values():
+            if run.n < run.spec.budget:
+                store.set_status(run.record.id, "interrupted")
+    finally:
+        progress.stop()
+        if own:
+            executor.close()
+    return outcome
+
+
+def _activate(store: Store, record: RunRecord) -> ActiveRun:
+    from bnnbo.problems import get_problem
+
+    history, state = store.history(record.id)
+    problem = get_problem(record.spec.problem_name, **record.spec.problem_options)
+    store.set_status(record.id, "running")
+    return ActiveRun(record=record, history=history, state=state, problem=problem)
+
+
+def _apply(store: Store, run: ActiveRun, result: Any, outcome: StudyOutcome, progress) -> bool:
+    """Commit one step's result; True when the run needs another step."""
+    if isinstance(result, BaseException):
+        result = failure(result)
+    if result.error is not None:
+        store.set_status(run.record.id, "failed", result.error, result.traceback)
+        run.record.error = result.error
+        outcome.failed.append((run.spec, result.error))
+        progress.run_finished(run, "failed")
+        return False
+    done = run.n + len(result.evaluations) >= run.spec.budget
+    run.history.extend(result.evaluations)
+    run.state = result.state
+    store.commit_step(run.record.id, result.evaluations, result.state, run.best(),
+                      "finished" if done else "running")
+    progress.run_advanced(run)
+    if done:
+        outcome.finished += 1
+        progress.run_finished(run, "finished")
+    return not done

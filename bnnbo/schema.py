@@ -1,0 +1,204 @@
+"""The store's schema (SQLAlchemy 2 ORM), engines, URL resolution and the schema version check.
+
+Tables: ``schema_version``, ``studies``, ``runs``, ``evaluations``, ``run_states``. The
+interface used by the rest of the package is ``bnnbo.storage.Store``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bnnbo.errors import ConfigError
+
+SCHEMA_VERSION = 1
+DEFAULT_URL = "sqlite:///bnnbo.db"
+RUN_STATES = ("pending", "running", "finished", "failed", "interrupted", "superseded")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaVersion(Base):
+    __tablename__ = "schema_version"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class StudyRow(Base):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")          # the study file's text
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    problem: Mapped[str] = mapped_column(String(200))              # label
+    surrogate: Mapped[str] = mapped_column(String(200))            # label
+    seed: Mapped[int] = mapped_column(Integer)
+    problem_name: Mapped[str] = mapped_column(String(200))
+    surrogate_name: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict] = mapped_column(JSON)                   # resolved surrogate settings
+    spec: Mapped[dict] = mapped_column(JSON)                       # the whole RunSpec
+    budget: Mapped[int] = mapped_column(Integer)
+    n_evaluations: Mapped[int] = mapped_column(Integer, default=0)
+    best: Mapped[float | None] = mapped_column(Float, nullable=True)  # best value / hypervolume
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    __table_args__ = (Index("ix_runs_cell", "study_id", "problem", "surrogate", "seed"),)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)                    # 0-based position in the run
+    batch: Mapped[int] = mapped_column(Integer)                    # the ask that proposed it
+    x: Mapped[list] = mapped_column(JSON)                          # d, original units
+    y: Mapped[list] = mapped_column(JSON)                          # m, maximisation convention
+    initial: Mapped[bool] = mapped_column(Boolean)
+    fit_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    acq_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    diagnostics: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # "every evaluation exactly once" is enforced by the schema, not only by the runner
+    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_evaluation_index"),)
+
+
+class RunStateRow(Base):
+    """The surrogate state after the run's last committed step (pickled; None for stateless)."""
+
+    __tablename__ = "run_states"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    n_evaluations: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def resolve_url(url: str | os.PathLike | None) -> str:
+    """``None`` -> ``$BNNBO_DB`` or ``sqlite:///bnnbo.db``; a plain path -> a SQLite URL."""
+    url = os.fspath(url) if url is not None else os.environ.get("BNNBO_DB") or DEFAULT_URL
+    return url if "://" in url else f"sqlite:///{url}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else Path(path.split("?", 1)[0])
+
+
+def make_engine(url: str) -> Engine:
+    sqlite = url.startswith("sqlite")
+    try:
+        # a reader (bnnbo status) must never block the writer for long: WAL + busy timeout
+        engine = create_engine(url, **({"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}))
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"store URL {_safe(url)} needs the database driver {exc.name!r}; "
+                          "for PostgreSQL: pip install 'bnnbo[postgres]'") from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"store URL {_safe(url)}: {exc}; expected a SQLite file path or a SQLAlchemy "
+                          "URL such as postgresql+psycopg://user@host/db") from None
+    if sqlite:
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def open_engine(url: str | os.PathLike | None = None, create: bool = True) -> Engine:
+    """An engine on a checked store; ``create=False`` refuses to create a missing one."""
+    url = resolve_url(url)
+    path = _sqlite_path(url)
+    if not create and path is not None and not path.exists():
+        raise ConfigError(f"no bnnbo store at {str(path)!r} (run a study first, or pass --db URL)")
+    engine = make_engine(url)
+    try:
+        has_schema = inspect(engine).has_table("schema_version")
+        if not has_schema and not create:
+            raise ConfigError(f"{_safe(url)} is not a bnnbo store (no schema_version table)")
+        if not has_schema:
+            Base.metadata.create_all(engine)
+            with Session(engine) as s, s.begin():
+                s.add(SchemaVersion(version=SCHEMA_VERSION))
+    except DBAPIError as exc:  # cannot connect: wrong password, no server, no such folder, ...
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise ConfigError(f"cannot open the store {_safe(url)}: {reason}") from None
+    _check_version(engine, url)
+    return engine
+
+
+def _check_version(engine: Engine, url: str) -> None:
+    with Session(engine) as s:
+        version = s.scalar(select(SchemaVersion.version))
+    if version != SCHEMA_VERSION:
+        raise ConfigError(f"store {_safe(url)} has schema version {version}; this bnnbo reads version "
+                          f"{SCHEMA_VERSION} (newer stores need a newer bnnbo)")
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "the store URL"
+
+
+def jsonable(value: Any) -> Any:
+    """Diagnostics -> strict JSON (PostgreSQL rejects NaN): tensors to lists, NaN/inf to strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):                 # torch / numpy arrays and scalars
+        return jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)

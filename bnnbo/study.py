@@ -1,0 +1,262 @@
+"""Study files (TOML) -> a validated ``Study`` -> cells (problem x surrogate x seed) as ``RunSpec``s.
+
+A study file::
+
+    name = "demo"
+    seeds = 3                       # a count (0, 1, 2) or a list of seeds
+    acquisition = "default"         # or "paper"
+
+    [problems.branin]               # the label; `problem = "..."` names the registry entry if it differs
+    n_init = 5                      # budget keys default to the problem's study budget
+    q = 1
+    iterations = 10
+    options = {}                    # problem options, e.g. { dim = 10 }
+
+    [surrogates.gp]                 # the label; `surrogate = "..."` names the registry entry if it differs
+    settings = { priors = "paper" } # overrides of the surrogate's settings (or preset = "paper:branin")
+
+Validation collects every problem of a file and reports them together (``StudyError.problems``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bnnbo._compat import tomllib
+from bnnbo.acquisition import MODES, OPTIMIZER_PRESETS
+from bnnbo.errors import BnnboError, ConfigError
+
+STUDY_KEYS = ("name", "description", "seeds", "acquisition", "acq_optimizer", "problems", "surrogates")
+PROBLEM_KEYS = ("problem", "n_init", "q", "iterations", "options")
+SURROGATE_KEYS = ("surrogate", "settings")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class StudyError(ConfigError):
+    """A study file is invalid; ``problems`` lists every problem found, one line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the study file:\n{lines}")
+
+
+def _normal(value: Any) -> Any:
+    """JSON-normal form (tuples -> lists), so specs compare equal after a store round trip."""
+    return json.loads(json.dumps(value))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs: one cell of a study. Picklable; sent to workers as is."""
+
+    study: str
+    problem: str                       # label in the study file
+    problem_name: str                  # registry name
+    surrogate: str                     # label in the study file
+    surrogate_name: str                # registry name
+    seed: int
+    n_init: int
+    q: int
+    iterations: int
+    acquisition: str = "default"
+    acq_optimizer: str | None = None
+    problem_options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)           # overrides as written
+    resolved_settings: dict[str, Any] = field(default_factory=dict)  # every field, after presets
+
+    @property
+    def budget(self) -> int:
+        return self.n_init + self.q * self.iterations
+
+    def config(self) -> dict[str, Any]:
+        """What must not change under the same (problem, surrogate, seed) labels.
+
+        ``iterations`` is left out on purpose: raising it extends finished runs, and since
+        every ask depends only on (seed, evaluations so far) the extension equals a longer run.
+        """
+        return _normal({
+            "problem": self.problem_name, "problem_options": self.problem_options,
+            "surrogate": self.surrogate_name, "settings": self.resolved_settings,
+            "n_init": self.n_init, "q": self.q, "acquisition": self.acquisition,
+            "acq_optimizer": self.acq_optimizer,
+        })
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    seeds: tuple[int, ...]
+    problems: tuple[dict[str, Any], ...]     # label, problem_name, options, n_init, q, iterations
+    surrogates: tuple[dict[str, Any], ...]   # label, surrogate_name, settings, resolved_settings
+    acquisition: str = "default"
+    acq_optimizer: str | None = None
+    description: str = ""
+    source: str = ""                         # the file's text, kept with the study in the store
+
+    def cells(self) -> list[RunSpec]:
+        """Problem-major, then seed, then surrogate: a partial study compares surrogates early."""
+        return [
+            RunSpec(
+                study=self.name, problem=p["label"], problem_name=p["problem_name"],
+                surrogate=s["label"], surrogate_name=s["surrogate_name"], seed=seed,
+                n_init=p["n_init"], q=p["q"], iterations=p["iterations"],
+                acquisition=self.acquisition, acq_optimizer=self.acq_optimizer,
+                problem_options=dict(p["options"]), settings=dict(s["settings"]),
+                resolved_settings=dict(s["resolved_settings"]),
+            )
+            for p in self.problems for seed in self.seeds for s in self.surrogates
+        ]
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file; raise StudyError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read study file {str(path)!r}: {exc.strerror}") from None
+    return parse_study(text, source=str(path))
+
+
+def parse_study(text: str, source: str = "<study>") -> Study:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(source, [f"not valid TOML: {exc}"]) from None
+    errors: list[str] = []
+    _unknown_keys(raw, STUDY_KEYS, "top level", errors)
+    name = _label(raw.get("name"), "name", errors, required=True)
+    seeds = _seeds(raw.get("seeds"), errors)
+    acquisition = raw.get("acquisition", "default")
+    if acquisition not in MODES:
+        errors.append(f"acquisition = {acquisition!r}; expected one of: {', '.join(MODES)}")
+    acq_opt = raw.get("acq_optimizer")
+    if acq_opt is not None and acq_opt not in OPTIMIZER_PRESETS:
+        errors.append(f"acq_optimizer = {acq_opt!r}; expected one of: {', '.join(OPTIMIZER_PRESETS)}")
+    problems = _entries(raw, "problems", PROBLEM_KEYS, _problem_entry, errors)
+    surrogates = _entries(raw, "surrogates", SURROGATE_KEYS, _surrogate_entry, errors)
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        errors.append(f"description = {description!r}; expected a string")
+    if errors:
+        raise StudyError(source, errors)
+    return Study(name=name, seeds=seeds, problems=tuple(problems), surrogates=tuple(surrogates),
+                 acquisition=acquisition, acq_optimizer=acq_opt, description=description, source=text)
+
+
+# ---- pieces -------------------------------------------------------------------------------------
+def _unknown_keys(table: dict, allowed: tuple[str, ...], where: str, errors: list[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(allowed)}")
+
+
+def _label(value: Any, what: str, errors: list[str], required: bool = False) -> str:
+    if value is None:
+        if required:
+            errors.append(f"{what} is missing; expected a string")
+        return ""
+    if not isinstance(value, str) or not _LABEL.match(value):
+        errors.append(f"{what} = {value!r}; expected a non-empty string of letters, digits, '_', '.', '+', '-'")
+        return ""
+    return value
+
+
+def _int(value: Any, where: str, minimum: int, errors: list[str]) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        errors.append(f"{where} = {value!r}; expected an integer >= {minimum}")
+        return minimum
+    return value
+
+
+def _seeds(value: Any, errors: list[str]) -> tuple[int, ...]:
+    if value is None:
+        errors.append("seeds is missing; expected a count (e.g. seeds = 5) or a list of integers")
+        return ()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_int(value, "seeds", 1, errors)))
+    if not isinstance(value, list) or not value:
+        errors.append(f"seeds = {value!r}; expected a count >= 1 or a non-empty list of integers")
+        return ()
+    n_errors = len(errors)
+    seeds = tuple(_int(v, f"seeds[{i}]", 0, errors) for i, v in enumerate(value))
+    if len(errors) == n_errors and len(set(seeds)) != len(seeds):
+        errors.append(f"seeds = {value!r}; expected each seed once")
+    return seeds
+
+
+def _entries(raw: dict, key: str, allowed: tuple[str, ...], build, errors: list[str]) -> list[dict]:
+    tables = raw.get(key)
+    if not isinstance(tables, dict) or not tables:
+        errors.append(f"[{key}] is missing or empty; expected at least one [{key}.<label>] table")
+        return []
+    out = []
+    for label, table in tables.items():
+        where = f"[{key}.{label}]"
+        if not _LABEL.match(label):
+            errors.append(f"{where}: label {label!r} must use letters, digits, '_', '.', '+', '-'")
+        if not isinstance(table, dict):
+            errors.append(f"{where}: expected a table, got {table!r}")
+            continue
+        _unknown_keys(table, allowed, where, errors)
+        entry = build(label, table, where, errors)
+        if entry is not None:
+            out.append(entry)
+    return out
+
+
+def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> dict | None:
+    from bnnbo.problems import get_problem
+
+    name = table.get("problem", label)
+    if not isinstance(name, str):
+        errors.append(f"{where} problem = {name!r}; expected a registered problem name (a string)")
+        return None
+    options = table.get("options", {})
+    if not isinstance(options, dict):
+        errors.append(f"{where} options = {options!r}; expected a table of problem options")
+        return None
+    try:
+        budget = get_problem(name, **options).paper_budget or {}
+    except BnnboError as exc:
+        errors.append(f"{where}: {exc}")
+        return None
+    out = {"label": label, "problem_name": name, "options": _normal(options)}
+    for key, minimum in (("n_init", 2), ("q", 1), ("iterations", 0)):
+        if key in table or key not in budget:
+            value = table.get(key)
+            if value is None:
+                errors.append(f"{where} {key} is missing (problem {name!r} has no study budget); "
+                              f"expected an integer >= {minimum}")
+            out[key] = _int(value, f"{where} {key}", minimum, errors) if value is not None else minimum
+        else:
+            out[key] = budget[key]
+    return out
+
+
+def _surrogate_entry(label: str, table: dict, where: str, errors: list[str]) -> dict | None:
+    from bnnbo.surrogates import get_surrogate
+
+    name = table.get("surrogate", label)
+    if not isinstance(name, str):
+        errors.append(f"{where} surrogate = {name!r}; expected a registered surrogate name (a string)")
+        return None
+    settings = table.get("settings", {})
+    if not isinstance(settings, dict):
+        errors.append(f"{where} settings = {settings!r}; expected a table of surrogate settings")
+        return None
+    try:
+        resolved = get_surrogate(name, **settings).settings.to_dict()
+    except BnnboError as exc:
+        errors.append(f"{where}: {exc}")
+        return None
+    return {"label": label, "surrogate_name": name, "settings": _normal(settings),
+            "resolved_settings": _normal(resolved)}

@@ -1,0 +1,219 @@
+"""The study runner: identical to the library loop, resumable after Ctrl-C or SIGKILL, failures
+isolated, settings changes refused, Dask equal to in-process, and the CLI around it."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from bnnbo import load_results, optimize
+from bnnbo.cli import main
+from bnnbo.executors import DaskExecutor, InProcessExecutor
+from bnnbo.results import load_runs
+from bnnbo.runner import SettingsChangedError, run_study
+from bnnbo.storage import Store
+from bnnbo.study import parse_study
+from bnnbo.surrogates import SURROGATES
+from bnnbo.surrogates.gp import GPSurrogate
+
+
+def study_text(surrogates="[surrogates.gp]\n", seeds=2, iterations=2, n_init=4, name="r"):
+    return (f'name = "{name}"\nseeds = {seeds}\nacquisition = "paper"\n'
+            f"[problems.branin]\nn_init = {n_init}\nq = 1\niterations = {iterations}\n{surrogates}")
+
+
+def run(text, db, **kw):
+    with Store(db) as store:
+        return run_study(parse_study(text), store, InProcessExecutor(threads=1), **kw)
+
+
+def points(db):
+    """(problem, seed, surrogate) -> the run's evaluations as comparable lists."""
+    df = load_results(db)
+    return {key: (g.x.tolist(), g.y.tolist(), g.initial.tolist(), g.batch.tolist())
+            for key, g in df.groupby(["problem", "seed", "surrogate"])}
+
+
+class FailingGP(GPSurrogate):
+    """Diverges on its second fit (5 or more points)."""
+
+    name = "failing"
+
+    def _fit(self, X, Y, *, seed, state):
+        if X.shape[0] >= 5:
+            raise RuntimeError("diverged")
+        return super()._fit(X, Y, seed=seed, state=state)
+
+
+class InterruptingGP(GPSurrogate):
+    """A GP that raises KeyboardInterrupt (as Ctrl-C would) inside its ``countdown``-th fit."""
+
+    name = "interrupting"
+    countdown = None
+
+    def _fit(self, X, Y, *, seed, state):
+        if InterruptingGP.countdown is not None:
+            InterruptingGP.countdown -= 1
+            if InterruptingGP.countdown == 0:
+                InterruptingGP.countdown = None
+                raise KeyboardInterrupt
+        return super()._fit(X, Y, seed=seed, state=state)
+
+
+@pytest.fixture
+def test_surrogates(monkeypatch):
+    monkeypatch.setitem(SURROGATES, "failing", f"{__name__}:FailingGP")
+    monkeypatch.setitem(SURROGATES, "interrupting", f"{__name__}:InterruptingGP")
+
+
+def test_a_run_equals_the_library_loop(tmp_path):
+    assert run(study_text(seeds=1), tmp_path / "a.db").ok
+    df = load_results(tmp_path / "a.db")
+    ref = optimize("branin", "gp", budget=6, seed=0, q=1, n_init=4, acquisition="paper")
+    assert torch.equal(torch.tensor(df.x.tolist(), dtype=torch.float64), ref.X)
+    assert torch.equal(torch.tensor(df.y.tolist(), dtype=torch.float64), ref.Y)
+    assert df.fit_seconds[~df.initial].gt(0).all() and df.acq_seconds[~df.initial].gt(0).all()
+
+
+def test_ctrl_c_commits_everything_and_resume_equals_an_uninterrupted_run(tmp_path, test_surrogates):
+    text = study_text("[surrogates.gp]\nsurrogate = 'interrupting'\n")
+    InterruptingGP.countdown = 3  # seed 0 fits twice and finishes; seed 1 is interrupted in its first fit
+    outcome = run(text, tmp_path / "i.db")
+    assert outcome.interrupted and not outcome.ok and outcome.finished == 1
+    runs = load_runs(tmp_path / "i.db")
+    assert runs.status.tolist() == ["finished", "interrupted"] and runs.n_evaluations.tolist() == [6, 4]
+    resumed = run(text, tmp_path / "i.db")
+    assert resumed.ok and resumed.skipped == 1 and resumed.finished == 1
+    assert run(text, tmp_path / "u.db").ok
+    assert points(tmp_path / "i.db") == points(tmp_path / "u.db")
+
+
+def test_a_failing_surrogate_leaves_the_others_complete(tmp_path, test_surrogates, capsys):
+    path = tmp_path / "f.toml"
+    path.write_text(study_text("[surrogates.gp]\n[surrogates.bad]\nsurrogate = 'failing'\n"))
+    db = f"sqlite:///{tmp_path / 'f.db'}"
+    assert main(["run", str(path), "--db", db, "--quiet", "--threads", "1"]) == 1
+    assert "failed branin / bad / seed 0: SurrogateError: surrogate 'failing' failed: RuntimeError: diverged" \
+        in capsys.readouterr().err
+    runs = load_runs(db)
+    good, bad = runs[runs.surrogate == "gp"], runs[runs.surrogate == "bad"]
+    assert (good.status == "finished").all() and (good.n_evaluations == 6).all()
+    assert (bad.status == "failed").all() and (bad.n_evaluations == 5).all()  # its first fit's step is kept
+    with Store(db) as store:
+        row = store.engine.connect().exec_driver_sql("select traceback from runs where status = 'failed'").first()
+    assert "RuntimeError: diverged" in row[0] and "_fit" in row[0]
+    again = run(path.read_text(), db)  # re-running retries failed runs only
+    assert again.skipped == 2 and len(again.failed) == 2
+
+
+def test_lost_worker_results_mark_only_that_run_failed(tmp_path):
+    class LosingExecutor(InProcessExecutor):
+        def next_done(self):
+            handle, result = super().next_done()
+            return handle, (RuntimeError("worker lost") if handle == 1 else result)
+
+    with Store(tmp_path / "l.db") as store:
+        outcome = run_study(parse_study(study_text(iterations=0)), store, LosingExecutor(threads=1))
+    assert [error for _, error in outcome.failed] == ["RuntimeError: worker lost"] and outcome.finished == 1
+
+
+def test_changed_settings_are_refused_unless_force_new(tmp_path):
+    db = tmp_path / "c.db"
+    assert run(study_text(iterations=0), db).ok
+    changed = study_text("[surrogates.gp]\nsettings = { priors = 'paper' }\n", iterations=0)
+    with pytest.raises(SettingsChangedError) as info:
+        run(changed, db)
+    message = str(info.value)
+    assert "2 run(s) in the store were made with other settings" in message
+    assert "branin / gp / seed 0: settings.priors: 'modern' -> 'paper'" in message and "--force-new" in message
+    outcome = run(changed, db, force_new=True)
+    assert outcome.ok and outcome.finished == 2
+    assert load_runs(db).shape[0] == 2
+    assert load_runs(db, include_superseded=True).status.tolist().count("superseded") == 2
+
+
+def test_more_iterations_extend_finished_runs_exactly(tmp_path):
+    assert run(study_text(seeds=1, iterations=1), tmp_path / "e.db").ok
+    extended = run(study_text(seeds=1, iterations=2), tmp_path / "e.db")
+    assert extended.finished == 1 and extended.skipped == 0
+    assert run(study_text(seeds=1, iterations=2), tmp_path / "d.db").ok
+    assert points(tmp_path / "e.db") == points(tmp_path / "d.db")
+
+
+def test_dask_local_cluster_equals_in_process(tmp_path):
+    text = study_text("[surrogates.gp]\n[surrogates.ibnn]\n")
+    assert run(text, tmp_path / "p.db").ok
+    executor = DaskExecutor(workers=2, threads=1)
+    try:
+        assert executor.capacity == 2
+        with Store(tmp_path / "k.db") as store:
+            assert run_study(parse_study(text), store, executor).ok
+    finally:
+        executor.close()
+    assert points(tmp_path / "k.db") == points(tmp_path / "p.db")
+
+
+def _evaluations(db_path):
+    with sqlite3.connect(db_path, timeout=30) as conn:
+        return conn.execute("select run_id, count(*), count(distinct \"index\"), max(\"index\") "
+                            "from evaluations group by run_id order by run_id").fetchall()
+
+
+def test_sigkill_mid_run_then_resume_keeps_every_evaluation_exactly_once(tmp_path):
+    text = study_text(iterations=4)
+    (tmp_path / "k.toml").write_text(text)
+    db = tmp_path / "k.db"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bnnbo.cli", "run", "k.toml", "--db", str(db), "--quiet",
+                             "--threads", "1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:  # wait until a model-based step of a run is committed
+            if db.exists() and any(n >= 5 for _, n, _, _ in _safe(_evaluations, db)):
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    before = _evaluations(db)
+    assert sum(n for _, n, _, _ in before) < 2 * 8, "the run finished before it could be killed"
+    assert all(n == distinct == last + 1 for _, n, distinct, last in before)
+    assert run(text, db).ok
+    after = _evaluations(db)
+    assert after == [(1, 8, 8, 7), (2, 8, 8, 7)]
+    assert run(text, tmp_path / "u.db").ok
+    assert points(db) == points(tmp_path / "u.db")
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+
+
+def test_cli_status_export_and_errors(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    path = tmp_path / "s.toml"
+    path.write_text(study_text(iterations=0, name="cli"))
+    assert main(["run", str(path), "--db", db, "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "rank" in out and "branin" in out and "study 'cli' done: 2 run(s) finished now" in out
+    assert main(["status", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "studies in" in out and "runs of cli" in out and "4/4" in out
+    assert main(["export", str(tmp_path / "o.csv"), "--db", db]) == 0
+    assert (tmp_path / "o.csv").read_text().count("\n") == 1 + 2 * 4
+    assert main(["status", "--db", str(tmp_path / "none.db")]) == 2
+    assert "no bnnbo store" in capsys.readouterr().err
+    assert main(["run", str(path), "--db", db, "--workers", "64"]) == 2
+    assert "--workers 64: expected 1.." in capsys.readouterr().err
+    path.write_text("name = 'x'\n")
+    assert main(["run", str(path), "--db", db]) == 2
+    assert "seeds is missing" in capsys.readouterr().err
