@@ -14,6 +14,7 @@ import threading
 from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bnnbo.errors import BnnboError
@@ -152,6 +153,7 @@ def _assess_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="problem option")
     p.add_argument("--plot", default=None, metavar="PATH", help="write the calibration plot here")
     p.add_argument("--markdown", default=None, metavar="PATH", help="write the table as markdown here")
+    p.add_argument("--workers", type=int, default=1, help="fit the surrogates in this many processes")
 
 
 @command("assess", "held-out NLL, RMSE and calibration of surrogates on one problem", _assess_args)
@@ -168,7 +170,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
         settings.setdefault(label, {})[field] = value
     problem = get_problem(args.problem, **parse_assignments(args.option))
     with console.status(f"fitting {len(labels)} surrogate(s) on {args.n} points of {problem.name}"):
-        results = assess(problem, labels, n=args.n, m=args.m, seed=args.seed, settings=settings)
+        results = assess(problem, labels, n=args.n, m=args.m, seed=args.seed, settings=settings,
+                         workers=args.workers)
     table = Table(*HEADER, title=f"{problem.name}: n={args.n} train, m={args.m} test, seed {args.seed}")
     for row in table_rows(results):
         table.add_row(*row)
@@ -196,7 +199,8 @@ def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
     where.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:port)")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="torch threads per worker (default: $OMP_NUM_THREADS, else cores / workers)")
+                   help="torch threads per worker (default: cores / workers; in-process: "
+                        "$OMP_NUM_THREADS if set, else every core)")
     p.add_argument("--force-new", action="store_true",
                    help="start runs whose settings changed again (old runs are kept as superseded)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables; a summary line only")
@@ -209,15 +213,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_study(load_study(args.study), args)
 
 
-@command("demo", "run the demo study (Branin, Hartmann6; GP, I-BNN, ...) and rank the surrogates",
+@command("demo", "run the demo study (Branin, Hartmann6; GP, I-BNN, BNNs) and rank the surrogates "
+         "(default: a local Dask worker per core, up to 4)",
          lambda p: _run_args(p, study=False))
 def cmd_demo(args: argparse.Namespace) -> int:
     from importlib.resources import files
 
+    from bnnbo.executors import available_cores
     from bnnbo.study import parse_study
 
+    if args.workers is None and not args.scheduler and available_cores() > 1:
+        # many small fits: a single-threaded worker per core beats threads inside each fit
+        args.workers = min(available_cores(), 4)
+    args.force_new = True  # a newer bnnbo may change demo settings: rerun those cells, don't refuse
     text = (files("bnnbo") / "configs" / "demo.toml").read_text()
-    return _run_study(parse_study(text, source="configs/demo.toml"), args)
+    study = parse_study(text, source="configs/demo.toml")
+    code = _run_study(study, args)
+    from bnnbo.report import write_report  # the report shows failed and unfinished runs too
+
+    path = write_report(args.db, study.name)
+    console.print(f"report: {escape(str(path.resolve()))}", soft_wrap=True, highlight=False)
+    return code
 
 
 def _run_study(study, args: argparse.Namespace) -> int:
@@ -262,11 +278,13 @@ def _report_outcome(outcome, store, quiet: bool) -> None:
     if not quiet:
         for table in ranking_tables(summarize(store, outcome.study, outcome.run_ids)):
             console.print(table)
-    for spec, error in outcome.failed:
-        err_console.print(f"[red]failed[/red] {spec.problem} / {spec.surrogate} / seed {spec.seed}: {error}")
+    for spec, error in outcome.failed:  # soft_wrap: one line per failure, for logs and grep
+        cell = f"{spec.problem} / {spec.surrogate} / seed {spec.seed}"
+        err_console.print(f"[red]failed[/red] {cell}: {escape(error)}", soft_wrap=True, highlight=False)
     state = "interrupted; run the same command again to resume" if outcome.interrupted else "done"
     console.print(f"study {outcome.study!r} {state}: {outcome.finished} run(s) finished now, "
-                  f"{outcome.skipped} already finished, {len(outcome.failed)} failed; store {store.url}")
+                  f"{outcome.skipped} already finished, {len(outcome.failed)} failed; "
+                  f"store {escape(store.url)}", soft_wrap=True, highlight=False)
 
 
 def _status_args(p: argparse.ArgumentParser) -> None:
@@ -317,6 +335,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- report ------------------------------------------------------------------------------------
+def _report_args(p: argparse.ArgumentParser) -> None:
+    _db_arg(p)
+    p.add_argument("--study", default=None, help="the study (default: the most recently updated one)")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder to write (default: bnnbo-report/<study>)")
+
+
+@command("report", "write plots, tables and one self-contained HTML report of a stored study", _report_args)
+def cmd_report(args: argparse.Namespace) -> int:
+    from bnnbo.report import write_report
+
+    path = write_report(args.db, args.study, args.out)
+    console.print(f"report: {escape(str(path.resolve()))}", soft_wrap=True, highlight=False)
+    return 0
+
+
 # ---- entry point -------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnnbo", description="Bayesian optimization with interchangeable surrogates")
@@ -336,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BnnboError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")  # messages hold [table] names
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
