@@ -1,0 +1,139 @@
+"""Pieces shared by the finite-width BNN surrogates (HMC, SGHMC, ensemble): data in the
+fitting dtype, y standardisation, Adam MAP training of stacked networks, warm-start
+rescaling, and settings checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Training data as the networks see them."""
+
+    X: Tensor  # N x d, fitting dtype, on the training data's device
+    Y: Tensor  # N x m, standardised if asked, fitting dtype
+    y_mean: Tensor  # m, float64 (zeros without standardisation)
+    y_std: Tensor  # m, float64 (ones without standardisation)
+
+
+def prepare(X: Tensor, Y: Tensor, standardize_y: bool, dtype: str) -> FitData:
+    """Cast to the fitting dtype; z-score each output column if ``standardize_y``
+    (a constant column keeps std 1 so it is only shifted)."""
+    if standardize_y:
+        mean, std = Y.mean(0), Y.std(0)
+        std = torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
+    else:
+        mean, std = torch.zeros_like(Y[0]), torch.ones_like(Y[0])
+    dt = dtype_of(dtype)
+    return FitData(X.to(dt), ((Y - mean) / std).to(dt), mean, std)
+
+
+def adam_map(
+    spec: MLPSpec,
+    theta: Tensor,
+    data: FitData,
+    noise_var: float,
+    prior_var: float,
+    steps: int,
+    lr: float,
+    weights: Tensor | None = None,
+) -> Tensor:
+    """``steps`` full-batch Adam steps on every network's negative log posterior at once
+    (``S x P`` -> ``S x P``); raises SurrogateError if the weights stop being finite."""
+    theta = theta.clone()
+    if steps == 0:
+        return theta
+    opt = torch.optim.Adam([theta], lr=lr)
+    for _ in range(steps):
+        _, grad, _ = spec.potential_and_grad(theta, data.X, data.Y, noise_var, prior_var, weights)
+        theta.grad = grad
+        opt.step()
+    if not torch.isfinite(theta).all():
+        raise SurrogateError(
+            f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr"
+        )
+    return theta
+
+
+def rescale_outputs(
+    spec: MLPSpec, theta: Tensor, old: tuple[Tensor, Tensor], new: tuple[Tensor, Tensor]
+) -> Tensor:
+    """Networks trained on y standardised with ``old = (mean, std)`` -> the same functions
+    in the ``new`` standardisation, by an affine change of the output layer."""
+    theta = theta.clone()
+    W, b = spec.unflatten(theta)[-1]
+    ratio = (old[1] / new[1]).to(theta)
+    W.mul_(ratio)
+    b.mul_(ratio).add_(((old[0] - new[0]) / new[1]).to(theta))
+    return theta
+
+
+#: the study's per-problem network settings, shared by its HMC, SGHMC and ensemble configs
+#: (config name -> widths, prior_var, noise std; the configs' "noise_var" is used as a std)
+PAPER_NETWORKS: dict[str, dict[str, Any]] = {
+    **{
+        k: {"widths": (128,) * 3, "prior_var": 10.0, "noise_std": 0.1}
+        for k in ("branin", "branincurrin")
+    },
+    "hartmann": {"widths": (128,) * 3, "prior_var": 1.0, "noise_std": 0.1},
+    "ackley": {"widths": (128,) * 3, "prior_var": 0.1, "noise_std": 0.1},
+    **{k: {"widths": (128,) * 2, "prior_var": 1.0, "noise_std": 1.0} for k in ("dtlz1", "dtlz5")},
+    "pde": {"widths": (128,) * 3, "prior_var": 10.0, "noise_std": 1.0},
+    "cco": {"widths": (128,) * 3, "prior_var": 0.1, "noise_std": 0.1},
+    "oil": {"widths": (100,) * 5, "prior_var": 10.0, "noise_std": 0.1},
+    **{
+        k: {"widths": (100,) * 5, "prior_var": 10.0, "noise_std": 10.0} for k in ("optics", "lunar")
+    },
+    "pest": {"widths": (128,) * 4, "prior_var": 3.0, "noise_std": 10.0},
+    **{
+        k: {"widths": (256,) * 2, "prior_var": 10.0, "noise_std": 1.0}
+        for k in ("kd", "poly", "bnn_400")
+    },
+}
+
+
+def spec_key(spec: MLPSpec) -> tuple:
+    """What a warm-start state must match to be reused."""
+    return (spec.d_in, tuple(spec.widths), spec.d_out, spec.activation)
+
+
+def check_settings(
+    owner: str,
+    s: Any,
+    positive: tuple[str, ...] = (),
+    at_least_one: tuple[str, ...] = (),
+    non_negative: tuple[str, ...] = (),
+) -> None:
+    """Raise ConfigError naming the first bad value among the listed fields of ``s``."""
+    for name in positive:
+        if not getattr(s, name) > 0:
+            raise ConfigError(
+                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected a number > 0"
+            )
+    for name in at_least_one:
+        if getattr(s, name) < 1:
+            raise ConfigError(
+                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected an integer >= 1"
+            )
+    for name in non_negative:
+        if getattr(s, name) < 0:
+            raise ConfigError(
+                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected an integer >= 0"
+            )
+    if any(w < 1 for w in s.widths):
+        raise ConfigError(
+            f"{owner}: setting 'widths' = {list(s.widths)}; expected positive layer widths"
+        )
+    if s.activation not in ACTIVATIONS:
+        raise ConfigError(
+            f"{owner}: setting 'activation' = {s.activation!r}; expected one of {ACTIVATIONS}"
+        )
+    dtype_of(s.dtype)

@@ -1,0 +1,229 @@
+"""A batched functional MLP: the weights of S networks live in one ``S x P`` tensor.
+
+Every layer's weight is a *view* of that tensor, ``S x fan_in x fan_out``, so one
+``baddbmm`` per layer evaluates all S networks at once. HMC chains, SGHMC chains, ensemble
+members and stored posterior samples are all such stacks.
+
+Flat layout, layer by layer: ``W_l`` (``fan_in x fan_out``, row-major) then ``b_l``.
+
+Two evaluation paths:
+
+* ``forward``: differentiable (autograd), used by posteriors (gradients flow to X);
+* ``potential_and_grad``: the Gaussian negative log posterior and its gradient by a
+  hand-written backward pass into one preallocated ``S x P`` buffer. The samplers call it
+  thousands of times per fit; skipping autograd's graph and per-slice zero-fills makes it
+  about twice as fast at these sizes (measured in benchmarks/bnn_speed.py).
+
+``torch.tanh`` is 3-6x slower on this CPU than ``sigmoid``, so tanh is computed as
+``2 sigmoid(2x) - 1`` (absolute error ~1 ulp, irrelevant for a network's activations).
+Posteriors go further: ``to_sigmoid_form`` folds the affine maps of ``tanh = 2 sigmoid(2x) - 1``
+into the weights, so each hidden layer is one matmul and one in-place sigmoid, halving the
+passes over the large ``S x N x width`` activations that make draws at many points
+memory-bound.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from bnnbo.errors import ConfigError, DataError
+
+Activation = Literal["tanh", "relu"]
+ACTIVATIONS = ("tanh", "relu")
+
+
+class _Tanh(torch.autograd.Function):
+    """tanh through sigmoid, with the usual ``1 - y^2`` backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        y = _tanh_(x.mul(2))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+def _tanh_(h2: Tensor) -> Tensor:
+    """In place: ``2x`` -> ``tanh(x)``."""
+    return torch.sigmoid_(h2).mul_(2).sub_(1)
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """Architecture ``d_in -> widths... -> d_out``; ``widths=()`` is a linear model."""
+
+    d_in: int
+    widths: tuple[int, ...]
+    d_out: int
+    activation: Activation = "tanh"
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation {self.activation!r}; expected one of {ACTIVATIONS}")
+        if min((self.d_in, self.d_out, *self.widths)) < 1:
+            raise ConfigError(
+                f"layer sizes must be >= 1, got d_in={self.d_in}, "
+                f"widths={self.widths}, d_out={self.d_out}"
+            )
+
+    @property
+    def layers(self) -> list[tuple[int, int]]:
+        """``(fan_in, fan_out)`` of each affine layer."""
+        sizes = [self.d_in, *self.widths, self.d_out]
+        return list(itertools.pairwise(sizes))
+
+    @property
+    def num_params(self) -> int:
+        return sum(fi * fo + fo for fi, fo in self.layers)
+
+    def unflatten(self, theta: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """``S x P`` -> per layer ``(W: S x fan_in x fan_out, b: S x 1 x fan_out)``, views."""
+        if theta.ndim != 2 or theta.shape[-1] != self.num_params:
+            raise DataError(f"weights must be S x {self.num_params}, got {tuple(theta.shape)}")
+        out, off, S = [], 0, theta.shape[0]
+        for fi, fo in self.layers:
+            W = theta[:, off : off + fi * fo].view(S, fi, fo)
+            off += fi * fo
+            out.append((W, theta[:, off : off + fo].unsqueeze(1)))
+            off += fo
+        return out
+
+    def forward(self, theta: Tensor, X: Tensor, sigmoid_form: bool = False) -> Tensor:
+        """Differentiable outputs of the S networks: ``S x P`` weights and ``N x d_in``
+        (shared) or ``S x N x d_in`` (per-network) inputs -> ``S x N x d_out``.
+
+        ``sigmoid_form``: ``theta`` comes from ``to_sigmoid_form`` (tanh networks only)."""
+        layers = self.unflatten(theta)
+        h = X.to(theta.dtype)
+        for i, (W, b) in enumerate(layers):
+            h = _affine(h, W, b)
+            if i == len(layers) - 1:
+                break
+            if self.activation == "relu":
+                h = torch.relu_(h)
+            else:  # in place is safe: matmul and baddbmm do not keep their outputs for backward
+                h = torch.sigmoid_(h) if sigmoid_form else _Tanh.apply(h)
+        return h
+
+    def to_sigmoid_form(self, theta: Tensor, inverse: bool = False) -> Tensor:
+        """Weights for ``forward(..., sigmoid_form=True)``: with ``s_l = sigmoid(2 z_l)`` and
+        ``tanh(z_l) = 2 s_l - 1``, layer l's inputs become ``s_{l-1}``, so ``W -> 2W`` (first
+        layer), ``4W`` (hidden), ``2W`` (output) and the biases absorb ``-colsum(W)``.
+        ``inverse`` maps back. ReLU networks and linear models are returned unchanged."""
+        if self.activation != "tanh" or not self.widths:
+            return theta
+        out = theta.clone()
+        layers, n = self.unflatten(out), len(self.layers)
+        for i, (W, b) in enumerate(layers):
+            w_scale = 2.0 if i in (0, n - 1) else 4.0
+            b_scale = 1.0 if i == n - 1 else 2.0
+            colsum = W.sum(1, keepdim=True)
+            if inverse:
+                W.div_(w_scale)
+                b.div_(b_scale).add_(0 if i == 0 else W.sum(1, keepdim=True))
+            else:
+                b.sub_(0 if i == 0 else colsum).mul_(b_scale)
+                W.mul_(w_scale)
+        return out
+
+    def init(
+        self,
+        S: int,
+        generator: torch.Generator,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+    ) -> Tensor:
+        """``S x P`` weights drawn like ``torch.nn.Linear``'s default: U(+-1/sqrt(fan_in))."""
+        u = torch.rand(S, self.num_params, generator=generator, dtype=dtype, device=device)
+        scale = torch.cat(
+            [
+                torch.full((fi * fo + fo,), 1 / math.sqrt(fi), dtype=dtype, device=device)
+                for fi, fo in self.layers
+            ]
+        )
+        return (2 * u - 1) * scale
+
+    def flops(self, N: int) -> int:
+        """Floating-point operations of one network's forward pass on N points."""
+        return sum(2 * N * fi * fo + N * fo for fi, fo in self.layers)
+
+    def potential_and_grad(
+        self,
+        theta: Tensor,
+        X: Tensor,
+        Y: Tensor,
+        noise_var: Tensor | float,
+        prior_var: float,
+        weights: Tensor | float | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Negative log posterior of each network and its gradient, without autograd.
+
+        ``U_s = 1/2 sum_i w_si |f_s(x_i) - y_i|^2 / noise_var + 1/2 |theta_s|^2 / prior_var``.
+
+        Args:
+            theta: ``S x P``. X: ``N x d_in`` or ``S x N x d_in``. Y: ``N x m`` or ``S x N x m``.
+            noise_var: scalar or broadcastable to ``S x N x m`` (e.g. ``S x 1 x m``).
+            weights: per-point likelihood weights broadcastable to ``S x N`` (subsets,
+                minibatch scaling), or None.
+
+        Returns:
+            ``U`` (``S``), ``dU/dtheta`` (``S x P``), outputs ``f`` (``S x N x m``).
+        """
+        layers = self.unflatten(theta)
+        hs = [X.to(theta.dtype)]
+        for i, (W, b) in enumerate(layers):
+            h = _affine(hs[-1], W, b)
+            if i < len(layers) - 1:
+                h = _tanh_(h.mul_(2)) if self.activation == "tanh" else torch.relu_(h)
+            hs.append(h)
+        f = hs.pop()
+        delta = (f - Y) / noise_var  # dU/df before weighting, S x N x m
+        if weights is not None:
+            delta = delta * (weights.unsqueeze(-1) if isinstance(weights, Tensor) else weights)
+        U = 0.5 * (delta * (f - Y)).sum((1, 2)) + 0.5 * (theta * theta).sum(-1) / prior_var
+        grad = theta / prior_var
+        self._backward(layers, self.unflatten(grad), hs, delta)
+        return U, grad, f
+
+    def _backward(self, layers, glayers, hs: list[Tensor], delta: Tensor) -> None:
+        """Accumulate ``h^T delta`` into the weight grads, layer by layer, top down."""
+        for i in range(len(layers) - 1, -1, -1):
+            h, (gW, gb) = hs[i], glayers[i]
+            # a fresh product then add_: baddbmm_ into a strided view falls back to a
+            # per-network loop of addmm_ (measured 2x slower)
+            gW.add_(
+                torch.matmul(h.T, delta) if h.ndim == 2 else torch.bmm(h.transpose(1, 2), delta)
+            )
+            gb.add_(delta.sum(1, keepdim=True))
+            if i > 0:
+                delta = torch.bmm(delta, layers[i][0].transpose(1, 2))
+                delta = delta.mul_(1 - h * h) if self.activation == "tanh" else delta.mul_(h > 0)
+
+
+def _affine(h: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    """``h W + b`` for all S networks; shared 2-D inputs broadcast instead of being copied."""
+    if h.ndim == 2:
+        return torch.matmul(h, W).add_(b)
+    return torch.baddbmm(b, h, W)
+
+
+def log_prior(theta: Tensor, prior_var: float) -> Tensor:
+    """Unnormalised log N(0, prior_var I) of each row: ``S x P`` -> ``S``."""
+    return -0.5 * (theta * theta).sum(-1) / prior_var
+
+
+def dtype_of(name: str) -> torch.dtype:
+    """``"float32"`` / ``"float64"`` -> the torch dtype."""
+    if name not in ("float32", "float64"):
+        raise ConfigError(f"dtype {name!r}; expected 'float32' or 'float64'")
+    return getattr(torch, name)

@@ -1,0 +1,209 @@
+"""Vectorised MCMC kernels in the BlackJAX style: ``init(...) -> state`` and
+``step(generator, state, ...) -> (state, info)``, with state and diagnostics kept apart.
+
+All C chains move together: positions are ``C x P`` and every operation is batched over
+chains; only the step size (one scalar, adapted on the chains' mean acceptance) and the
+number of leapfrog steps are shared, so one leapfrog step is one batched gradient call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+#: ``theta (C x P) -> (U (C), dU/dtheta (C x P), outputs (C x N x m))``
+PotentialFn = Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]
+
+
+class DiagMetric(NamedTuple):
+    """A diagonal mass matrix: ``M^-1 = diag(inv_mass)`` (``P``), shared by all chains;
+    ``inv_mass`` None is the identity (the study's)."""
+
+    inv_mass: Tensor | None
+    sqrt_inv_mass: Tensor | None
+
+    @classmethod
+    def of(cls, inv_mass: Tensor | None) -> DiagMetric:
+        return cls(inv_mass, None if inv_mass is None else inv_mass.sqrt())
+
+    def scale(self, x: Tensor) -> Tensor:
+        """``M^-1/2 x`` for ``C x P``."""
+        return x if self.sqrt_inv_mass is None else x * self.sqrt_inv_mass
+
+
+#: energy error above which a transition counts as divergent (BlackJAX's default)
+DIVERGENCE_THRESHOLD = 1000.0
+
+
+class HMCState(NamedTuple):
+    position: Tensor  # C x P
+    potential: Tensor  # C, negative log posterior
+    grad: Tensor  # C x P
+    outputs: Tensor  # C x N x m, network outputs at the training inputs
+
+
+class HMCInfo(NamedTuple):
+    acceptance: Tensor  # C, min(1, exp(-energy error))
+    accepted: Tensor  # C, bool
+    divergent: Tensor  # C, bool
+
+
+def hmc_init(position: Tensor, potential_fn: PotentialFn) -> HMCState:
+    U, g, f = potential_fn(position)
+    return HMCState(position, U, g, f)
+
+
+def hmc_step(
+    generator: torch.Generator,
+    state: HMCState,
+    potential_fn: PotentialFn,
+    step_size: float,
+    n_leapfrog: int,
+    metric: DiagMetric,
+) -> tuple[HMCState, HMCInfo]:
+    """One HMC transition for every chain: ``n_leapfrog`` leapfrog steps, then
+    Metropolis-Hastings.
+
+    The mass matrix enters as the change of variables ``theta = M^-1/2 phi``: momentum,
+    kinetic energy and kicks live in ``phi`` coordinates, where everything is O(1) (with
+    ``p ~ N(0, M)`` directly, stiff masses give large momenta whose cancellation in
+    ``M^-1 p`` costs float32 chains precision in the energy error)."""
+    theta = state.position
+    p = torch.randn(theta.shape, generator=generator, dtype=theta.dtype, device=theta.device)
+    k0 = _kinetic(p)
+    p = p - 0.5 * step_size * metric.scale(state.grad)
+    for i in range(n_leapfrog):
+        theta = theta + step_size * metric.scale(p)
+        U, g, f = potential_fn(theta)
+        p = p - (step_size if i < n_leapfrog - 1 else 0.5 * step_size) * metric.scale(g)
+    dH = (U.double() + _kinetic(p)) - (state.potential.double() + k0)
+    finite = torch.isfinite(dH)
+    dH = torch.where(finite, dH, torch.full_like(dH, math.inf))
+    u = torch.rand(dH.shape, generator=generator, dtype=torch.float64, device=dH.device)
+    accepted = u.log() < -dH
+    new = HMCState(
+        torch.where(accepted[:, None], theta, state.position),
+        torch.where(accepted, U, state.potential),
+        torch.where(accepted[:, None], g, state.grad),
+        torch.where(accepted[:, None, None], f, state.outputs),
+    )
+    acceptance = torch.exp(-dH.clamp(min=0.0))
+    return new, HMCInfo(acceptance, accepted, dH > DIVERGENCE_THRESHOLD)
+
+
+def _kinetic(p: Tensor) -> Tensor:
+    """``1/2 |p|^2`` per chain, summed in float64 so float32 chains keep a precise energy error."""
+    return 0.5 * (p * p).sum(-1, dtype=torch.float64)
+
+
+def n_leapfrog_for(path_length: float, step_size: float, max_leapfrog: int) -> int:
+    """The study's rule: ``min(max_leapfrog, ceil(path_length / step_size))``, at least 1."""
+    return max(1, min(max_leapfrog, math.ceil(path_length / step_size)))
+
+
+class DualAveragingState(NamedTuple):
+    log_step: float
+    log_step_avg: float
+    h_avg: float
+    mu: float
+    t: int
+
+
+class DualAveraging:
+    """Nesterov dual averaging of the step size (Hoffman & Gelman 2014, NUTS Alg. 5),
+    the study's constants: target 0.8, gamma 0.05, t0 10, kappa 0.75, mu = log(10 eps0)."""
+
+    def __init__(
+        self, target: float = 0.8, gamma: float = 0.05, t0: float = 10.0, kappa: float = 0.75
+    ):
+        self.target, self.gamma, self.t0, self.kappa = target, gamma, t0, kappa
+
+    def init(self, step_size: float) -> DualAveragingState:
+        return DualAveragingState(math.log(step_size), 0.0, 0.0, math.log(10 * step_size), 0)
+
+    def update(self, s: DualAveragingState, acceptance: float) -> DualAveragingState:
+        t = s.t + 1
+        w = 1.0 / (t + self.t0)
+        h_avg = (1 - w) * s.h_avg + w * (self.target - acceptance)
+        log_step = s.mu - math.sqrt(t) / self.gamma * h_avg
+        eta = t**-self.kappa
+        log_avg = eta * log_step + (1 - eta) * s.log_step_avg
+        return DualAveragingState(log_step, log_avg, h_avg, s.mu, t)
+
+    @staticmethod
+    def final(s: DualAveragingState) -> float:
+        """The averaged step size to sample with once adaptation ends."""
+        return math.exp(s.log_step_avg if s.t > 0 else s.log_step)
+
+
+class WithinChainVariance:
+    """Welford running variance of each chain's positions, pooled over chains at the end.
+
+    Within-chain (not pooled) variance: chains started from different modes would
+    otherwise inflate it by the spread between modes, which says nothing about the local
+    scale the integrator has to resolve.
+    """
+
+    def __init__(self, shape: torch.Size, dtype: torch.dtype, device: torch.device):
+        self.count = 0
+        self.mean = torch.zeros(shape, dtype=dtype, device=device)
+        self.m2 = torch.zeros(shape, dtype=dtype, device=device)
+
+    def update(self, x: Tensor) -> None:
+        """Add one draw of every chain: ``C x P``."""
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+
+    def inv_mass(self) -> Tensor:
+        """Pooled variance ``P``, shrunk toward 1e-3 as Stan does, scaled to mean 1 so the
+        study's path lengths keep their meaning (mean distance per unit momentum)."""
+        n = self.count
+        var = (self.m2 / max(n - 1, 1)).mean(0)
+        var = (n / (n + 5.0)) * var + 1e-3 * (5.0 / (n + 5.0))
+        return var / var.mean()
+
+
+class SGHMCState(NamedTuple):
+    position: Tensor  # C x D
+    momentum: Tensor  # C x D
+    tau: Tensor  # C x D, the adaptive averaging window
+    g: Tensor  # C x D, running mean of the gradient
+    v_hat: Tensor  # C x D, running mean of the squared gradient
+
+
+def sghmc_init(position: Tensor) -> SGHMCState:
+    """pybnn's start: zero momentum, unit window, mean and second moment."""
+    ones = torch.ones_like(position)
+    return SGHMCState(position, torch.zeros_like(position), ones, ones.clone(), ones.clone())
+
+
+def sghmc_step(
+    generator: torch.Generator, state: SGHMCState, grad: Tensor, s, adapt: bool
+) -> SGHMCState:
+    """One adaptive-SGHMC step (Springenberg et al. 2016, eqs. 8-10) for all chains.
+
+    ``grad``: minibatch estimate of the full-data negative log posterior's gradient
+    (``C x D``); ``s`` provides lr (the squared step), mdecay, epsilon, noise_correction.
+    During burn-in (``adapt``) the preconditioner ``1/sqrt(v_hat)`` follows the gradient's
+    second moment over an adaptive window ``tau``."""
+    tau, g, v_hat = state.tau, state.g, state.v_hat
+    if adapt:
+        r = 1.0 / (tau + 1.0)
+        tau = tau - tau * (g * g / (v_hat + s.epsilon)) + 1.0
+        g = g - g * r + r * grad
+        v_hat = v_hat - v_hat * r + r * grad * grad
+    minv = 1.0 / (v_hat.sqrt() + s.epsilon)
+    lr = s.lr  # pybnn's sampler works with sqrt(lr) and squares it again
+    # the injected noise minus BOHAMIANN's estimate of the minibatch gradient's own noise
+    # (lr^2: it takes all of v_hat for noise, so full-batch runs come out too cold)
+    noise_var = 2.0 * lr * s.mdecay * minv - (lr * lr if s.noise_correction else 0.0)
+    noise_var = noise_var.clamp(min=1e-16)
+    z = torch.randn(grad.shape, generator=generator, dtype=grad.dtype, device=grad.device)
+    momentum = state.momentum - lr * minv * grad - s.mdecay * state.momentum + noise_var.sqrt() * z
+    return SGHMCState(state.position + momentum, momentum, tau, g, v_hat)

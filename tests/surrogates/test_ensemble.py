@@ -1,0 +1,64 @@
+import math
+
+import pytest
+import torch
+
+from bnnbo.errors import ConfigError
+from bnnbo.surrogates.ensemble import EnsembleSurrogate, subset_mask
+
+D = torch.float64
+SMALL = {"widths": [32, 32], "n_members": 6, "train_steps": 300, "lr": 1e-2}
+
+
+def _clustered(seed):
+    """1-D data in [0.35, 0.65]; test points at the data and far from it."""
+    g = torch.Generator().manual_seed(seed)
+    X = 0.35 + 0.3 * torch.rand(12, 1, generator=g, dtype=D)
+    return X, torch.sin(6 * X), torch.tensor([[0.0], [0.05], [0.95], [1.0]], dtype=D)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_members_differ_and_their_spread_shrinks_near_data(seed):
+    X, Y, far = _clustered(seed)
+    model = EnsembleSurrogate(**SMALL).fit(X, Y, seed=seed)
+    assert all(not torch.equal(model.samples[0], model.samples[k]) for k in range(1, 6))
+    with torch.no_grad():
+        near_sd = model.posterior(X).variance.sqrt().mean()
+        far_sd = model.posterior(far).variance.sqrt().mean()
+    assert near_sd > 0, "members agree exactly"
+    assert far_sd > 2 * near_sd, f"spread near data {near_sd:.3g} vs far {far_sd:.3g}"
+
+
+def test_each_member_trains_on_its_own_subset():
+    mask = subset_mask(5, 10, 0.8, torch.Generator().manual_seed(0))
+    assert (mask.sum(1) == math.ceil(0.8 * 10)).all()
+    assert len({tuple(r.tolist()) for r in mask}) > 1
+    assert (subset_mask(3, 7, 1.0, torch.Generator().manual_seed(0)) == 1).all()
+
+
+def test_observation_noise_adds_the_noise_variance():
+    X, Y, far = _clustered(0)
+    plain = EnsembleSurrogate(**SMALL).fit(X, Y, seed=0)
+    noisy = EnsembleSurrogate(**SMALL, observation_noise=True).fit(X, Y, seed=0)
+    noise_var = (0.1 * Y.std()) ** 2  # noise_std is in standardised units
+    torch.testing.assert_close(
+        noisy.posterior(far).variance, plain.posterior(far).variance + noise_var
+    )
+    torch.manual_seed(0)
+    draws = noisy.posterior(X).rsample(torch.Size([4]))
+    assert draws.shape == (4, 12, 1)
+
+
+def test_paper_preset_and_bad_settings():
+    s = EnsembleSurrogate(preset="paper:branin").settings
+    assert (s.n_members, s.prior_var, s.noise_std, s.standardize_y, s.observation_noise) == (
+        10,
+        10.0,
+        0.1,
+        False,
+        True,
+    )
+    with pytest.raises(ConfigError, match="'train_prop' = 0"):
+        EnsembleSurrogate(train_prop=0)
+    with pytest.raises(ConfigError, match="'n_members' = 0"):
+        EnsembleSurrogate(n_members=0)

@@ -1,0 +1,183 @@
+import json
+import math
+
+import pytest
+import torch
+
+from bnnbo.errors import ConfigError, SurrogateError, UnknownNameError
+from bnnbo.surrogates.hmc import HMCSurrogate
+from bnnbo.surrogates.mcmc_stats import ess, split_rhat
+from bnnbo.surrogates.samplers import DualAveraging
+
+D = torch.float64
+TINY = {
+    "widths": [8],
+    "pretrain_steps": 50,
+    "pretrain_lr": 1e-2,
+    "n_chains": 2,
+    "n_burn_in": 20,
+    "n_samples": 20,
+}
+
+
+def linear_data(seed, n=20, noise=0.3):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 2, generator=g, dtype=D)
+    Y = (
+        X @ torch.tensor([[1.5], [-2.0]], dtype=D)
+        + 0.5
+        + noise * torch.randn(n, 1, generator=g, dtype=D)
+    )
+    Xt = torch.rand(10, 2, generator=g, dtype=D) * 1.6 - 0.3  # some points outside the data
+    return X, Y, Xt
+
+
+def closed_form(X, Y, Xt, noise, prior_var):
+    """Posterior mean and variance of f(Xt) = [Xt, 1] w under w ~ N(0, prior_var I)."""
+    phi = lambda Z: torch.cat([Z, torch.ones(len(Z), 1, dtype=D)], 1)
+    A = phi(X).T @ phi(X) / noise**2 + torch.eye(3, dtype=D) / prior_var
+    cov = torch.linalg.inv(A)
+    mean = cov @ phi(X).T @ Y / noise**2
+    return (phi(Xt) @ mean).squeeze(-1), ((phi(Xt) @ cov) * phi(Xt)).sum(-1)
+
+
+@pytest.mark.parametrize(
+    "seed, extra",
+    [
+        (0, {}),
+        (1, {}),
+        (2, {"dtype": "float64"}),
+        (3, {"metric": "diagonal"}),
+    ],
+)
+def test_bayesian_linear_regression_matches_closed_form_within_mc_error(seed, extra):
+    X, Y, Xt = linear_data(seed)
+    mean, var = closed_form(X, Y, Xt, 0.3, 1.0)
+    C = 4
+    sur = HMCSurrogate(
+        widths=[],
+        noise_std=0.3,
+        prior_var=1.0,
+        standardize_y=False,
+        pretrain_steps=0,
+        n_chains=C,
+        thin=1,
+        n_burn_in=100,
+        n_samples=1000,
+        path_length=0.15,
+        **extra,
+    )
+    model = sur.fit(X, Y, seed=seed)
+    post = model.posterior(Xt)
+    f = model.evaluate(model.samples, Xt).squeeze(-1)  # stored as (draw, chain) pairs
+    n_eff = ess(f.reshape(-1, C, len(Xt)).transpose(0, 1))
+    assert n_eff.min() > 150, f"too few effective samples for a meaningful check: {n_eff.min():.0f}"
+    z_mean = (post.mean.squeeze(-1) - mean).abs() / (var / n_eff).sqrt()
+    z_var = (post.variance.squeeze(-1) / var - 1).abs() / (2 / n_eff).sqrt()
+    assert z_mean.max() < 5, f"posterior mean off by {z_mean.max():.1f} Monte Carlo standard errors"
+    assert z_var.max() < 5, (
+        f"posterior variance off by {z_var.max():.1f} Monte Carlo standard errors"
+    )
+
+
+def test_dual_averaging_finds_the_target_acceptance():
+    da = DualAveraging(target=0.8)
+    s = da.init(1.0)
+    for _ in range(1000):  # acceptance exp(-eps) is 0.8 at eps = -log 0.8
+        s = da.update(s, math.exp(-math.exp(s.log_step)))
+    assert da.final(s) == pytest.approx(-math.log(0.8), rel=0.05)
+
+
+def test_split_rhat_and_ess_on_known_chains():
+    g = torch.Generator().manual_seed(0)
+    iid = torch.randn(4, 1000, 3, generator=g, dtype=D)
+    assert (split_rhat(iid) - 1).abs().max() < 0.02
+    assert ((ess(iid) / 4000) - 1).abs().max() < 0.25
+    assert split_rhat(iid + torch.arange(4, dtype=D)[:, None, None]).min() > 1.5  # chains disagree
+    ar = torch.zeros(4, 4000, 1, dtype=D)  # AR(1), phi 0.9: ESS = N (1 - phi) / (1 + phi)
+    for t in range(1, 4000):
+        ar[:, t] = 0.9 * ar[:, t - 1] + torch.randn(4, 1, generator=g, dtype=D)
+    assert ess(ar).item() == pytest.approx(16000 * 0.1 / 1.9, rel=0.35)
+
+
+def _toy(n=12):
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(n, 2, generator=g, dtype=D)
+    return X, torch.sin(4 * X[:, :1]) + X[:, 1:]
+
+
+def test_diagnostics_state_and_warm_start():
+    X, Y = _toy()
+    sur = HMCSurrogate(**TINY)
+    sur.fit(X[:-1], Y[:-1], seed=0)
+    d = sur.diagnostics_
+    json.dumps(d)
+    for key in ("acceptance", "step_size", "n_leapfrog", "divergences", "rhat_max", "ess_min"):
+        assert key in d
+    assert d["warm_start"] is False and sur.state_["position"].shape == (2, 2 * 8 + 8 + 8 + 1)
+    state = sur.state_
+    warm = sur.fit(X, Y, seed=1, state=state)
+    assert sur.diagnostics_["warm_start"] is True
+    again = HMCSurrogate(**TINY).fit(X, Y, seed=1, state=state)
+    assert torch.equal(warm.samples, again.samples)  # warm starts are deterministic too
+    HMCSurrogate(**{**TINY, "warm_start": False}).fit(X, Y, seed=1, state=state)
+    other = HMCSurrogate(**{**TINY, "widths": [4]})
+    other.fit(X, Y, seed=1, state=state)  # an incompatible state is ignored
+    assert other.diagnostics_["warm_start"] is False
+
+
+def test_a_diverging_sampler_raises_surrogate_error():
+    X, Y = _toy()
+    sur = HMCSurrogate(**{**TINY, "step_size": 5.0, "adapt_step_size": False, "step_jitter": 0.0})
+    with pytest.raises(SurrogateError, match="diverged"):
+        sur.fit(X, Y, seed=0)
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"n_chains": 0}, ["n_chains", "0", ">= 1"]),
+        ({"target_accept": 1.5}, ["target_accept", "1.5"]),
+        ({"widths": [0]}, ["widths", "[0]"]),
+        ({"dtype": "float16"}, ["dtype", "float16"]),
+        ({"noise_std": -1}, ["noise_std", "-1"]),
+    ],
+)
+def test_bad_settings_name_the_value(bad, words):
+    with pytest.raises(ConfigError) as info:
+        HMCSurrogate(**bad)
+    assert all(w in str(info.value) for w in words), str(info.value)
+
+
+def test_unknown_setting_and_preset():
+    with pytest.raises(UnknownNameError, match="noise_var.*allowed.*noise_std"):
+        HMCSurrogate(noise_var=0.1)
+    with pytest.raises(UnknownNameError, match="paper:nope"):
+        HMCSurrogate(preset="paper:nope")
+
+
+def test_paper_presets_are_the_study_settings():
+    s = HMCSurrogate(preset="paper:hartmann").settings
+    assert (
+        s.widths,
+        s.prior_var,
+        s.noise_std,
+        s.n_burn_in,
+        s.n_samples,
+        s.step_size,
+        s.path_length,
+    ) == ((128, 128, 128), 1.0, 0.1, 500, 500, 0.02, 0.01)
+    assert (s.n_chains, s.dtype, s.warm_start, s.metric, s.step_jitter) == (
+        1,
+        "float64",
+        False,
+        "identity",
+        0.0,
+    )
+    bc = HMCSurrogate(preset="paper:branincurrin").settings
+    assert (bc.n_burn_in, bc.n_samples, bc.step_size, bc.prior_var) == (100, 200, 0.01, 10.0)
+    pest = HMCSurrogate(preset="paper:pest").settings
+    assert (pest.widths, pest.noise_std, pest.standardize_y) == ((128,) * 4, 10.0, False)
+    assert len([k for k in HMCSurrogate.presets if k.startswith("paper:")]) == 15
+    fast = HMCSurrogate(preset="fast:hartmann", n_chains=8).settings
+    assert fast.n_chains == 8 and fast.warm_start and fast.path_length == 0.01
