@@ -13,6 +13,13 @@ from bnnbo.surrogates.base import Settings, Surrogate, make_settings
 SURROGATES: dict[str, str] = {
     "gp": "bnnbo.surrogates.gp:GPSurrogate",
     "ibnn": "bnnbo.surrogates.ibnn:IBNNSurrogate",
+    "hmc": "bnnbo.surrogates.hmc:HMCSurrogate",
+    "sghmc": "bnnbo.surrogates.sghmc:SGHMCSurrogate",
+    "ensemble": "bnnbo.surrogates.ensemble:EnsembleSurrogate",
+    "dkl": "bnnbo.surrogates.dkl:DKLSurrogate",
+    "laplace": "bnnbo.surrogates.laplace:LaplaceSurrogate",
+    "hybrid": "bnnbo.surrogates.hybrid:HybridSurrogate",
+    "auto": "bnnbo.surrogates.auto:AutoSurrogate",
 }
 
 

@@ -1,0 +1,195 @@
+"""Surrogate-quality assessment: held-out NLL, RMSE and calibration of fitted surrogates.
+
+``assess(problem, ["gp", "ibnn"], n=100)`` fits each surrogate on ``n`` scrambled-Sobol points
+(seeded) and scores it on ``m`` uniform random test points (another seeded stream). The same
+``score`` function ranks the candidates of the ``auto`` surrogate.
+
+Scores use each point's Gaussian predictive marginal (posterior mean and variance, with the
+model's observation noise where it has one; sample-based posteriors are moment-matched), on y
+standardised by the *training* mean and standard deviation, so numbers compare across problems:
+
+* ``nll``: mean negative log predictive density (lower is better);
+* ``rmse``: root mean squared error of the mean, in training standard deviations;
+* ``coverage[p]``: fraction of test values inside the central ``p`` interval (ideal: ``p``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from botorch.models.model import Model
+from torch import Tensor
+
+from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.problems import Problem, get_problem
+from bnnbo.space import DTYPE
+
+#: central-interval levels of the table; the plot uses CURVE_LEVELS
+LEVELS = (0.5, 0.9, 0.95)
+CURVE_LEVELS = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.99,)
+_VAR_FLOOR = 1e-10  # standardised units: keeps an overconfident model's NLL finite, not small
+_CHUNK = 256
+
+
+def surrogate_name(label: str) -> str:
+    """``"gp/paper"`` -> ``"gp"``: a label may carry a ``/suffix`` to tell configurations apart."""
+    return label.split("/", 1)[0]
+
+
+def predict(model: Model, X: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-point predictive mean and variance at ``n x d`` inputs: two ``n x m`` tensors."""
+    means, variances = [], []
+    with torch.no_grad():
+        for chunk in X.split(_CHUNK):
+            post = _posterior(model, chunk.unsqueeze(-2))  # n x 1 x d: marginals
+            means.append(post.mean.squeeze(-2))
+            variances.append(post.variance.squeeze(-2))
+    return torch.cat(means), torch.cat(variances)
+
+
+def _posterior(model: Model, X: Tensor):
+    try:
+        return model.posterior(X, observation_noise=True)
+    except (NotImplementedError, TypeError, ValueError):  # models without a noise model
+        return model.posterior(X)
+
+
+def gaussian_scores(mean: Tensor, var: Tensor, Y: Tensor, center: Tensor, scale: Tensor,
+                    levels: tuple[float, ...] = LEVELS) -> dict[str, Any]:
+    """Scores of ``n x m`` predictive means/variances against ``n x m`` values, per objective.
+
+    ``center`` and ``scale`` (``m``) standardise y. Returns lists of length ``m``:
+    ``nll``, ``rmse`` and ``coverage`` (``{level: [m values]}``)."""
+    mu, y = (mean - center) / scale, (Y - center) / scale
+    var = (var / scale**2).clamp_min(_VAR_FLOOR)
+    z = (y - mu) / var.sqrt()
+    nll = 0.5 * (math.log(2 * math.pi) + var.log() + z**2)
+    cover = {}
+    for p in levels:
+        half = torch.special.ndtri(torch.tensor((1 + p) / 2, dtype=DTYPE))
+        cover[p] = (z.abs() <= half).to(DTYPE).mean(0).tolist()
+    return {"nll": nll.mean(0).tolist(), "rmse": ((y - mu) ** 2).mean(0).sqrt().tolist(), "coverage": cover}
+
+
+def score(model: Model, X: Tensor, Y: Tensor, Y_train: Tensor, levels=LEVELS) -> dict[str, Any]:
+    """Score a fitted model on held-out ``X``, ``Y``, standardising by ``Y_train``'s moments."""
+    mean, var = predict(model, X)
+    center, scale = Y_train.mean(0), Y_train.std(0).clamp_min(1e-12)
+    if not (torch.isfinite(mean).all() and torch.isfinite(var).all()):
+        raise SurrogateError("the model predicts NaN or infinite values on the held-out points")
+    return gaussian_scores(mean, var, Y, center, scale, levels)
+
+
+@dataclass
+class Assessment:
+    """One surrogate's scores on one problem (averaged over objectives; per objective kept)."""
+
+    label: str
+    nll: float
+    rmse: float
+    coverage: dict[float, float]
+    fit_seconds: float
+    per_objective: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def design(problem: Problem, n: int, m: int, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Training inputs (scrambled Sobol, ``n``) and test inputs (uniform, ``m``) in the unit cube,
+    with their values (maximisation convention)."""
+    for name, v in (("n", n), ("m", m)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 2:
+            raise ConfigError(f"assess: {name} must be an integer >= 2, got {v!r}")
+    sp = problem.space
+    X = sp.to_unit(sp.sobol(n, seed=seed))
+    g = torch.Generator().manual_seed(seed + 1)
+    Xt = sp.to_unit(sp.from_unit(torch.rand(m, sp.dim, generator=g, dtype=DTYPE)))
+    return X, problem.evaluate(sp.from_unit(X)), Xt, problem.evaluate(sp.from_unit(Xt))
+
+
+def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int = 1000, seed: int = 0,
+           settings: dict[str, dict[str, Any]] | None = None, workers: int = 1) -> list[Assessment]:
+    """Fit each surrogate label (``name`` or ``name/suffix``) on ``n`` points and score it on ``m``.
+
+    ``settings`` maps a label to its setting overrides. A surrogate that fails is reported
+    with its error instead of stopping the others. ``workers > 1`` fits the surrogates in that
+    many processes (same results: every fit is seeded)."""
+    from bnnbo.surrogates import get_surrogate
+
+    problem = get_problem(problem) if isinstance(problem, str) else problem
+    settings = settings or {}
+    unknown = sorted(set(settings) - set(surrogates))
+    if unknown:
+        raise ConfigError(f"assess: settings given for {unknown}, which are not among {surrogates}")
+    sur = {label: get_surrogate(surrogate_name(label), **settings.get(label, {})) for label in surrogates}
+    data = design(problem, n, m, seed)
+    if workers <= 1 or len(sur) == 1:
+        return [_assess_one(label, s, *data, seed) for label, s in sur.items()]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a forked child of a process whose torch thread pools have run can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(sur)), mp_context=ctx) as pool:
+        futures = [pool.submit(_assess_one, label, s, *data, seed) for label, s in sur.items()]
+        return [f.result() for f in futures]
+
+
+def _assess_one(label, surrogate, X, Y, Xt, Yt, seed) -> Assessment:
+    t0 = time.perf_counter()
+    try:
+        model = surrogate.fit(X, Y, seed=seed)
+        seconds = time.perf_counter() - t0
+        s = score(model, Xt, Yt, Y, levels=tuple(sorted(set(LEVELS + CURVE_LEVELS))))
+    except Exception as exc:  # noqa: BLE001 -- report it, keep assessing the others
+        nan = float("nan")
+        return Assessment(label, nan, nan, {}, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
+    mean = lambda xs: sum(xs) / len(xs)
+    return Assessment(label, mean(s["nll"]), mean(s["rmse"]), {p: mean(c) for p, c in s["coverage"].items()},
+                      seconds, per_objective=s)
+
+
+HEADER = ("surrogate", "NLL", "RMSE", *(f"cover {int(p * 100)}%" for p in LEVELS), "fit s")
+
+
+def table_rows(results: list[Assessment]) -> list[tuple[str, ...]]:
+    """Rows of strings matching ``HEADER`` (failed surrogates show their error)."""
+    rows = []
+    for r in results:
+        if r.error:
+            rows.append((r.label, "failed", r.error[:60], *([""] * len(LEVELS)), f"{r.fit_seconds:.1f}"))
+            continue
+        cover = (f"{r.coverage[p]:.2f}" for p in LEVELS)
+        rows.append((r.label, f"{r.nll:.3f}", f"{r.rmse:.3f}", *cover, f"{r.fit_seconds:.1f}"))
+    return rows
+
+
+def to_markdown(results: list[Assessment]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    return "\n".join(lines)
+
+
+def plot_calibration(results: list[Assessment], path: str, title: str = "") -> None:
+    """Observed vs nominal coverage of central intervals, one line per surrogate (PNG/SVG/PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="ideal")
+    for r in results:
+        if r.error:
+            continue
+        levels = sorted(p for p in r.coverage if p in CURVE_LEVELS)
+        ax.plot(levels, [r.coverage[p] for p in levels], marker=".", label=f"{r.label} (NLL {r.nll:.2f})")
+    ax.set(xlabel="nominal coverage of central interval", ylabel="observed coverage",
+           xlim=(0, 1), ylim=(0, 1), title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,161 @@
+"""Deep kernel learning (DKL): an exact GP on the features of a neural network.
+
+The study's recipe (bnn-bo ``models/dkl.py``): an MLP ``d -> widths -> 1`` is pre-trained by
+MSE on the standardised y, its 1-unit head is removed, and a Matérn-5/2 ARD GP (the study's
+Gamma priors) acts on the last hidden layer. Network and GP hyperparameters are then trained
+jointly by Adam on the exact marginal likelihood. Several objectives: one DKL GP each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from botorch.models import ModelListGP, SingleTaskGP
+from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import Kernel
+from gpytorch.mlls import ExactMarginalLogLikelihood
+from torch import Tensor, nn
+
+from bnnbo.errors import SurrogateError
+from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.gp import paper_kernel, paper_likelihood
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+@dataclass(frozen=True)
+class DKLSettings(Settings):
+    #: hidden-layer widths of the feature extractor; the GP sees the last one
+    widths: tuple[int, ...] = (128, 128, 128)
+    #: activation of the hidden layers (tanh in every study config)
+    activation: Literal["tanh", "relu"] = "tanh"
+    #: Adam steps of MSE pre-training on standardised y (0: no pre-training)
+    pretrain_steps: int = 1000
+    #: learning rate of the pre-training
+    pretrain_lr: float = 1e-3
+    #: full-batch Adam steps on the exact marginal likelihood
+    train_steps: int = 5000
+    #: learning rate of the joint training
+    lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise ValueError(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
+        if self.pretrain_steps < 0 or self.train_steps < 0:
+            raise ValueError(f"pretrain_steps and train_steps must be >= 0, got "
+                             f"{self.pretrain_steps}, {self.train_steps}")
+        if self.lr <= 0 or self.pretrain_lr <= 0:
+            raise ValueError(f"lr and pretrain_lr must be > 0, got {self.lr}, {self.pretrain_lr}")
+
+
+def _study(widths: tuple[int, ...], lr: float = 1e-3, **extra: Any) -> dict[str, Any]:
+    return {"widths": widths, "lr": lr, **extra}
+
+
+#: the study's configs (bnn-bo ``config/*.json``), keyed by bnnbo's problem names
+DKL_PRESETS = {
+    "paper:branin": _study((128,) * 3),
+    "paper:hartmann6": _study((128,) * 3),
+    "paper:ackley": _study((128,) * 3, train_steps=1000),
+    "paper:branincurrin": _study((128,) * 3, pretrain_steps=0),
+    "paper:dtlz1": _study((128,) * 2),
+    "paper:dtlz5": _study((128,) * 2),
+    "paper:pde": _study((128,) * 3),
+    "paper:cco": _study((128,) * 3, 1e-4),
+    "paper:pest": _study((128,) * 4, 1e-4),
+    "paper:lunar": _study((100,) * 5, 1e-4),
+    "paper:oil": _study((100,) * 5, 1e-4),
+    "paper:optics": _study((100,) * 5, 1e-4),
+    "paper:distill": _study((256,) * 2, 1e-4),
+    "paper:poly": _study((256,) * 2, 1e-4),
+    "paper:nndraw": _study((256,) * 2, 1e-4),
+}
+
+
+def mlp(d: int, widths: tuple[int, ...], activation: str, out: int = 1) -> nn.Sequential:
+    """``d -> widths -> out`` fully connected network in float64; the last layer is linear."""
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Linear(d, w), _ACTIVATIONS[activation]()]
+        d = w
+    layers.append(nn.Linear(d, out))
+    return nn.Sequential(*layers).double()
+
+
+class DeepKernel(Kernel):
+    """``base(g(x1), g(x2))`` for a feature extractor ``g``: ``... x n x d -> ... x n x k``."""
+
+    def __init__(self, extractor: nn.Module, base: Kernel):
+        super().__init__()
+        self.extractor = extractor
+        self.base = base
+
+    def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
+        f1 = self.extractor(x1)
+        f2 = f1 if torch.equal(x1, x2) else self.extractor(x2)
+        return self.base.forward(f1, f2, diag=diag, **params)
+
+
+def pretrain(net: nn.Sequential, X: Tensor, y: Tensor, steps: int, lr: float) -> float:
+    """Adam on the MSE to standardised ``y`` (``n x 1``); returns the final MSE."""
+    z = (y - y.mean()) / y.std().clamp_min(1e-12)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    loss = torch.tensor(float("nan"))
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((net(X) - z) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
+
+
+def train_mll(gp: SingleTaskGP, steps: int, lr: float) -> float:
+    """Joint Adam on the exact marginal likelihood (network, kernel, mean, noise); final loss."""
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+    gp.train()
+    opt = torch.optim.Adam(gp.parameters(), lr=lr)
+    X, y = gp.train_inputs[0], gp.train_targets
+    loss = torch.tensor(float("nan"))
+    for step in range(steps):
+        opt.zero_grad()
+        try:
+            loss = -mll(gp(X), y)
+        except (RuntimeError, ValueError) as exc:  # NaN/non-PD kernel matrices from linear_operator
+            raise SurrogateError(f"DKL training diverged at step {step} (lr {lr}): {exc}") from exc
+        loss.backward()
+        opt.step()
+    if not torch.isfinite(loss):
+        raise SurrogateError(f"DKL training diverged: marginal log-likelihood loss {float(loss)}")
+    return float(loss.detach())
+
+
+class DKLSurrogate(Surrogate):
+    """Exact GP with a Matérn-5/2 ARD kernel on the last hidden layer of a trained MLP."""
+
+    name = "dkl"
+    Settings = DKLSettings
+    presets = DKL_PRESETS
+
+    def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
+        models, pre, final = [], [], []
+        for j in range(Y.shape[-1]):
+            gp, mse, loss = self._fit_one(X, Y[:, j : j + 1])
+            models.append(gp)
+            pre.append(mse)
+            final.append(loss)
+        self.diagnostics_ = {"pretrain_mse": pre, "mll_loss": final}
+        return models[0] if len(models) == 1 else ModelListGP(*models)
+
+    def _fit_one(self, X: Tensor, y: Tensor) -> tuple[SingleTaskGP, float | None, float]:
+        s: DKLSettings = self.settings
+        net = mlp(X.shape[-1], s.widths, s.activation)
+        mse = pretrain(net, X, y, s.pretrain_steps, s.pretrain_lr) if s.pretrain_steps else None
+        net[-1] = nn.Identity()  # drop the head: the GP acts on the last hidden layer
+        kernel = DeepKernel(net, paper_kernel(s.widths[-1])).to(X)
+        gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=paper_likelihood(),
+                          outcome_transform=Standardize(m=1))
+        loss = train_mll(gp, s.train_steps, s.lr)
+        return gp.eval(), mse, loss
