@@ -28,6 +28,19 @@ from bnnbo.errors import ConfigError, DataError, UnknownNameError
 #: presets a settings class may offer: {"paper:hartmann": {field: value, ...}}
 Presets = dict[str, dict[str, Any]]
 
+#: the study's config names and our problem names for the same problem; a preset may be asked
+#: for by either (``paper:hartmann`` = ``paper:hartmann6``)
+_PRESET_ALIASES = {"hartmann": "hartmann6", "kd": "distill", "bnn_400": "nndraw"}
+_PRESET_ALIASES.update({v: k for k, v in list(_PRESET_ALIASES.items())})
+
+
+def _resolve_preset(preset: str, presets: Presets) -> str | None:
+    if preset in presets:
+        return preset
+    kind, _, problem = str(preset).partition(":")
+    alias = f"{kind}:{_PRESET_ALIASES.get(problem, problem)}"
+    return alias if alias in presets else None
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -59,10 +72,11 @@ def make_settings(
     values: dict[str, Any] = {}
     if preset is not None:
         presets = presets or {}
-        if preset not in presets:
+        name = _resolve_preset(preset, presets)
+        if name is None:
             choices = ", ".join(sorted(presets)) or "none"
             raise UnknownNameError(f"{owner}: unknown preset {preset!r}; expected one of: {choices}")
-        values.update(presets[preset])
+        values.update(presets[name])
     values.update(overrides)
     fields = cls.fields()
     bad = sorted(set(values) - set(fields))

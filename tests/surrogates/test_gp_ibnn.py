@@ -103,3 +103,10 @@ def test_presets_apply_and_explicit_wins():
 def test_unknown_surrogate():
     with pytest.raises(UnknownNameError, match="unknown surrogate 'gpp'"):
         get_surrogate("gpp")
+
+
+def test_presets_answer_to_study_and_problem_names():
+    from bnnbo.surrogates import get_surrogate as gs
+
+    assert gs("hmc", preset="paper:hartmann6").settings == gs("hmc", preset="paper:hartmann").settings
+    assert gs("dkl", preset="paper:kd").settings == gs("dkl", preset="paper:distill").settings
