@@ -213,17 +213,27 @@ def _entries(raw: dict, key: str, allowed: tuple[str, ...], build, errors: list[
     return out
 
 
+def _name_and_table(table: dict, kind: str, field: str, label: str, where: str,
+                    errors: list[str]) -> tuple[str, dict] | None:
+    """``(registered name, its table of options/settings)`` of an entry, or None after an error."""
+    name = table.get(kind, label)
+    if not isinstance(name, str):
+        errors.append(f"{where} {kind} = {name!r}; expected a registered {kind} name (a string)")
+        return None
+    sub = table.get(field, {})
+    if not isinstance(sub, dict):
+        errors.append(f"{where} {field} = {sub!r}; expected a table of {kind} {field}")
+        return None
+    return name, sub
+
+
 def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> dict | None:
     from bnnbo.problems import get_problem
 
-    name = table.get("problem", label)
-    if not isinstance(name, str):
-        errors.append(f"{where} problem = {name!r}; expected a registered problem name (a string)")
+    named = _name_and_table(table, "problem", "options", label, where, errors)
+    if named is None:
         return None
-    options = table.get("options", {})
-    if not isinstance(options, dict):
-        errors.append(f"{where} options = {options!r}; expected a table of problem options")
-        return None
+    name, options = named
     try:
         budget = get_problem(name, **options).paper_budget or {}
     except BnnboError as exc:
@@ -245,14 +255,10 @@ def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> di
 def _surrogate_entry(label: str, table: dict, where: str, errors: list[str]) -> dict | None:
     from bnnbo.surrogates import get_surrogate
 
-    name = table.get("surrogate", label)
-    if not isinstance(name, str):
-        errors.append(f"{where} surrogate = {name!r}; expected a registered surrogate name (a string)")
+    named = _name_and_table(table, "surrogate", "settings", label, where, errors)
+    if named is None:
         return None
-    settings = table.get("settings", {})
-    if not isinstance(settings, dict):
-        errors.append(f"{where} settings = {settings!r}; expected a table of surrogate settings")
-        return None
+    name, settings = named
     try:
         resolved = get_surrogate(name, **settings).settings.to_dict()
     except BnnboError as exc:

@@ -3,27 +3,9 @@ import torch
 
 from bnnbo.errors import ConfigError
 from bnnbo.surrogates.sghmc import SGHMCSurrogate
+from bnnbo.testing.known_answers import closed_form, linear_data
 
 D = torch.float64
-
-
-def linear_data(seed, n=20, noise=0.3):
-    g = torch.Generator().manual_seed(seed)
-    X = torch.rand(n, 2, generator=g, dtype=D)
-    Y = (
-        X @ torch.tensor([[1.5], [-2.0]], dtype=D)
-        + 0.5
-        + noise * torch.randn(n, 1, generator=g, dtype=D)
-    )
-    return X, Y, torch.rand(10, 2, generator=g, dtype=D) * 1.6 - 0.3
-
-
-def closed_form(X, Y, Xt, noise, prior_var):
-    """Posterior mean and variance of f(Xt) = [Xt, 1] w under w ~ N(0, prior_var I)."""
-    phi = lambda Z: torch.cat([Z, torch.ones(len(Z), 1, dtype=D)], 1)
-    cov = torch.linalg.inv(phi(X).T @ phi(X) / noise**2 + torch.eye(3, dtype=D) / prior_var)
-    mean = cov @ phi(X).T @ Y / noise**2
-    return (phi(Xt) @ mean).squeeze(-1), ((phi(Xt) @ cov) * phi(Xt)).sum(-1)
 
 
 LINEAR = {
