@@ -8,9 +8,11 @@ by Adam toward the MAP, then runs leapfrog HMC with a Metropolis-Hastings correc
 by dual averaging toward ``target_accept`` during burn-in.
 
 Our changes to the study's sampler (all switched off by the ``paper:*`` presets):
-``n_chains`` chains (each running ``n_burn_in + n_samples`` transitions) as one batched
-computation, nearly free on a GPU; float32; a jittered step size;
-an optional diagonal mass matrix; and warm starts: a BO run's next fit starts its chains
+the output layer integrated out (HMC moves the hidden weights, each kept network's output
+layer is drawn from its Gaussian conditional: ``collapse.py``); ``n_chains`` chains (each
+running ``n_burn_in + n_samples`` transitions) as one batched computation, nearly free on a
+GPU; float32; a jittered step size; an optional diagonal mass matrix; and warm starts: a
+BO run's next fit starts its chains
 where the previous fit's ended (re-expressed in the new y standardisation), with a shorter
 burn-in started from the previous step size, and no pre-training.
 """
@@ -27,6 +29,7 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.surrogates import collapse
 from bnnbo.surrogates.base import Settings, Surrogate
 from bnnbo.surrogates.bnn_common import (
     PAPER_NETWORKS,
@@ -57,9 +60,11 @@ class HMCSettings(Settings):
     #: Adam steps toward the MAP before sampling (per chain, all chains at once)
     pretrain_steps: int = 1000
     pretrain_lr: float = 1e-3
-    #: chains, run as one batched computation: on 2 CPU cores 4 chains took 1.3x the time of
-    #: one and cut the held-out NLL from 1.98 to 0.64; on a GPU they cost the same as one
-    n_chains: int = 4
+    #: chains, run as one batched computation; None: 1 on a CPU, 4 on a GPU. With the
+    #: output layer integrated out one chain already beats the study's sampler 10x in
+    #: held-out NLL, and each further chain costs ~40% more on 2 CPU cores, while a GPU
+    #: runs several for the price of one (docs/performance.md)
+    n_chains: int | None = None
     #: burn-in transitions per chain
     n_burn_in: int = 500
     #: kept transitions per chain (before thinning)
@@ -72,6 +77,10 @@ class HMCSettings(Settings):
     step_jitter: float = 0.2
     target_accept: float = 0.8
     adapt_step_size: bool = True
+    #: integrate the output layer out: HMC moves the hidden weights only and each kept
+    #: network's output layer is drawn from its Gaussian conditional (collapse.py); the
+    #: study sampled all weights, which needs ~10x smaller steps
+    collapse_output_layer: bool = True
     #: mass matrix: "identity" (the study's) or "diagonal", estimated within chains during
     #: burn-in (it did not lengthen the step on the study's networks: docs/performance.md)
     metric: Literal["identity", "diagonal"] = "identity"
@@ -79,8 +88,9 @@ class HMCSettings(Settings):
     warm_start: bool = True
     #: burn-in transitions per chain after a warm start
     warm_burn_in: int = 100
-    #: keep every thin-th post-burn-in state (4 chains x 500 / 4: the study's 500 networks)
-    thin: int = 4
+    #: keep every thin-th post-burn-in state of each chain; None: every C-th with C chains,
+    #: so n_samples networks are stored whatever the chain count (the study's 500)
+    thin: int | None = None
     dtype: Literal["float32", "float64"] = "float32"
     #: add N(0, noise_std^2) observation noise to posterior draws
     observation_noise: bool = False
@@ -92,9 +102,13 @@ class HMCSettings(Settings):
             "hmc",
             self,
             positive=("prior_var", "noise_std", "pretrain_lr", "step_size", "path_length"),
-            at_least_one=("n_chains", "n_samples", "max_leapfrog", "thin"),
+            at_least_one=("n_samples", "max_leapfrog"),
             non_negative=("pretrain_steps", "n_burn_in", "warm_burn_in"),
         )
+        for name in ("n_chains", "thin"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise ConfigError(f"hmc: setting {name!r} = {value!r}; expected an integer >= 1")
         if not 0 < self.target_accept < 1:
             raise ConfigError(
                 f"hmc: setting 'target_accept' = {self.target_accept}; expected a number in (0, 1)"
@@ -107,6 +121,14 @@ class HMCSettings(Settings):
             raise ConfigError(
                 f"hmc: setting 'max_divergent' = {self.max_divergent}; expected a number in [0, 1]"
             )
+
+    def chains_on(self, device: torch.device) -> int:
+        """The number of chains run on ``device``."""
+        return self.n_chains or (1 if device.type == "cpu" else 4)
+
+    def thin_for(self, n_chains: int) -> int:
+        """The thinning used with ``n_chains`` chains (``thin``, or ``n_chains`` when unset)."""
+        return self.thin or n_chains
 
 
 #: a warm start adapts its step size only with at least this many burn-in steps per chain
@@ -134,6 +156,7 @@ _PAPER_SAMPLER = {
     "metric": "identity",
     "warm_start": False,
     "step_jitter": 0.0,
+    "collapse_output_layer": False,
 }
 
 
@@ -167,15 +190,15 @@ class HMCSurrogate(Surrogate):
         data = prepare(X, Y, s.standardize_y, s.dtype)
         spec = MLPSpec(X.shape[-1], s.widths, Y.shape[-1], s.activation)
         gen = torch.Generator(device=X.device).manual_seed(seed)
-        potential = partial(
-            spec.potential_and_grad,
-            X=data.X,
-            Y=data.Y,
-            noise_var=s.noise_std**2,
-            prior_var=s.prior_var,
-        )
+        model = {"X": data.X, "Y": data.Y, "noise_var": s.noise_std**2, "prior_var": s.prior_var}
+        if s.collapse_output_layer:
+            potential = partial(collapse.potential_and_grad, spec, **model)
+            n_moved = collapse.hidden_size(spec)
+        else:
+            potential, n_moved = partial(spec.potential_and_grad, **model), spec.num_params
+        C = s.chains_on(data.X.device)
         t0 = time.perf_counter()
-        start = self._start(spec, data, gen, state)
+        start = self._start(spec, data, gen, state, n_moved, C)
         t1 = time.perf_counter()
         # a warm start's short burn-in is too short for dual averaging; the previous step
         # size was adapted to a posterior that one new point barely changed
@@ -189,13 +212,20 @@ class HMCSurrogate(Surrogate):
             s.n_samples,
             start.step_size,
             start.metric,
+            thin=s.thin_for(C),
             adapt_step_size=adapt,
         )
         self._check(run)
-        self._record(run, spec, data, start.warm, (t1 - t0, time.perf_counter() - t1))
+        samples, final = run.samples.flatten(0, 1), run.state.position
+        if s.collapse_output_layer:
+            samples, final = (
+                collapse.with_output_layer(spec, t, generator=gen, **model)
+                for t in (samples, final)
+            )
+        self._record(run, final, spec, data, start.warm, (t1 - t0, time.perf_counter() - t1))
         return SampleModel(
             spec,
-            run.samples.reshape(-1, spec.num_params),
+            samples,
             data.y_mean,
             data.y_std,
             s.noise_std * data.y_std,
@@ -203,13 +233,20 @@ class HMCSurrogate(Surrogate):
         )
 
     def _record(
-        self, run: ChainRun, spec: MLPSpec, data: FitData, warm: bool, seconds: tuple[float, float]
+        self,
+        run: ChainRun,
+        final: Tensor,
+        spec: MLPSpec,
+        data: FitData,
+        warm: bool,
+        seconds: tuple[float, float],
     ) -> None:
-        """``state_`` for the next fit's warm start and this fit's ``diagnostics_``."""
+        """``state_`` for the next fit's warm start (``final``: the chains' last whole
+        networks) and this fit's ``diagnostics_``."""
         self.state_ = {
             "kind": "hmc",
             "spec": spec_key(spec),
-            "position": run.state.position.cpu(),
+            "position": final.cpu(),
             "step_size": run.step_size,
             "inv_mass": _cpu(run.metric.inv_mass),
             "y_mean": data.y_mean.cpu(),
@@ -217,15 +254,19 @@ class HMCSurrogate(Surrogate):
         }
         self.diagnostics_ = {
             "warm_start": warm,
-            "n_chains": self.settings.n_chains,
+            "n_chains": run.state.position.shape[0],
+            "collapsed_output_layer": self.settings.collapse_output_layer,
             "pretrain_seconds": seconds[0],
             "sample_seconds": seconds[1],
             **run.stats,
             **summarise(run.outputs),
         }
 
-    def _start(self, spec: MLPSpec, data: FitData, gen: torch.Generator, state: Any) -> _Start:
-        """Cold: fresh networks pre-trained toward the MAP. Warm: the previous chains."""
+    def _start(
+        self, spec: MLPSpec, data: FitData, gen: torch.Generator, state: Any, n_moved: int, C: int
+    ) -> _Start:
+        """Cold: fresh networks pre-trained toward the MAP. Warm: the previous chains.
+        The sampler moves the first ``n_moved`` weights (all, or all but the output layer)."""
         s: HMCSettings = self.settings
         dt, dev = data.X.dtype, data.X.device
         if (
@@ -235,17 +276,21 @@ class HMCSurrogate(Surrogate):
             and state.get("spec") == spec_key(spec)
         ):
             prev = state["position"].to(dev, dt)
-            prev = prev[torch.arange(s.n_chains) % prev.shape[0]]  # chain count may have changed
+            prev = prev[torch.arange(C) % prev.shape[0]]  # the chain count may have changed
             theta = rescale_outputs(
                 spec, prev, (state["y_mean"], state["y_std"]), (data.y_mean.cpu(), data.y_std.cpu())
             )
             inv_mass = state.get("inv_mass") if s.metric == "diagonal" else None
+            if inv_mass is not None and inv_mass.shape[-1] != n_moved:
+                inv_mass = None  # adapted with the output layer collapsed or not: unusable
             metric = DiagMetric.of(None if inv_mass is None else inv_mass.to(dev, dt))
+            theta = theta[:, :n_moved].contiguous()
             return _Start(theta, float(state["step_size"]), metric, s.warm_burn_in, True)
-        theta = spec.init(s.n_chains, gen, dt, dev)
+        theta = spec.init(C, gen, dt, dev)
         theta = adam_map(
             spec, theta, data, s.noise_std**2, s.prior_var, s.pretrain_steps, s.pretrain_lr
         )
+        theta = theta[:, :n_moved].contiguous()
         return _Start(theta, s.step_size, DiagMetric.of(None), s.n_burn_in, False)
 
     def _check(self, run: ChainRun) -> None:
@@ -260,7 +305,7 @@ class HMCSurrogate(Surrogate):
 
 
 class _Start(NamedTuple):
-    theta: Tensor  # C x P initial positions
+    theta: Tensor  # C x n_moved initial positions
     step_size: float
     metric: DiagMetric
     burn_in: int  # transitions per chain

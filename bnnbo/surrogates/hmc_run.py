@@ -98,16 +98,18 @@ def run_chains(
     keep: int,
     step_size: float,
     metric: DiagMetric,
+    thin: int = 1,
     adapt_step_size: bool = True,
 ) -> ChainRun:
     """Run ``burn`` + ``keep`` transitions of all ``C`` chains (``theta0``: ``C x P``).
 
-    ``s`` provides path_length, max_leapfrog, step_jitter, target_accept, metric and thin
-    (HMCSettings); the step size is adapted during burn-in if ``adapt_step_size``."""
+    ``s`` provides path_length, max_leapfrog, step_jitter, target_accept and metric
+    (HMCSettings); every ``thin``-th post-burn-in state is kept; the step size is adapted
+    during burn-in if ``adapt_step_size``."""
     state = hmc_init(theta0, potential)
     adapt = _Adaptation(s, burn, step_size, metric, adapt_step_size, theta0)
     C, P = theta0.shape
-    n_kept = math.ceil(keep / s.thin)
+    n_kept = math.ceil(keep / thin)
     samples = theta0.new_empty(n_kept, C, P)
     outputs = theta0.new_empty(C, keep, state.outputs[0].numel())
     acc = torch.zeros(2, dtype=torch.float64)  # summed acceptance: burn-in, sampling
@@ -125,8 +127,8 @@ def run_chains(
             continue
         k = it - burn
         outputs[:, k] = state.outputs.reshape(C, -1)
-        if k % s.thin == 0:
-            samples[k // s.thin] = state.position
+        if k % thin == 0:
+            samples[k // thin] = state.position
     stats = {
         "acceptance": float(acc[1]) / (C * keep),
         "acceptance_burn_in": float(acc[0]) / (C * burn) if burn else None,

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.bnn_common import adam
 from bnnbo.surrogates.mlp import MLPSpec
 
 #: added to the standardised predictive covariance so joint q-point samples stay well defined
@@ -168,7 +169,7 @@ def train_map(spec: MLPSpec, theta: Tensor, X: Tensor, Z: Tensor, s: LaplaceSett
 
     ``theta``: ``1 x P`` start; returns the trained weights and the final MSE."""
     theta = nn.Parameter(theta.clone())
-    opt = torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay)
+    opt = adam([theta], lr=s.lr, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(s.steps, 1))
     loss = torch.tensor(float("nan"))
     for _ in range(s.steps):

@@ -24,6 +24,7 @@ memory-bound.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -179,24 +180,52 @@ class MLPSpec:
         Returns:
             ``U`` (``S``), ``dU/dtheta`` (``S x P``), outputs ``f`` (``S x N x m``).
         """
-        layers = self.unflatten(theta)
-        hs = [X.to(theta.dtype)]
-        for i, (W, b) in enumerate(layers):
-            h = _affine(hs[-1], W, b)
-            if i < len(layers) - 1:
-                h = _tanh_(h.mul_(2)) if self.activation == "tanh" else torch.relu_(h)
-            hs.append(h)
+        layers, hs = self.activations(theta, X, activate_output=False)
         f = hs.pop()
         delta = (f - Y) / noise_var  # dU/df before weighting, S x N x m
         if weights is not None:
             delta = delta * (weights.unsqueeze(-1) if isinstance(weights, Tensor) else weights)
         U = 0.5 * (delta * (f - Y)).sum((1, 2)) + 0.5 * (theta * theta).sum(-1) / prior_var
         grad = theta / prior_var
-        self._backward(layers, self.unflatten(grad), hs, delta)
+        self.backward(layers, self.unflatten(grad), hs, delta)
         return U, grad, f
 
-    def _backward(self, layers, glayers, hs: list[Tensor], delta: Tensor) -> None:
-        """Accumulate ``h^T delta`` into the weight grads, layer by layer, top down."""
+    @functools.cached_property
+    def body(self) -> MLPSpec:
+        """The hidden layers as a network of their own, ``d_in -> widths[-1]`` (evaluate
+        it with ``activate_output=True``); its weights are the leading part of this
+        network's flat vector."""
+        if not self.widths:
+            raise ConfigError("a network without hidden layers has no body")
+        return MLPSpec(self.d_in, self.widths[:-1], self.widths[-1], self.activation)
+
+    def activations(
+        self, theta: Tensor, X: Tensor, activate_output: bool
+    ) -> tuple[list[tuple[Tensor, Tensor]], list[Tensor]]:
+        """Unflattened layers and every layer's (activated) output, ``X`` first: the
+        forward pass of ``potential_and_grad``, without autograd (in-place activations)."""
+        layers = self.unflatten(theta)
+        hs = [X.to(theta.dtype)]
+        for i, (W, b) in enumerate(layers):
+            if not (activate_output or i < len(layers) - 1):
+                hs.append(_affine(hs[-1], W, b))
+            elif self.activation == "relu":
+                hs.append(torch.relu_(_affine(hs[-1], W, b)))
+            else:  # tanh(z) = 2 sigmoid(2z) - 1, the 2z from the matmul's own scaling
+                hs.append(_tanh_(_affine(hs[-1], W, b, scale=2.0)))
+        return layers, hs
+
+    def activation_backward_(self, delta: Tensor, h: Tensor) -> Tensor:
+        """In place: ``delta`` times the activation's derivative, from its output ``h``."""
+        if self.activation == "tanh":  # delta (1 - h^2), one temporary
+            return delta.addcmul_(delta * h, h, value=-1)
+        return delta.mul_(h > 0)
+
+    def backward(self, layers, glayers, hs: list[Tensor], delta: Tensor) -> None:
+        """Accumulate ``h^T delta`` into the weight grads, layer by layer, top down.
+
+        ``delta``: the potential's derivative with respect to the last layer's
+        pre-activation outputs; ``hs``: each layer's input (``activations`` minus its last)."""
         for i in range(len(layers) - 1, -1, -1):
             h, (gW, gb) = hs[i], glayers[i]
             # a fresh product then add_: baddbmm_ into a strided view falls back to a
@@ -206,15 +235,15 @@ class MLPSpec:
             )
             gb.add_(delta.sum(1, keepdim=True))
             if i > 0:
-                delta = torch.bmm(delta, layers[i][0].transpose(1, 2))
-                delta = delta.mul_(1 - h * h) if self.activation == "tanh" else delta.mul_(h > 0)
+                delta = self.activation_backward_(torch.bmm(delta, layers[i][0].transpose(1, 2)), h)
 
 
-def _affine(h: Tensor, W: Tensor, b: Tensor) -> Tensor:
-    """``h W + b`` for all S networks; shared 2-D inputs broadcast instead of being copied."""
+def _affine(h: Tensor, W: Tensor, b: Tensor, scale: float = 1.0) -> Tensor:
+    """``scale (h W + b)`` for all S networks, one fused call; shared 2-D inputs are
+    broadcast over the networks, not copied."""
     if h.ndim == 2:
-        return torch.matmul(h, W).add_(b)
-    return torch.baddbmm(b, h, W)
+        h = h.expand(W.shape[0], *h.shape)
+    return torch.baddbmm(b, h, W, beta=scale, alpha=scale)
 
 
 def log_prior(theta: Tensor, prior_var: float) -> Tensor:

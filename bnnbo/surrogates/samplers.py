@@ -75,24 +75,31 @@ def hmc_step(
     theta = state.position
     p = torch.randn(theta.shape, generator=generator, dtype=theta.dtype, device=theta.device)
     k0 = _kinetic(p)
-    p = p - 0.5 * step_size * metric.scale(state.grad)
+    p.sub_(metric.scale(state.grad), alpha=0.5 * step_size)
     for i in range(n_leapfrog):
-        theta = theta + step_size * metric.scale(p)
+        # in place after the first step: potential_fn's results do not alias theta
+        step = metric.scale(p)
+        theta = theta.add(step, alpha=step_size) if i == 0 else theta.add_(step, alpha=step_size)
         U, g, f = potential_fn(theta)
-        p = p - (step_size if i < n_leapfrog - 1 else 0.5 * step_size) * metric.scale(g)
+        p.sub_(metric.scale(g), alpha=step_size if i < n_leapfrog - 1 else 0.5 * step_size)
     dH = (U.double() + _kinetic(p)) - (state.potential.double() + k0)
-    finite = torch.isfinite(dH)
-    dH = torch.where(finite, dH, torch.full_like(dH, math.inf))
+    dH = torch.where(torch.isfinite(dH), dH, torch.full_like(dH, math.inf))
     u = torch.rand(dH.shape, generator=generator, dtype=torch.float64, device=dH.device)
     accepted = u.log() < -dH
+    acceptance = torch.exp(-dH.clamp(min=0.0))
+    info = HMCInfo(acceptance, accepted, dH > DIVERGENCE_THRESHOLD)
+    n_accepted = int(accepted.sum())  # one chain is common: skip the merges
+    if n_accepted == accepted.numel():
+        return HMCState(theta, U, g, f), info
+    if n_accepted == 0:
+        return state, info
     new = HMCState(
         torch.where(accepted[:, None], theta, state.position),
         torch.where(accepted, U, state.potential),
         torch.where(accepted[:, None], g, state.grad),
         torch.where(accepted[:, None, None], f, state.outputs),
     )
-    acceptance = torch.exp(-dH.clamp(min=0.0))
-    return new, HMCInfo(acceptance, accepted, dH > DIVERGENCE_THRESHOLD)
+    return new, info
 
 
 def _kinetic(p: Tensor) -> Tensor:

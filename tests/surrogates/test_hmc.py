@@ -28,9 +28,13 @@ TINY = {
         (1, {}),
         (2, {"dtype": "float64"}),
         (3, {"metric": "diagonal"}),
+        (4, {"collapse_output_layer": True}),  # nothing left to move: exact draws
     ],
 )
 def test_bayesian_linear_regression_matches_closed_form_within_mc_error(seed, extra):
+    """HMC on all weights of a linear model (the output layer not integrated out, unless
+    the case asks) against the closed-form posterior."""
+    extra = {"collapse_output_layer": False, **extra}
     X, Y, Xt = linear_data(seed)
     mean, var = closed_form(X, Y, Xt, 0.3, 1.0)
     C = 4
@@ -121,6 +125,7 @@ def test_a_diverging_sampler_raises_surrogate_error():
         ({"widths": [0]}, ["widths", "[0]"]),
         ({"dtype": "float16"}, ["dtype", "float16"]),
         ({"noise_std": -1}, ["noise_std", "-1"]),
+        ({"thin": 0}, ["thin", "0", ">= 1"]),
     ],
 )
 def test_bad_settings_name_the_value(bad, words):
@@ -147,13 +152,15 @@ def test_paper_presets_are_the_study_settings():
         s.step_size,
         s.path_length,
     ) == ((128, 128, 128), 1.0, 0.1, 500, 500, 0.02, 0.01)
-    assert (s.n_chains, s.dtype, s.warm_start, s.metric, s.step_jitter) == (
-        1,
-        "float64",
-        False,
-        "identity",
-        0.0,
-    )
+    assert (
+        s.n_chains,
+        s.dtype,
+        s.warm_start,
+        s.metric,
+        s.step_jitter,
+        s.collapse_output_layer,
+        s.thin_for(1),
+    ) == (1, "float64", False, "identity", 0.0, False, 1)
     bc = HMCSurrogate(preset="paper:branincurrin").settings
     assert (bc.n_burn_in, bc.n_samples, bc.step_size, bc.prior_var) == (100, 200, 0.01, 10.0)
     pest = HMCSurrogate(preset="paper:pest").settings
