@@ -83,21 +83,26 @@ class MLPSpec:
         sizes = [self.d_in, *self.widths, self.d_out]
         return list(itertools.pairwise(sizes))
 
-    @property
+    @functools.cached_property
     def num_params(self) -> int:
         return sum(fi * fo + fo for fi, fo in self.layers)
+
+    @functools.cached_property
+    def _pieces(self) -> tuple[list[int], list[tuple[int, int]]]:
+        """Flat-vector piece sizes (W_1, b_1, W_2, ...) and the shapes of the weights."""
+        layers = self.layers
+        return [n for fi, fo in layers for n in (fi * fo, fo)], layers
 
     def unflatten(self, theta: Tensor) -> list[tuple[Tensor, Tensor]]:
         """``S x P`` -> per layer ``(W: S x fan_in x fan_out, b: S x 1 x fan_out)``, views."""
         if theta.ndim != 2 or theta.shape[-1] != self.num_params:
             raise DataError(f"weights must be S x {self.num_params}, got {tuple(theta.shape)}")
-        out, off, S = [], 0, theta.shape[0]
-        for fi, fo in self.layers:
-            W = theta[:, off : off + fi * fo].view(S, fi, fo)
-            off += fi * fo
-            out.append((W, theta[:, off : off + fo].unsqueeze(1)))
-            off += fo
-        return out
+        sizes, shapes = self._pieces  # one split: called twice per gradient, in the hot loop
+        parts, S = theta.split(sizes, dim=1), theta.shape[0]
+        return [
+            (parts[2 * i].view(S, fi, fo), parts[2 * i + 1].unsqueeze(1))
+            for i, (fi, fo) in enumerate(shapes)
+        ]
 
     def forward(self, theta: Tensor, X: Tensor, sigmoid_form: bool = False) -> Tensor:
         """Differentiable outputs of the S networks: ``S x P`` weights and ``N x d_in``
