@@ -110,6 +110,31 @@ def test_diagnostics_state_and_warm_start():
     assert other.diagnostics_["warm_start"] is False
 
 
+def test_default_chain_count_and_thinning_on_cpu():
+    X, Y = _toy()
+    settings = {k: v for k, v in TINY.items() if k != "n_chains"}
+    sur = HMCSurrogate(**settings)
+    model = sur.fit(X, Y, seed=0)
+    assert sur.diagnostics_["n_chains"] == 1  # None: one chain on a CPU
+    assert model.samples.shape[0] == TINY["n_samples"]  # thin None keeps n_samples networks
+    four = HMCSurrogate(**settings, n_chains=4)
+    assert four.fit(X, Y, seed=0).samples.shape[0] == TINY["n_samples"]
+
+
+@pytest.mark.parametrize("first, second", [(False, True), (True, False)])
+def test_warm_start_across_collapsed_and_full_samplers(first, second):
+    """The state holds whole networks either way, so either sampler can continue it."""
+    X, Y = _toy()
+    long = {**TINY, "n_burn_in": 40, "metric": "diagonal"}  # long enough to adapt a mass
+    sur = HMCSurrogate(**long, collapse_output_layer=first)
+    sur.fit(X[:-1], Y[:-1], seed=0)
+    assert sur.state_["inv_mass"] is not None  # sized for the other sampler: not reused
+    nxt = HMCSurrogate(**long, collapse_output_layer=second)
+    model = nxt.fit(X, Y, seed=1, state=sur.state_)
+    assert nxt.diagnostics_["warm_start"] is True
+    assert torch.isfinite(model.posterior(X).mean).all()
+
+
 def test_a_diverging_sampler_raises_surrogate_error():
     X, Y = _toy()
     sur = HMCSurrogate(**{**TINY, "step_size": 5.0, "adapt_step_size": False, "step_jitter": 0.0})
