@@ -53,7 +53,9 @@ def adam_map(
         return theta
     opt = adam([theta], lr=lr)
     for _ in range(steps):
-        _, grad, _ = spec.potential_and_grad(theta, data.X, data.Y, noise_var, prior_var, weights)
+        _, grad, _ = spec.potential_and_grad(
+            theta, data.X, data.Y, noise_var, prior_var, weights, value=False
+        )
         theta.grad = grad
         opt.step()
     if not torch.isfinite(theta).all():

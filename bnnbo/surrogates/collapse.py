@@ -59,10 +59,11 @@ def potential_and_grad(
     marginal = _marginal_n if N <= H + 1 else _marginal_w
     U, dPhi, f = marginal(Phi, Y, noise_var, prior_var)
     U = U + (0.5 / prior_var) * torch.linalg.vecdot(phi, phi).double()
-    grad = phi / prior_var
     if layers:
         delta = spec.activation_backward_(dPhi, Phi)
-        spec.body.backward(layers, spec.body.unflatten(grad), hs, delta)
+        grad = spec.body.backward(phi, prior_var, layers, hs, delta)
+    else:
+        grad = phi / prior_var
     return U, grad, f.to(phi.dtype)
 
 

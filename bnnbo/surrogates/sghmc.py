@@ -170,7 +170,7 @@ class SGHMCSurrogate(Surrogate):
         theta = position[:, :P]
         log_var = position[:, P:] if s.learn_noise else fixed_log_var
         var = log_var.exp().unsqueeze(1)  # C x 1 x m
-        _, g_theta, f = spec.potential_and_grad(theta, Xb, Yb, var, s.prior_var, scale)
+        _, g_theta, f = spec.potential_and_grad(theta, Xb, Yb, var, s.prior_var, scale, value=False)
         if not s.learn_noise:
             return g_theta
         r2 = ((f - Yb) ** 2 / var).sum(1)  # C x m
