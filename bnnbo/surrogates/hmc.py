@@ -44,7 +44,7 @@ from bnnbo.surrogates.hmc_run import ChainRun, run_chains
 from bnnbo.surrogates.mcmc_stats import summarise
 from bnnbo.surrogates.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
-from bnnbo.surrogates.samplers import DiagMetric
+from bnnbo.surrogates.samplers import DiagMetric, piecewise_inv_mass
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,11 @@ class HMCSettings(Settings):
     #: network's output layer is drawn from its Gaussian conditional (collapse.py); the
     #: study sampled all weights, which needs ~10x smaller steps
     collapse_output_layer: bool = True
-    #: mass matrix: "identity" (the study's) or "diagonal", estimated within chains during
-    #: burn-in (it did not lengthen the step on the study's networks: docs/performance.md)
-    metric: Literal["identity", "diagonal"] = "identity"
+    #: mass matrix: "identity" (the study's); "layers", one inverse mass per layer's W and b
+    #: from the curvature at the start (the stiff directions sit in the first layer: it
+    #: lengthens the step ~1.7x, docs/performance.md); or "diagonal", estimated within
+    #: chains during burn-in (it did not lengthen the step)
+    metric: Literal["identity", "layers", "diagonal"] = "layers"
     #: start from the previous fit's chains when the run passes them back
     warm_start: bool = True
     #: burn-in transitions per chain after a warm start
@@ -199,6 +201,10 @@ class HMCSurrogate(Surrogate):
         C = s.chains_on(data.X.device)
         t0 = time.perf_counter()
         start = self._start(spec, data, gen, state, n_moved, C)
+        if s.metric == "layers" and start.metric.inv_mass is None and n_moved:
+            sizes = (spec.body if s.collapse_output_layer else spec).piece_sizes
+            inv = piecewise_inv_mass(potential, start.theta, sizes, gen, 1 / s.prior_var)
+            start = start._replace(metric=DiagMetric.of(inv))
         t1 = time.perf_counter()
         # a warm start's short burn-in is too short for dual averaging; the previous step
         # size was adapted to a posterior that one new point barely changed
@@ -280,7 +286,7 @@ class HMCSurrogate(Surrogate):
             theta = rescale_outputs(
                 spec, prev, (state["y_mean"], state["y_std"]), (data.y_mean.cpu(), data.y_std.cpu())
             )
-            inv_mass = state.get("inv_mass") if s.metric == "diagonal" else None
+            inv_mass = state.get("inv_mass") if s.metric != "identity" else None
             if inv_mass is not None and inv_mass.shape[-1] != n_moved:
                 inv_mass = None  # adapted with the output layer collapsed or not: unusable
             metric = DiagMetric.of(None if inv_mass is None else inv_mass.to(dev, dt))

@@ -87,6 +87,11 @@ class MLPSpec:
     def num_params(self) -> int:
         return sum(fi * fo + fo for fi, fo in self.layers)
 
+    @property
+    def piece_sizes(self) -> list[int]:
+        """Sizes of the flat vector's pieces in order: ``W_1, b_1, W_2, b_2, ...``."""
+        return list(self._pieces[0])
+
     @functools.cached_property
     def _pieces(self) -> tuple[list[int], list[tuple[int, int]]]:
         """Flat-vector piece sizes (W_1, b_1, W_2, ...) and the shapes of the weights."""

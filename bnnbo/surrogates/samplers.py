@@ -35,6 +35,32 @@ class DiagMetric(NamedTuple):
         return x if self.sqrt_inv_mass is None else x * self.sqrt_inv_mass
 
 
+def piecewise_inv_mass(
+    potential_fn: PotentialFn,
+    position: Tensor,
+    sizes: list[int],
+    generator: torch.Generator,
+    floor: float,
+    probes: int = 8,
+    h: float = 1e-3,
+) -> Tensor:
+    """A diagonal inverse mass constant on each piece of the weights (a layer's W or b):
+    ``1 / mean Hessian diagonal`` of the piece, Hutchinson-estimated at ``position``
+    (``C x P``, averaged over chains) from ``probes`` finite-difference Hessian-vector
+    products, the curvature floored at ``floor`` (the prior's), scaled to mean 1 so the
+    path length keeps its meaning. Costs ``probes`` gradient calls."""
+    _, g0, _ = potential_fn(position)
+    diag = torch.zeros(position.shape[-1], dtype=torch.float64, device=position.device)
+    for _ in range(probes):
+        v = torch.randint(0, 2, position.shape, generator=generator, device=position.device)
+        v = v.to(position.dtype).mul_(2).sub_(1)
+        _, g, _ = potential_fn(position + h * v)
+        diag += ((g - g0) * v).double().mean(0) / (h * probes)
+    curv = torch.stack([d.mean() for d in diag.split(sizes)]).clamp(min=floor)
+    inv = torch.repeat_interleave(1 / curv, torch.tensor(sizes, device=curv.device))
+    return (inv / inv.mean()).to(position.dtype)
+
+
 #: energy error above which a transition counts as divergent (BlackJAX's default)
 DIVERGENCE_THRESHOLD = 1000.0
 

@@ -7,7 +7,7 @@ import torch
 from bnnbo.errors import ConfigError, SurrogateError, UnknownNameError
 from bnnbo.surrogates.hmc import HMCSurrogate
 from bnnbo.surrogates.mcmc_stats import ess, split_rhat
-from bnnbo.surrogates.samplers import DualAveraging
+from bnnbo.surrogates.samplers import DualAveraging, piecewise_inv_mass
 from bnnbo.testing.known_answers import closed_form, linear_data
 
 D = torch.float64
@@ -193,3 +193,20 @@ def test_paper_presets_are_the_study_settings():
     assert len([k for k in HMCSurrogate.presets if k.startswith("paper:")]) == 15
     fast = HMCSurrogate(preset="fast:hartmann", n_chains=8).settings
     assert fast.n_chains == 8 and fast.warm_start and fast.path_length == 0.01
+
+
+def test_piecewise_inverse_mass_follows_each_pieces_curvature():
+    """On U = 1/2 sum_l c_l |theta_l|^2 the inverse mass of piece l is 1 / c_l, scaled to
+    mean 1; the floor caps flat pieces."""
+    sizes, curv = [3, 5, 2], torch.tensor([100.0, 4.0, 0.01], dtype=D)
+    c = torch.repeat_interleave(curv, torch.tensor(sizes))
+
+    def potential(theta):
+        return 0.5 * (c * theta * theta).sum(-1), c * theta, theta[:, :1, None]
+
+    theta = torch.randn(2, 10, generator=torch.Generator().manual_seed(0), dtype=D)
+    inv = piecewise_inv_mass(potential, theta, sizes, torch.Generator().manual_seed(1), floor=1.0)
+    expected = torch.repeat_interleave(
+        1 / torch.tensor([100.0, 4.0, 1.0], dtype=D), torch.tensor(sizes)
+    )
+    assert torch.allclose(inv, expected / expected.mean(), rtol=1e-6)
