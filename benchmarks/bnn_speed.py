@@ -166,7 +166,11 @@ OURS = (
     ("ours, default (1 chain on a CPU, 4 on a GPU)", {}, False),
     ("ours, 2 chains", {"n_chains": 2}, False),
     ("ours, 4 chains", {"n_chains": 4}, False),
-    ("ours, 4 chains, all weights sampled", {"n_chains": 4, "collapse_output_layer": False}, False),
+    (
+        "ours, 4 chains, all weights sampled",
+        {"n_chains": 4, "collapse_output_layer": False},
+        False,
+    ),
     ("ours, 1 chain, float64", {"n_chains": 1, "dtype": "float64"}, False),
     ("ours, default, warm start", {}, True),
 )
