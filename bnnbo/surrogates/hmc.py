@@ -11,8 +11,8 @@ Our changes to the study's sampler (all switched off by the ``paper:*`` presets)
 the output layer integrated out (HMC moves the hidden weights, each kept network's output
 layer is drawn from its Gaussian conditional: ``collapse.py``); ``n_chains`` chains (each
 running ``n_burn_in + n_samples`` transitions) as one batched computation, nearly free on a
-GPU; float32; a jittered step size; an optional diagonal mass matrix; and warm starts: a
-BO run's next fit starts its chains
+GPU; float32; a jittered step size; a per-layer mass from the curvature at the start (or
+a diagonal one adapted in burn-in); and warm starts: a BO run's next fit starts its chains
 where the previous fit's ended (re-expressed in the new y standardisation), with a shorter
 burn-in started from the previous step size, and no pre-training.
 """
@@ -83,10 +83,9 @@ class HMCSettings(Settings):
     collapse_output_layer: bool = True
     #: mass matrix: "identity" (the study's); "layers", one inverse mass per layer's W and b
     #: from the curvature at the start (the stiff directions sit in the first layer: it
-    #: lengthens the step ~1.7x, docs/performance.md); or "diagonal", estimated within
-    #: chains during burn-in (it did not lengthen the step)
-    #: None: "layers" with the output layer integrated out, else "identity" (sampling all
-    #: weights, "layers" measured a worse NLL: 2.13 vs 0.62)
+    #: lengthens the step ~1.5x, docs/performance.md); "diagonal", estimated within chains
+    #: during burn-in (it did not lengthen the step); None: "layers" with the output layer
+    #: integrated out, else "identity" (sampling all weights, "layers" gave NLL 2.13 vs 0.62)
     metric: Literal["identity", "layers", "diagonal"] | None = None
     #: start from the previous fit's chains when the run passes them back
     warm_start: bool = True
