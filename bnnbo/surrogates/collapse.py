@@ -49,35 +49,64 @@ def _features(spec: MLPSpec, phi: Tensor, X: Tensor):
 
 def potential_and_grad(
     spec: MLPSpec, phi: Tensor, X: Tensor, Y: Tensor, noise_var: float, prior_var: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``-log p(phi | y)`` up to a constant, its gradient, and the posterior mean of the
-    outputs at X given phi, for ``S`` stacked hidden parts ``phi`` (``S x hidden_size``).
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``-log p(phi | y)`` up to a constant, its gradient, the posterior mean of the
+    outputs at X given phi, and the factorisation of ``p(w | phi, y)``, for ``S`` stacked
+    hidden parts ``phi`` (``S x hidden_size``).
 
-    Returns ``U`` (``S``, float64), ``dU/dphi`` (``S x hidden_size``), ``f`` (``S x N x m``)."""
+    Returns ``U`` (``S``, float64), ``dU/dphi`` (``S x hidden_size``), ``f`` (``S x N x m``)
+    and the three tensors of ``conditional`` (for ``draw_output_layer``)."""
     layers, hs, Phi = _features(spec, phi, X)
-    N, H = Phi.shape[-2:]
-    marginal = _marginal_n if N <= H + 1 else _marginal_w
-    U, dPhi, f = marginal(Phi, Y, noise_var, prior_var)
+    factor = conditional(Phi, Y, noise_var, prior_var)
+    marginal = _marginal_n if _n_space(factor) else _marginal_w
+    U, dPhi, f = marginal(Phi, Y, noise_var, prior_var, factor)
     U = U + (0.5 / prior_var) * torch.linalg.vecdot(phi, phi).double()
     if layers:
         delta = spec.activation_backward_(dPhi, Phi)
         grad = spec.body.backward(phi, prior_var, layers, hs, delta)
     else:
         grad = phi / prior_var
-    return U, grad, f.to(phi.dtype)
+    return U, grad, f.to(phi.dtype), *factor
 
 
-def _marginal_n(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
-    """N-space: ``K`` is ``N x N``. ``dU/dPhi = prior_var (m K^-1 - alpha alpha^T) Phi``."""
+def conditional(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
+    """The Gaussian ``p(w | phi, y)`` of the output layer given the features ``Phi``
+    (``S x N x H``), in float64, in whichever form is smaller:
+
+    * N-space (``N <= H + 1``): ``(Phi, L, alpha)``, ``L L^T = K``, ``alpha = K^-1 Y``;
+    * weight space: ``(Phi~, L, M)``, ``L L^T = A``, ``M = A^-1 Phi~^T Y / noise_var``.
+
+    Tensors only (each with the networks as leading dimension), so they can travel with a
+    sampler's state; the form shows in the shapes (``_n_space``)."""
     P = Phi.double()
-    S, N, _ = P.shape
+    S, N, H = P.shape
+    Yd = Y.double().expand(S, N, Y.shape[-1])
+    if N <= H + 1:
+        ones = torch.full((1, N, N), prior_var, dtype=torch.float64, device=P.device)
+        K = torch.baddbmm(ones, P, P.transpose(1, 2), alpha=prior_var)  # the bias adds a 1
+        K.diagonal(dim1=1, dim2=2).add_(noise_var)
+        L, _ = torch.linalg.cholesky_ex(K)  # a failure gives NaN, so the move is rejected
+        return P, L, torch.cholesky_solve(Yd, L)
+    P = torch.cat([P, P.new_ones(S, N, 1)], -1)
+    Pt = P.transpose(1, 2)
+    A = torch.bmm(Pt, P).div_(noise_var)
+    A.diagonal(dim1=1, dim2=2).add_(1 / prior_var)
+    L, _ = torch.linalg.cholesky_ex(A)
+    M = torch.cholesky_solve(torch.bmm(Pt, Yd).div_(noise_var), L)
+    return P, L, M
+
+
+def _n_space(factor: tuple[Tensor, ...]) -> bool:
+    """N-space factors are ``N x N``; weight-space ones ``(H+1) x (H+1)`` with ``N > H + 1``."""
+    P, L, _ = factor
+    return L.shape[-1] == P.shape[-2]
+
+
+def _marginal_n(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float, factor):
+    """N-space: ``K`` is ``N x N``. ``dU/dPhi = prior_var (m K^-1 - alpha alpha^T) Phi``."""
+    _, L, alpha = factor
     m = Y.shape[-1]
-    ones = torch.full((1, N, N), prior_var, dtype=torch.float64, device=P.device)
-    K = torch.baddbmm(ones, P, P.transpose(1, 2), alpha=prior_var)  # the bias adds a 1
-    K.diagonal(dim1=1, dim2=2).add_(noise_var)
-    L, _ = torch.linalg.cholesky_ex(K)  # a failure gives NaN, so the move is rejected
-    Yd = Y.double().expand(S, N, m)
-    alpha = torch.cholesky_solve(Yd, L)
+    Yd = Y.double().expand_as(alpha)
     U = 0.5 * (Yd * alpha).sum((1, 2)) + m * L.diagonal(dim1=1, dim2=2).log().sum(-1)
     # the gradient needs only the network's precision: invert from the float64 factor in
     # its dtype (errors ~ sqrt(cond K) eps, ~1e-4 here; 58 vs 100 us at N = 100)
@@ -92,14 +121,15 @@ def _marginal_n(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
     return U, torch.bmm(G, Phi), Yd - noise_var * alpha
 
 
-def _marginal_w(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
+def _marginal_w(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float, factor):
     """Weight space: ``A`` is ``(H+1) x (H+1)``, ``M = A^-1 Phi~^T Y / noise_var`` the
     output layer's posterior mean; ``dU/dPhi~ = ((Phi~ M - Y) M^T + m Phi~ A^-1) / noise_var``."""
+    P, L, M = factor
     S, N, H = Phi.shape
     m = Y.shape[-1]
-    P, L, B, M = _conditional(Phi, Y, noise_var, prior_var)
     Yd = Y.double().expand(S, N, m)
     const = 0.5 * m * (N * math.log(noise_var) + (H + 1) * math.log(prior_var))
+    B = torch.bmm(P.transpose(1, 2), Yd).div_(noise_var)
     U = (
         0.5 * (Yd * Yd).sum((1, 2)) / noise_var
         - 0.5 * (B * M).sum((1, 2))
@@ -117,17 +147,32 @@ def _marginal_w(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
     return U, dP[..., :H], F
 
 
-def _conditional(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float):
-    """``Phi~`` (float64), the Cholesky factor of ``A``, ``B = Phi~^T Y / noise_var`` and
-    the output layer's posterior mean ``M = A^-1 B`` (``S x (H+1) x m``)."""
-    S, N, _ = Phi.shape
-    P = torch.cat([Phi.double(), Phi.new_ones(S, N, 1, dtype=torch.float64)], -1)
-    Pt = P.transpose(1, 2)
-    A = torch.bmm(Pt, P).div_(noise_var)
-    A.diagonal(dim1=1, dim2=2).add_(1 / prior_var)
-    L, _ = torch.linalg.cholesky_ex(A)
-    B = torch.bmm(Pt, Y.double().expand(S, N, Y.shape[-1])).div_(noise_var)
-    return P, L, B, torch.cholesky_solve(B, L)
+def draw_output_layer(
+    factor: tuple[Tensor, ...], noise_var: float, prior_var: float, generator: torch.Generator
+) -> Tensor:
+    """One draw from ``p(w | phi, y)`` per network (``S x (H+1) x m``, float64: ``W`` then
+    the bias), given ``conditional``'s factorisation.
+
+    Weight space: ``M + L^-T z``. N-space, by Matheron's rule: with a prior draw ``w0`` and a
+    noise draw ``e``, ``w0 + prior_var Phi~^T K^-1 (y - Phi~ w0 - e)`` is an exact draw; it
+    needs only ``K``'s factor, which the sampler already has (a few ops per network)."""
+    P, L, third = factor
+    if not _n_space(factor):
+        z = torch.randn(third.shape, generator=generator, dtype=third.dtype, device=third.device)
+        return third + torch.linalg.solve_triangular(L.transpose(1, 2), z, upper=True)
+    S, N, H = P.shape
+    m = third.shape[-1]
+    z = torch.randn(S, H + 1 + N, m, generator=generator, dtype=P.dtype, device=P.device)
+    w0 = z[:, : H + 1].mul_(math.sqrt(prior_var))
+    r = torch.baddbmm(z[:, H + 1 :].mul_(math.sqrt(noise_var)).add_(w0[:, H:]), P, w0[:, :H])
+    v = third - torch.cholesky_solve(r, L)  # K^-1 (y - Phi~ w0 - e)
+    return w0.add_(torch.cat([P.transpose(1, 2) @ v, v.sum(1, keepdim=True)], 1), alpha=prior_var)
+
+
+def join(phi: Tensor, w: Tensor) -> Tensor:
+    """Whole networks (``S x num_params``, phi's dtype): hidden parts and output layers
+    ``w`` (``S x (H+1) x m``; the flat layout stores W row-major, then b)."""
+    return torch.cat([phi, w[:, :-1].flatten(1).to(phi), w[:, -1].to(phi)], -1)
 
 
 def with_output_layer(
@@ -142,13 +187,9 @@ def with_output_layer(
 ) -> Tensor:
     """Whole networks: each hidden part (``S x hidden_size``) joined with an output layer
     drawn from ``p(w | phi, y)``; ``S x num_params`` in phi's dtype. ``chunk`` networks at
-    a time bound the ``chunk x (H+1)^2`` float64 memory."""
+    a time bound the float64 memory."""
     out = []
     for part in phi.split(chunk):
-        _, _, Phi = _features(spec, part, X)
-        _, L, _, M = _conditional(Phi, Y, noise_var, prior_var)
-        z = torch.randn(M.shape, generator=generator, dtype=M.dtype, device=M.device)
-        W = M + torch.linalg.solve_triangular(L.transpose(1, 2), z, upper=True)
-        # flat layout of the output layer: W (H x m, row-major), then b (m)
-        out.append(torch.cat([part, W[:, :-1].flatten(1).to(part), W[:, -1].to(part)], -1))
+        factor = conditional(_features(spec, part, X)[2], Y, noise_var, prior_var)
+        out.append(join(part, draw_output_layer(factor, noise_var, prior_var, generator)))
     return torch.cat(out) if out else phi.new_empty(0, spec.num_params)

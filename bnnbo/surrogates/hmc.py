@@ -44,7 +44,7 @@ from bnnbo.surrogates.hmc_run import ChainRun, run_chains
 from bnnbo.surrogates.mcmc_stats import summarise
 from bnnbo.surrogates.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
-from bnnbo.surrogates.samplers import DiagMetric, piecewise_inv_mass
+from bnnbo.surrogates.samplers import DiagMetric, HMCState, piecewise_inv_mass
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,13 @@ class HMCSurrogate(Surrogate):
         # a warm start's short burn-in is too short for dual averaging; the previous step
         # size was adapted to a posterior that one new point barely changed
         adapt = s.adapt_step_size and not (start.warm and start.burn_in < MIN_ADAPT_BURN_IN)
+        complete = None
+        if s.collapse_output_layer:  # kept states get output layers from their own factors
+
+            def complete(state: HMCState) -> Tensor:
+                w = collapse.draw_output_layer(state.aux, s.noise_std**2, s.prior_var, gen)
+                return collapse.join(state.position, w)
+
         run = run_chains(
             potential,
             start.theta,
@@ -226,14 +233,11 @@ class HMCSurrogate(Surrogate):
             start.metric,
             thin=s.thin_for(C),
             adapt_step_size=adapt,
+            complete=complete,
         )
         self._check(run)
-        samples, final = run.samples.flatten(0, 1), run.state.position
-        if s.collapse_output_layer:
-            samples, final = (
-                collapse.with_output_layer(spec, t, generator=gen, **model)
-                for t in (samples, final)
-            )
+        samples = run.samples.flatten(0, 1)
+        final = run.state.position if complete is None else complete(run.state)
         self._record(run, final, spec, data, start.warm, (t1 - t0, time.perf_counter() - t1))
         return SampleModel(
             spec,

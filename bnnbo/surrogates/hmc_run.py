@@ -10,6 +10,7 @@ sampling.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ MIN_MASS_BURN_IN = 40
 
 @dataclass
 class ChainRun:
-    samples: Tensor  # K x C x P, the kept (thinned) post-burn-in positions
+    samples: Tensor  # K x C x P', the kept (thinned) post-burn-in states (see run_chains)
     outputs: Tensor  # C x T x (N m), every post-burn-in state's outputs at the training inputs
     state: HMCState  # the chains' final state
     step_size: float
@@ -79,16 +80,6 @@ class _Adaptation:
             self.step_size = self.da.final(self.da_state)
 
 
-def _jitter(generator: torch.Generator, width: float, device: torch.device) -> float:
-    """A step-size factor uniform in ``[1 - width, 1 + width]``: with a fixed step size and
-    leapfrog count, directions whose period divides the trajectory never move (we saw a
-    Bayesian linear model's variance come out 30% off); a random step breaks that."""
-    if width == 0:
-        return 1.0
-    u = torch.rand((), generator=generator, dtype=torch.float64, device=device)
-    return 1.0 + width * (2 * float(u) - 1)
-
-
 def run_chains(
     potential: PotentialFn,
     theta0: Tensor,
@@ -100,27 +91,39 @@ def run_chains(
     metric: DiagMetric,
     thin: int = 1,
     adapt_step_size: bool = True,
+    complete: Callable[[HMCState], Tensor] | None = None,
 ) -> ChainRun:
     """Run ``burn`` + ``keep`` transitions of all ``C`` chains (``theta0``: ``C x P``).
 
     ``s`` provides path_length, max_leapfrog, step_jitter, target_accept and metric
-    (HMCSettings); every ``thin``-th post-burn-in state is kept; the step size is adapted
-    during burn-in if ``adapt_step_size``."""
+    (HMCSettings); every ``thin``-th post-burn-in state is kept, as ``complete(state)``
+    (``C x P'``, e.g. the position joined with an output layer drawn from the state's
+    ``aux``) or as the position; the step size is adapted during burn-in if
+    ``adapt_step_size``.
+
+    Each transition's step size is drawn uniformly within ``+-step_jitter`` of the adapted
+    one: with a fixed step size and leapfrog count, directions whose period divides the
+    trajectory never move (we saw a Bayesian linear model's variance come out 30% off)."""
     state = hmc_init(theta0, potential)
     adapt = _Adaptation(s, burn, step_size, metric, adapt_step_size, theta0)
-    C, P = theta0.shape
+    C = theta0.shape[0]
     n_kept = math.ceil(keep / thin)
-    samples = theta0.new_empty(n_kept, C, P)
+    # every transition's uniforms at once (column 0: the step jitter; 1..C: Metropolis)
+    u = torch.rand(
+        burn + keep, C + 1, generator=generator, dtype=torch.float64, device=theta0.device
+    ).cpu()
+    jitter = (1.0 + s.step_jitter * (2 * u[:, 0] - 1)).tolist()
+    u = u[:, 1:].numpy()
+    samples: Tensor | None = None
     outputs = theta0.new_empty(C, keep, state.outputs[0].numel())
-    acc = torch.zeros(2, dtype=torch.float64)  # summed acceptance: burn-in, sampling
-    div, n_grad = [0, 0], 0
+    acc, div, n_grad = [0.0, 0.0], [0, 0], 0  # burn-in, sampling
     for it in range(burn + keep):
         L = n_leapfrog_for(s.path_length, adapt.step_size, s.max_leapfrog)
-        eps = adapt.step_size * _jitter(generator, s.step_jitter, theta0.device)
-        state, info = hmc_step(generator, state, potential, eps, L, adapt.metric)
+        eps = adapt.step_size * jitter[it]
+        state, info = hmc_step(generator, state, potential, eps, L, adapt.metric, u[it])
         n_grad += L
         phase = int(it >= burn)
-        acc[phase] += info.acceptance.sum().cpu()
+        acc[phase] += float(info.acceptance.sum())
         div[phase] += int(info.divergent.sum())
         if it < burn:
             adapt.update(it, float(info.acceptance.mean()), state.position)
@@ -128,10 +131,13 @@ def run_chains(
         k = it - burn
         outputs[:, k] = state.outputs.reshape(C, -1)
         if k % thin == 0:
-            samples[k // thin] = state.position
+            kept = state.position if complete is None else complete(state)
+            if samples is None:
+                samples = kept.new_empty(n_kept, *kept.shape)
+            samples[k // thin] = kept
     stats = {
-        "acceptance": float(acc[1]) / (C * keep),
-        "acceptance_burn_in": float(acc[0]) / (C * burn) if burn else None,
+        "acceptance": acc[1] / (C * keep),
+        "acceptance_burn_in": acc[0] / (C * burn) if burn else None,
         "step_size": adapt.step_size,
         "n_leapfrog": n_leapfrog_for(s.path_length, adapt.step_size, s.max_leapfrog),
         "gradient_evaluations": n_grad,

@@ -12,11 +12,14 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
-#: ``theta (C x P) -> (U (C), dU/dtheta (C x P), outputs (C x N x m))``
-PotentialFn = Callable[[Tensor], tuple[Tensor, Tensor, Tensor]]
+#: ``theta (C x P) -> (U (C), dU/dtheta (C x P), outputs (C x N x m), *aux)``; ``aux``:
+#: optional tensors with a leading chain dimension that travel with the state (e.g. the
+#: collapsed potential's factorisation, from which kept states' output layers are drawn)
+PotentialFn = Callable[[Tensor], tuple[Tensor, ...]]
 
 
 class DiagMetric(NamedTuple):
@@ -30,9 +33,19 @@ class DiagMetric(NamedTuple):
     def of(cls, inv_mass: Tensor | None) -> DiagMetric:
         return cls(inv_mass, None if inv_mass is None else inv_mass.sqrt())
 
-    def scale(self, x: Tensor) -> Tensor:
-        """``M^-1/2 x`` for ``C x P``."""
-        return x if self.sqrt_inv_mass is None else x * self.sqrt_inv_mass
+    def kick_(self, p: Tensor, g: Tensor, alpha: float) -> Tensor:
+        """In place: ``p += alpha M^-1/2 g`` (``C x P``), one fused op."""
+        if self.sqrt_inv_mass is None:
+            return p.add_(g, alpha=alpha)
+        return p.addcmul_(g, self.sqrt_inv_mass, value=alpha)
+
+    def drift(self, theta: Tensor, p: Tensor, eps: float, in_place: bool) -> Tensor:
+        """``theta + eps M^-1/2 p``, into ``theta`` itself if ``in_place``."""
+        if in_place:
+            return self.kick_(theta, p, eps)
+        if self.sqrt_inv_mass is None:
+            return theta.add(p, alpha=eps)
+        return torch.addcmul(theta, p, self.sqrt_inv_mass, value=eps)
 
 
 def piecewise_inv_mass(
@@ -49,12 +62,12 @@ def piecewise_inv_mass(
     (``C x P``, averaged over chains) from ``probes`` finite-difference Hessian-vector
     products, the curvature floored at ``floor`` (the prior's), scaled to mean 1 so the
     path length keeps its meaning. Costs ``probes`` gradient calls."""
-    _, g0, _ = potential_fn(position)
+    g0 = potential_fn(position)[1]
     diag = torch.zeros(position.shape[-1], dtype=torch.float64, device=position.device)
     for _ in range(probes):
         v = torch.randint(0, 2, position.shape, generator=generator, device=position.device)
         v = v.to(position.dtype).mul_(2).sub_(1)
-        _, g, _ = potential_fn(position + h * v)
+        g = potential_fn(position + h * v)[1]
         diag += ((g - g0) * v).double().mean(0) / (h * probes)
     curv = torch.stack([d.mean() for d in diag.split(sizes)]).clamp(min=floor)
     inv = torch.repeat_interleave(1 / curv, torch.tensor(sizes, device=curv.device))
@@ -70,17 +83,20 @@ class HMCState(NamedTuple):
     potential: Tensor  # C, negative log posterior
     grad: Tensor  # C x P
     outputs: Tensor  # C x N x m, network outputs at the training inputs
+    aux: tuple[Tensor, ...] = ()  # the potential's extra results at this position
 
 
 class HMCInfo(NamedTuple):
-    acceptance: Tensor  # C, min(1, exp(-energy error))
-    accepted: Tensor  # C, bool
-    divergent: Tensor  # C, bool
+    """Per chain, on the host (one transfer per transition)."""
+
+    acceptance: np.ndarray  # C, min(1, exp(-energy error))
+    accepted: np.ndarray  # C, bool
+    divergent: np.ndarray  # C, bool
 
 
 def hmc_init(position: Tensor, potential_fn: PotentialFn) -> HMCState:
-    U, g, f = potential_fn(position)
-    return HMCState(position, U, g, f)
+    U, g, f, *aux = potential_fn(position)
+    return HMCState(position, U, g, f, tuple(aux))
 
 
 def hmc_step(
@@ -90,9 +106,10 @@ def hmc_step(
     step_size: float,
     n_leapfrog: int,
     metric: DiagMetric,
+    u: np.ndarray | None = None,
 ) -> tuple[HMCState, HMCInfo]:
     """One HMC transition for every chain: ``n_leapfrog`` leapfrog steps, then
-    Metropolis-Hastings.
+    Metropolis-Hastings with the uniforms ``u`` (``C``, drawn here if None).
 
     The mass matrix enters as the change of variables ``theta = M^-1/2 phi``: momentum,
     kinetic energy and kicks live in ``phi`` coordinates, where everything is O(1) (with
@@ -101,31 +118,33 @@ def hmc_step(
     theta = state.position
     p = torch.randn(theta.shape, generator=generator, dtype=theta.dtype, device=theta.device)
     k0 = _kinetic(p)
-    p.sub_(metric.scale(state.grad), alpha=0.5 * step_size)
+    metric.kick_(p, state.grad, -0.5 * step_size)
     for i in range(n_leapfrog):
         # in place after the first step: potential_fn's results do not alias theta
-        step = metric.scale(p)
-        theta = theta.add(step, alpha=step_size) if i == 0 else theta.add_(step, alpha=step_size)
-        U, g, f = potential_fn(theta)
-        p.sub_(metric.scale(g), alpha=step_size if i < n_leapfrog - 1 else 0.5 * step_size)
+        theta = metric.drift(theta, p, step_size, in_place=i > 0)
+        U, g, f, *aux = potential_fn(theta)
+        metric.kick_(p, g, -(step_size if i < n_leapfrog - 1 else 0.5 * step_size))
     dH = (U.double() + _kinetic(p)) - (state.potential.double() + k0)
-    dH = torch.where(torch.isfinite(dH), dH, torch.full_like(dH, math.inf))
-    u = torch.rand(dH.shape, generator=generator, dtype=torch.float64, device=dH.device)
-    accepted = u.log() < -dH
-    acceptance = torch.exp(-dH.clamp(min=0.0))
-    info = HMCInfo(acceptance, accepted, dH > DIVERGENCE_THRESHOLD)
-    n_accepted = int(accepted.sum())  # one chain is common: skip the merges
-    if n_accepted == accepted.numel():
-        return HMCState(theta, U, g, f), info
-    if n_accepted == 0:
+    if u is None:
+        u = torch.rand(dH.shape, generator=generator, dtype=torch.float64, device=dH.device)
+        u = u.cpu().numpy()
+    # the accept/reject arithmetic on C numbers runs on the host: one transfer instead of
+    # a dozen tiny tensor ops
+    dh = dH.cpu().numpy()
+    dh = np.where(np.isfinite(dh), dh, np.inf)
+    accepted = np.log(u) < -dh
+    info = HMCInfo(np.exp(-np.clip(dh, 0.0, None)), accepted, dh > DIVERGENCE_THRESHOLD)
+    if accepted.all():  # one chain is common: skip the merges
+        return HMCState(theta, U, g, f, tuple(aux)), info
+    if not accepted.any():
         return state, info
-    new = HMCState(
-        torch.where(accepted[:, None], theta, state.position),
-        torch.where(accepted, U, state.potential),
-        torch.where(accepted[:, None], g, state.grad),
-        torch.where(accepted[:, None, None], f, state.outputs),
-    )
-    return new, info
+    mask = torch.from_numpy(accepted).to(theta.device)
+
+    def merge(new: Tensor, old: Tensor) -> Tensor:
+        return torch.where(mask.view(-1, *(1,) * (new.ndim - 1)), new, old)
+
+    new = HMCState(*(merge(a, b) for a, b in zip((theta, U, g, f), state[:4], strict=True)))
+    return new._replace(aux=tuple(merge(a, b) for a, b in zip(aux, state.aux, strict=True))), info
 
 
 def _kinetic(p: Tensor) -> Tensor:

@@ -35,30 +35,34 @@ def test_potential_and_gradient_match_dense_autograd(activation, N):
     phi = spec.init(3, g)[:, : collapse.hidden_size(spec)].requires_grad_()
     ref = _reference_potential(spec, phi, X, Y, 0.05, 2.0)
     (ref_grad,) = torch.autograd.grad(ref.sum(), phi)
-    U, grad, f = collapse.potential_and_grad(spec, phi.detach().clone(), X, Y, 0.05, 2.0)
+    U, grad, f, *_ = collapse.potential_and_grad(spec, phi.detach().clone(), X, Y, 0.05, 2.0)
     assert torch.allclose(U, ref.detach(), rtol=1e-9, atol=1e-9)
     assert torch.allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
     assert f.shape == (3, N, 2)
 
 
-def test_output_layer_draws_follow_the_gaussian_conditional():
+@pytest.mark.parametrize("N", [3, 7])  # N <= H + 1: Matheron's rule in N-space; else weight space
+def test_output_layer_draws_follow_the_gaussian_conditional(N):
     """Drawn output layers: mean and covariance of Bayesian linear regression on the
-    hidden features."""
+    hidden features, from ``with_output_layer`` and from the sampler's own factors."""
     spec = MLPSpec(2, (3,), 1)
-    g = torch.Generator().manual_seed(0)
-    X = torch.rand(7, 2, generator=g, dtype=D)
-    Y = torch.randn(7, 1, generator=g, dtype=D)
+    g = torch.Generator().manual_seed(N)
+    X = torch.rand(N, 2, generator=g, dtype=D)
+    Y = torch.randn(N, 1, generator=g, dtype=D)
     phi = spec.init(1, g)[:, : collapse.hidden_size(spec)]
-    nets = collapse.with_output_layer(spec, phi.expand(20000, -1), X, Y, 0.1, 1.0, g)
-    assert torch.equal(nets[:, : phi.shape[1]], phi.expand(20000, -1))
+    many = phi.expand(20000, -1)
+    factor = collapse.potential_and_grad(spec, many, X, Y, 0.1, 1.0)[3:]
+    from_factor = collapse.draw_output_layer(factor, 0.1, 1.0, g)
     W1, b1 = spec.body.unflatten(phi)[0]
-    F = torch.cat([torch.tanh(X @ W1[0] + b1[0]), torch.ones(7, 1, dtype=D)], -1)
+    F = torch.cat([torch.tanh(X @ W1[0] + b1[0]), torch.ones(N, 1, dtype=D)], -1)
     cov = torch.linalg.inv(F.T @ F / 0.1 + torch.eye(4, dtype=D))
     mean = cov @ F.T @ Y / 0.1
-    w = nets[:, phi.shape[1] :]  # W (3 x 1) then b
     se = (cov.diagonal() / 20000).sqrt()
-    assert ((w.mean(0) - mean.squeeze(-1)).abs() / se).max() < 5
-    assert torch.allclose(torch.cov(w.T), cov, rtol=0.08, atol=0.02 * cov.diagonal().max())
+    nets = collapse.with_output_layer(spec, many, X, Y, 0.1, 1.0, g)
+    assert torch.equal(nets[:, : phi.shape[1]], many)
+    for w in (nets[:, phi.shape[1] :], collapse.join(many, from_factor)[:, phi.shape[1] :]):
+        assert ((w.mean(0) - mean.squeeze(-1)).abs() / se).max() < 5  # W (3 x 1) then b
+        assert torch.allclose(torch.cov(w.T), cov, rtol=0.08, atol=0.02 * cov.diagonal().max())
 
 
 def test_collapsed_and_full_hmc_agree_on_a_small_network():
