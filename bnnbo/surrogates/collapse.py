@@ -173,23 +173,3 @@ def join(phi: Tensor, w: Tensor) -> Tensor:
     """Whole networks (``S x num_params``, phi's dtype): hidden parts and output layers
     ``w`` (``S x (H+1) x m``; the flat layout stores W row-major, then b)."""
     return torch.cat([phi, w[:, :-1].flatten(1).to(phi), w[:, -1].to(phi)], -1)
-
-
-def with_output_layer(
-    spec: MLPSpec,
-    phi: Tensor,
-    X: Tensor,
-    Y: Tensor,
-    noise_var: float,
-    prior_var: float,
-    generator: torch.Generator,
-    chunk: int = 128,
-) -> Tensor:
-    """Whole networks: each hidden part (``S x hidden_size``) joined with an output layer
-    drawn from ``p(w | phi, y)``; ``S x num_params`` in phi's dtype. ``chunk`` networks at
-    a time bound the float64 memory."""
-    out = []
-    for part in phi.split(chunk):
-        factor = conditional(_features(spec, part, X)[2], Y, noise_var, prior_var)
-        out.append(join(part, draw_output_layer(factor, noise_var, prior_var, generator)))
-    return torch.cat(out) if out else phi.new_empty(0, spec.num_params)

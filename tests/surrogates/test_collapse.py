@@ -43,8 +43,8 @@ def test_potential_and_gradient_match_dense_autograd(activation, N):
 
 @pytest.mark.parametrize("N", [3, 7])  # N <= H + 1: Matheron's rule in N-space; else weight space
 def test_output_layer_draws_follow_the_gaussian_conditional(N):
-    """Drawn output layers: mean and covariance of Bayesian linear regression on the
-    hidden features, from ``with_output_layer`` and from the sampler's own factors."""
+    """Output layers drawn from the potential's factorisation (as the sampler does): mean
+    and covariance of Bayesian linear regression on the hidden features."""
     spec = MLPSpec(2, (3,), 1)
     g = torch.Generator().manual_seed(N)
     X = torch.rand(N, 2, generator=g, dtype=D)
@@ -58,11 +58,11 @@ def test_output_layer_draws_follow_the_gaussian_conditional(N):
     cov = torch.linalg.inv(F.T @ F / 0.1 + torch.eye(4, dtype=D))
     mean = cov @ F.T @ Y / 0.1
     se = (cov.diagonal() / 20000).sqrt()
-    nets = collapse.with_output_layer(spec, many, X, Y, 0.1, 1.0, g)
+    nets = collapse.join(many, from_factor)
     assert torch.equal(nets[:, : phi.shape[1]], many)
-    for w in (nets[:, phi.shape[1] :], collapse.join(many, from_factor)[:, phi.shape[1] :]):
-        assert ((w.mean(0) - mean.squeeze(-1)).abs() / se).max() < 5  # W (3 x 1) then b
-        assert torch.allclose(torch.cov(w.T), cov, rtol=0.08, atol=0.02 * cov.diagonal().max())
+    w = nets[:, phi.shape[1] :]  # W (3 x 1) then b
+    assert ((w.mean(0) - mean.squeeze(-1)).abs() / se).max() < 5
+    assert torch.allclose(torch.cov(w.T), cov, rtol=0.08, atol=0.02 * cov.diagonal().max())
 
 
 def test_collapsed_and_full_hmc_agree_on_a_small_network():
