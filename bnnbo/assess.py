@@ -116,7 +116,8 @@ def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int =
 
     ``settings`` maps a label to its setting overrides. A surrogate that fails is reported
     with its error instead of stopping the others. ``workers > 1`` fits the surrogates in that
-    many processes (same results: every fit is seeded)."""
+    many processes, sharing the cores out between them (every fit is seeded, so the results
+    are the same up to the rounding of float32 sums, whose order follows the thread count)."""
     from bnnbo.surrogates import get_surrogate
 
     problem = get_problem(problem) if isinstance(problem, str) else problem
@@ -131,9 +132,14 @@ def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int =
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from bnnbo.executors import default_threads, set_threads
+
     # spawn, not fork: a forked child of a process whose torch thread pools have run can deadlock
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(sur)), mp_context=ctx) as pool:
+    n = min(workers, len(sur))
+    # the cores shared out: oversubscribed OpenMP threads made an HMC fit 4x slower
+    threads = (max(1, default_threads() // n),)
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=set_threads, initargs=threads) as pool:
         futures = [pool.submit(_assess_one, label, s, *data, seed) for label, s in sur.items()]
         return [f.result() for f in futures]
 
