@@ -129,14 +129,13 @@ def _marginal_w(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float, fact
     m = Y.shape[-1]
     Yd = Y.double().expand(S, N, m)
     const = 0.5 * m * (N * math.log(noise_var) + (H + 1) * math.log(prior_var))
-    B = torch.bmm(P.transpose(1, 2), Yd).div_(noise_var)
+    F = torch.bmm(P, M)
+    # y^T (y - Phi~ M) / noise_var = (y^T y - B^T M) / noise_var with B = Phi~^T y
     U = (
-        0.5 * (Yd * Yd).sum((1, 2)) / noise_var
-        - 0.5 * (B * M).sum((1, 2))
+        0.5 * (Yd * (Yd - F)).sum((1, 2)) / noise_var
         + m * L.diagonal(dim1=1, dim2=2).log().sum(-1)
         + const
     )
-    F = torch.bmm(P, M)
     dt = Phi.dtype  # the gradient in the network's dtype, as in _marginal_n
     dP = torch.baddbmm(
         torch.bmm(P.to(dt), torch.cholesky_inverse(L.to(dt))),

@@ -106,10 +106,10 @@ def hmc_step(
     step_size: float,
     n_leapfrog: int,
     metric: DiagMetric,
-    u: np.ndarray | None = None,
+    u: np.ndarray,
 ) -> tuple[HMCState, HMCInfo]:
     """One HMC transition for every chain: ``n_leapfrog`` leapfrog steps, then
-    Metropolis-Hastings with the uniforms ``u`` (``C``, drawn here if None).
+    Metropolis-Hastings with the uniforms ``u`` (``C``, on the host).
 
     The mass matrix enters as the change of variables ``theta = M^-1/2 phi``: momentum,
     kinetic energy and kicks live in ``phi`` coordinates, where everything is O(1) (with
@@ -125,9 +125,6 @@ def hmc_step(
         U, g, f, *aux = potential_fn(theta)
         metric.kick_(p, g, -(step_size if i < n_leapfrog - 1 else 0.5 * step_size))
     dH = (U.double() + _kinetic(p)) - (state.potential.double() + k0)
-    if u is None:
-        u = torch.rand(dH.shape, generator=generator, dtype=torch.float64, device=dH.device)
-        u = u.cpu().numpy()
     # the accept/reject arithmetic on C numbers runs on the host: one transfer instead of
     # a dozen tiny tensor ops
     dh = dH.cpu().numpy()
