@@ -351,6 +351,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- dashboard ---------------------------------------------------------------------------------
+def _dashboard_args(p: argparse.ArgumentParser) -> None:
+    _db_arg(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between the pages' live updates (0: none)")
+
+
+@command("dashboard", "serve a live, read-only web view of the store's studies and runs "
+         "(needs bnnbo[dashboard])", _dashboard_args)
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from bnnbo.dashboard import serve
+
+    serve(args.db, args.host, args.port, args.refresh,
+          say=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False))
+    return 0
+
+
 # ---- entry point -------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnnbo", description="Bayesian optimization with interchangeable surrogates")
