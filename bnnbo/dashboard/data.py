@@ -71,7 +71,7 @@ def duration(seconds: float | None) -> str:
     """``3 h 05 min``, ``4 min 10 s``, ``12 s``."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     if s >= 60:
@@ -255,6 +255,6 @@ def d_scores(d: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _tail(text: str | None, lines: int = 25) -> str:
-    if not text or text != text:
+    if not isinstance(text, str) or not text:
         return ""
     return "\n".join(str(text).rstrip().splitlines()[-lines:])
