@@ -199,3 +199,24 @@ def test_postgres_store_read_only():
         assert [p["label"] for p in d["problems"]] == list(PROBLEMS)
         assert json.dumps(d)  # strict JSON
         assert c.get("/run/1").status_code == 200
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_serve_says_where_it_listens_and_warns_off_localhost(host, partial_db, monkeypatch):
+    import uvicorn
+
+    from bnnbo.dashboard import serve
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    said: list[str] = []
+    serve(partial_db, host=host, port=port, say=said.append)
+    assert served["host"] == host and served["port"] == port
+    assert said[0].startswith(f"bnnbo dashboard on http://{host}:{port}/")
+    noted = any("not localhost" in line and "no login" in line for line in said)
+    assert noted == (host == "0.0.0.0")
+    with TestClient(served["app"], base_url="http://evil.example") as c:  # DNS rebinding's Host header
+        assert c.get("/").status_code == (400 if host == "127.0.0.1" else 200)

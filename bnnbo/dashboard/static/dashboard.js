@@ -79,7 +79,7 @@
       var el = box("problem-" + p.label, title);
       el.dataset.problem = p.label;
       Plotly.react(el, traces, layout("evaluations", p.metric, {
-        shapes: initialShade(p.n_init), xaxis: {title: {text: "evaluations"}, range: [0.5, Math.max(p.budget, 1) + 0.5]}
+        shapes: initialShade(p.n_init), showlegend: true, xaxis: {title: {text: "evaluations"}, range: [0.5, Math.max(p.budget, 1) + 0.5]}
       }), CONFIG);
     });
   }
