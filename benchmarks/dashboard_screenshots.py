@@ -6,6 +6,7 @@ three quarters done, then has headless Chromium (through chromedriver) save the 
 the study page and one HMC run's page while the study is still running.
 
     python benchmarks/dashboard_screenshots.py --out docs/figures
+    python benchmarks/dashboard_screenshots.py --out docs/figures --db /tmp/bnnbo-dash-XXXX/demo.db  # again
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def progress(db: Path) -> tuple[int, int]:
     return done, planned
 
 
+def running(db: Path) -> bool:
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10) as conn:
+        return conn.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0] > 0
+
+
 def shoot(driver, url: str, path: Path, max_height: int, plots: bool) -> None:
     driver.set_window_size(1280, 900)
     driver.get(url)
@@ -73,6 +79,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="docs/figures")
     ap.add_argument("--at", type=float, default=0.75, help="share of the study done when shooting")
+    ap.add_argument("--db", default=None, help="a store of an earlier call: resume its study and shoot "
+                                               "once it runs (default: a new store in a temporary folder)")
     args = ap.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -80,7 +88,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bnnbo-dash-"))
-    db = tmp / "demo.db"
+    db = Path(args.db).resolve() if args.db else tmp / "demo.db"
     (tmp / "study.toml").write_text(STUDY)
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
@@ -97,10 +105,10 @@ def main() -> None:
                                  str(port)], env=env, stdout=(tmp / "dash.log").open("w"), stderr=subprocess.STDOUT)
         while True:
             done, planned = progress(db)
-            if done >= args.at * planned or run.poll() is not None:
+            if (done >= args.at * planned and running(db)) or run.poll() is not None:
                 break
             print(f"study at {done} / {planned} evaluations", flush=True)
-            time.sleep(10)
+            time.sleep(2)
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):
             try:

@@ -79,9 +79,13 @@ def duration(seconds: float | None) -> str:
     return f"{s} s"
 
 
+#: the report's notes that speak of a written report; here the page is live
+NOTES = {"status": "State of every run now."}
+
+
 def table_dict(t: ReportTable) -> dict[str, Any]:
     """A report table as the templates and the JSON show it (display strings, as in the report)."""
-    return {"key": t.key, "title": t.title, "note": t.note, "columns": [str(c) for c in t.display.columns],
+    return {"key": t.key, "title": t.title, "note": NOTES.get(t.key, t.note), "columns": [str(c) for c in t.display.columns],
             "rows": [[clean(v) for v in row] for row in t.display.itertuples(index=False)]}
 
 
@@ -91,7 +95,8 @@ class DashboardData:
     def __init__(self, store: Store):
         self.store = store
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[tuple, ReportData]] = {}
+        self._cache: dict[str, tuple[str, ReportData]] = {}
+        self._views: dict[str, tuple[str, ReportData, dict[str, Any]]] = {}
 
     # ---- studies ------------------------------------------------------------------------------
     def studies(self) -> list[dict[str, Any]]:
@@ -136,22 +141,37 @@ class DashboardData:
 
     def report_data(self, study: str) -> ReportData:
         """The study as the report reads it; re-read only when its runs changed."""
+        return self._load(study)[1]
+
+    def _load(self, study: str) -> tuple[str, ReportData]:
+        """(version, data); the version is taken before reading, so a change while reading shows
+        as a new version on the next request rather than being missed."""
         if self.store.study_id(study) is None:
             raise NotFound(f"no study {study!r} in the store")
-        version = self._version(study)
+        version = "|".join(map(str, self._version(study)))
         with self._lock:
             hit = self._cache.get(study)
         if hit is not None and hit[0] == version:
-            return hit[1]
+            return hit
         data = load_report_data(self.store, study)
         with self._lock:
             self._cache[study] = (version, data)
-        return data
+        return version, data
 
     # ---- one study ----------------------------------------------------------------------------
     def study(self, name: str) -> dict[str, Any]:
         """Plots (mean ± SE per surrogate and problem), the report's tables, every run."""
-        data = self.report_data(name)
+        version, data = self._load(name)
+        with self._lock:
+            hit = self._views.get(name)
+        if hit is not None and hit[1] is data:
+            return hit[2]
+        view = self._study(data, version)
+        with self._lock:
+            self._views[name] = (version, data, view)
+        return view
+
+    def _study(self, data: ReportData, version: str) -> dict[str, Any]:
         counts = {k: 0 for k in STATES} | data.status_counts()
         problems = []
         for label, info in data.problems.items():
@@ -175,7 +195,7 @@ class DashboardData:
                   auto_choices(data)]
         failed = failed_runs(data)
         return clean({
-            "study": data.study, "version": "|".join(map(str, self._version(name))), "surrogates": data.surrogates,
+            "study": data.study, "version": version, "surrogates": data.surrogates,
             "problems": problems, "counts": counts, "runs_total": len(runs),
             "evaluations": int(runs.n_evaluations.sum()), "planned": int(runs.budget.sum()),
             "latest_evaluation": data.evals.created_at.max() if len(data.evals) else None,

@@ -20,23 +20,33 @@
     return "rgba(" + (n >> 16 & 255) + "," + (n >> 8 & 255) + "," + (n & 255) + "," + alpha + ")";
   }
 
-  // A plot container by key, created on first use under #plots (keeps its place afterwards).
+  // A plot container by key, created on first use under #plots (keeps its place afterwards);
+  // small ones share a two-column grid.
   function box(key, title, small) {
-    var plots = document.getElementById("plots");
+    var parent = document.getElementById("plots");
     var id = "plot-" + key.replace(/[^A-Za-z0-9_-]/g, "_");
     var el = document.getElementById(id);
-    if (!el) {
-      if (title) {
-        var h = document.createElement("h3");
-        h.className = "plot-title";
-        h.textContent = title;
-        plots.appendChild(h);
+    if (el) { return el; }
+    if (small) {
+      var grid = document.getElementById("plots-grid");
+      if (!grid) {
+        grid = document.createElement("div");
+        grid.id = "plots-grid";
+        parent.appendChild(grid);
       }
-      el = document.createElement("div");
-      el.id = id;
-      el.className = "plot" + (small ? " small" : "");
-      plots.appendChild(el);
+      parent = document.createElement("div");
+      grid.appendChild(parent);
     }
+    if (title) {
+      var h = document.createElement("h3");
+      h.className = "plot-title";
+      h.textContent = title;
+      parent.appendChild(h);
+    }
+    el = document.createElement("div");
+    el.id = id;
+    el.className = "plot" + (small ? " small" : "");
+    parent.appendChild(el);
     return el;
   }
 
