@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import EVIL_STUDY, EVIL_SURROGATE, write_evil_study
+from evil_study import EVIL_STUDY, EVIL_SURROGATE, write_evil_study
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
 CHROMIUM = os.environ.get("BNNBO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

@@ -1,5 +1,5 @@
 """The dashboard's app through Starlette's TestClient: JSON endpoints against the report's own
-readers, pages, escaping, read-only access, errors. The browser test is test_browser.py."""
+readers, pages, escaping, read-only access, errors. The browser test is test_dashboard_browser.py."""
 
 import json
 import re
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-from conftest import EVIL_PROBLEM, EVIL_STUDY, EVIL_SURROGATE
+from evil_study import EVIL_PROBLEM, EVIL_STUDY, EVIL_SURROGATE
 from report_study import FAILED, PROBLEMS, SURROGATES
 from starlette.testclient import TestClient
 
