@@ -240,8 +240,8 @@ class DashboardData:
                     "surrogate": r.surrogate, "surrogate_name": r.surrogate_name, "seed": int(r.seed),
                     "status": state, "n_evaluations": int(r.n_evaluations), "budget": int(r.budget),
                     "best": fmt(shown(ev.trace.iloc[-1])) if len(ev) else "–",
-                    "error": r.error if isinstance(r.error, str) else "", "traceback": _tail(traceback), "settings": settings or {},
-                    "started": started, "updated": updated,
+                    "error": r.error if isinstance(r.error, str) else "", "traceback": _tail(traceback),
+                    "settings": settings or {}, "started": started, "updated": updated,
                     "elapsed": duration((_utc(updated) - _utc(started)).total_seconds() if started else None)},
             "metric": info.metric if info is not None else "best value so far / hypervolume",
             "n_init": int(ev.initial.sum()),
@@ -258,8 +258,8 @@ def _iteration_rows(its: pd.DataFrame) -> dict[str, Any]:
     keys = list(dict.fromkeys(k for d in diags for k, v in d.items()
                               if k.rsplit(".", 1)[-1] in KEYS and number(v) is not None))
     choices = [d.get("choice") if isinstance(d.get("choice"), str) else None for d in diags]
-    candidates = list(dict.fromkeys(c for d in diags for c in (d_scores(d) or {})))
-    scores = {c: [number((d_scores(d) or {}).get(c)) if d.get("scored", True) else None for d in diags]
+    candidates = list(dict.fromkeys(c for d in diags for c in (_scores(d) or {})))
+    scores = {c: [number((_scores(d) or {}).get(c)) if d.get("scored", True) else None for d in diags]
               for c in candidates}
     return {"iteration": list(range(1, len(its) + 1)), "batch": its.batch.tolist(),
             "evaluations": (its["index"] + 1).tolist(),
@@ -268,7 +268,7 @@ def _iteration_rows(its: pd.DataFrame) -> dict[str, Any]:
             "choice": choices if any(choices) else None, "scores": scores}
 
 
-def d_scores(d: dict[str, Any]) -> dict[str, Any] | None:
+def _scores(d: dict[str, Any]) -> dict[str, Any] | None:
     """auto's per-candidate scores, flattened to ``scores.<candidate>`` keys by ``flatten``."""
     out = {k.split(".", 1)[1]: v for k, v in d.items() if k.startswith("scores.")}
     return out or None

@@ -189,6 +189,8 @@ def test_dashboard_follows_a_running_study_in_chromium(started, live, browser):
     wait_for("the study to store another evaluation", lambda: stored_evaluations(db) > n1, 60)
     t0 = time.monotonic()
     wait_for("the live update", lambda: shown_count(browser) > n1, 10)
+    # the fresh fragment kept the drawn figures in their place
+    assert len(browser.find_elements("css selector", "#live #plots .js-plotly-plot svg.main-svg")) >= len(PROBLEMS)
     print(f"new evaluation on the page {after_reload:.1f} s after a reload, "
           f"{time.monotonic() - t0:.1f} s after being stored (live update)")
     assert_clean(browser, base)
