@@ -320,8 +320,9 @@ def plan_table(plan: Plan):
     """The plan as a rich Table (one row per problem x surrogate, then the total)."""
     from rich.table import Table
 
-    t = Table("problem", "surrogate", "runs left", "evaluations", "fits", "acquisitions", "est. time",
-              "cost", title=f"plan of study {plan.study!r}")
+    t = Table("problem", "surrogate", "runs left", "evals", "fits", "acqs", "est. time", "cost",
+              title=f"plan of study {plan.study!r}", caption="evals: evaluations; fits / acqs: surrogate fits "
+              "and acquisition optimisations; cost: how the time was estimated")
     for c in plan.cells:
         t.add_row(c.problem, c.surrogate, f"{c.runs - c.finished} / {c.runs}", str(c.evaluations),
                   str(c.fits), str(c.acquisitions), format_seconds(c.seconds) if c.evaluations else "-",
@@ -329,7 +330,6 @@ def plan_table(plan: Plan):
     bound = "" if plan.complete else ">= "
     t.add_section()
     t.add_row("total", "", str(sum(c.runs - c.finished for c in plan.cells)), str(plan.evaluations),
-              str(plan.fits), str(plan.acquisitions), bound + format_seconds(plan.serial_seconds), "one process")
-    t.add_row("wall time", "", "", "", "", "", bound + format_seconds(plan.wall_seconds),
-              f"{plan.workers} worker(s)")
+              str(plan.fits), str(plan.acquisitions), bound + format_seconds(plan.serial_seconds), "1 process")
+    t.add_row("wall", "", "", "", "", "", bound + format_seconds(plan.wall_seconds), f"{plan.workers} workers")
     return t
