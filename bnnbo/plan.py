@@ -294,9 +294,8 @@ def plan_study(study: Study, db=None, costs: CostTable | None = None, workers: i
         cell.longest_run = max(cell.longest_run, t)
     changed = sum(c.changed for c in cells.values())
     if changed:
-        notes.append(f"{changed} stored run(s) have other settings: `bnnbo run` refuses them"
-                     + (" ; with --force-new they restart (counted from zero here)" if force_new else
-                        " (counted from zero here, as --force-new would restart them)"))
+        notes.append(f"{changed} stored run(s) have other settings: counted from zero, as --force-new "
+                     "restarts them" + ("" if force_new else " (without it `bnnbo run` refuses them)"))
     missing = [f"{c.problem} / {c.surrogate}" for c in cells.values() if c.seconds is None]
     if missing:
         notes.append(f"no measured cost for {', '.join(missing)}: the total is a lower bound; "

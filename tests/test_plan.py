@@ -155,3 +155,13 @@ def test_cli_plan_and_run_plan_print_the_same_counts_and_run_nothing(tmp_path, c
     b = capsys.readouterr().out
     assert a == b and "40" in a and "total" in a
     assert not db.exists()
+
+
+def test_runs_with_changed_settings_count_from_zero_and_are_noted(tmp_path):
+    db = tmp_path / "s.db"
+    assert run(study_text(iterations=1, seeds=1), db).ok
+    changed = study_text(iterations=1, seeds=1).replace("[surrogates.ibnn]\n", "[surrogates.ibnn]\nsettings = { depth = 2 }\n")
+    plan = plan_study(parse_study(changed), db)
+    gp, ibnn = plan.cells
+    assert (gp.evaluations, gp.finished, ibnn.evaluations, ibnn.changed) == (0, 1, 6, 1)
+    assert any("other settings" in n and "refuses" in n for n in plan.notes)
