@@ -361,7 +361,8 @@ def _print_plan(study, args: argparse.Namespace) -> int:
     from bnnbo.schema import resolve_url
 
     costs = CostTable.load(getattr(args, "costs", None))
-    plan = plan_study(study, resolve_url(args.db), costs, workers=args.workers or 1, force_new=getattr(args, "force_new", False))
+    plan = plan_study(study, resolve_url(args.db), costs, workers=args.workers or 1,
+                      force_new=getattr(args, "force_new", False))
     console.print(plan_table(plan))
     for note in plan.notes:
         console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
