@@ -80,7 +80,8 @@ def measure_cell(spec, dim: int, objectives: int, per_eval: float, only_low: boo
         points += measure_pair(spec, sizes[-2], per_eval)
     overhead = statistics.median(p.pop("overhead") for p in points) if points else 0.0
     return {**CostTable.cell_key(spec, dim, objectives), "label": f"{spec.study}/{spec.problem}/{spec.surrogate}",
-            "points": points, "overhead": overhead}
+            "points": points, "overhead": overhead,
+            "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
             pts = ", ".join(f"n={q['n']}{' cold' if q['cold'] else ''}: fit {q['fit']:.3g} s acq {q['acq']:.3g} s"
                             for q in entry["points"])
             print(f"{entry['label']}: overhead {entry['overhead']:.3g} s; {pts}", flush=True)
+    command = " ".join(["python benchmarks/plan_costs.py", *(argv if argv is not None else sys.argv[1:])])
+    runs = table.get("runs", [])  # every refresh, oldest first: cells keep the newest measurement
+    runs.append({"command": command, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
+                 + f", threads {args.threads}"})
     table.update({
         "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
-        "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", threads {args.threads}",
-        "command": " ".join(["python benchmarks/plan_costs.py", *(argv if argv is not None else sys.argv[1:])]),
-        "cells": cells, "evaluations": evals,
+        "runs": runs, "cells": cells, "evaluations": evals,
     })
     tmp = out.with_suffix(".tmp")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -168,3 +168,24 @@ def test_runs_with_changed_settings_count_from_zero_and_are_noted(tmp_path):
     gp, ibnn = plan.cells
     assert (gp.evaluations, gp.finished, ibnn.evaluations, ibnn.changed) == (0, 1, 6, 1)
     assert any("other settings" in n and "refuses" in n for n in plan.notes)
+
+
+def test_the_cost_benchmark_measures_a_study_and_the_plan_uses_it(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "plan_costs", Path(__file__).resolve().parents[1] / "benchmarks" / "plan_costs.py")
+    plan_costs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plan_costs)
+    (tmp_path / "s.toml").write_text('name = "t"\nseeds = 1\n[problems.branin]\nn_init = 3\nq = 1\n'
+                                     "iterations = 4\n[surrogates.ibnn]\n")
+    out = tmp_path / "costs.json"
+    for _ in range(2):  # a second measurement replaces the cell, and is logged
+        assert plan_costs.main([str(tmp_path / "s.toml"), "--out", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert len(table["cells"]) == 1 and len(table["runs"]) == 2 and "branin" in table["evaluations"]
+    points = table["cells"][0]["points"]
+    assert [(p["n"], p["cold"]) for p in points] == [(3, True), (4, False), (5, True), (6, False)]
+    plan = plan_study(parse_study((tmp_path / "s.toml").read_text()), None, CostTable.load(out))
+    assert plan.complete and plan.cells[0].cost_source == "measured" and plan.serial_seconds > 0
