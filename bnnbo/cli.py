@@ -102,7 +102,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     from bnnbo.optimizer import optimize
     from bnnbo.problems import get_problem
-
     from bnnbo.surrogates import get_surrogate
 
     problem = get_problem(args.problem, **parse_assignments(args.option))
@@ -161,7 +160,15 @@ def _assess_args(p: argparse.ArgumentParser) -> None:
 
 @command("assess", "held-out NLL, RMSE and calibration of surrogates on one problem", _assess_args)
 def cmd_assess(args: argparse.Namespace) -> int:
-    from bnnbo.assess import HEADER, assess, check_plot_path, check_sizes, plot_calibration, table_rows, to_markdown
+    from bnnbo.assess import (
+        HEADER,
+        assess,
+        check_plot_path,
+        check_sizes,
+        plot_calibration,
+        table_rows,
+        to_markdown,
+    )
     from bnnbo.executors import check_workers
     from bnnbo.outputs import check_output_file
     from bnnbo.problems import get_problem
@@ -244,6 +251,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.force_new = True  # a newer bnnbo may change demo settings: rerun those cells, don't refuse
     text = (files("bnnbo") / "configs" / "demo.toml").read_text()
     study = parse_study(text, source="configs/demo.toml")
+    from bnnbo.outputs import check_output_dir
+    from bnnbo.report.writer import default_out
+
+    check_output_dir(default_out(study.name), "report folder")  # before the runs, not after
     code = _run_study(study, args)
     from bnnbo.report import write_report  # the report shows failed and unfinished runs too
 

@@ -180,8 +180,9 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True) -> En
     try:
         tables = inspect(engine).get_table_names()
         has_schema = "schema_version" in tables
-        if not has_schema and tables:
-            # another application's database: bnnbo never adds its tables to it
+        if not has_schema and tables and path is not None:
+            # another application's SQLite file: bnnbo never adds its tables to it (a database
+            # server's database may be shared, as other tools' stores do)
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
             raise ConfigError(f"{_safe(url)} is not a bnnbo store: it holds other tables ({shown}) and no "
                               "schema_version table; bnnbo writes only to its own stores, so give another "

@@ -99,7 +99,11 @@ STUDY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text, message", STUDY_CASES)
+STUDY_IDS = ["seed_too_big", "seed_count_huge", "n_init_1", "q_huge", "iterations_huge", "budget_huge",
+             "name_too_long", "depth_huge", "every_bad_setting", "var_w_nan", "dim_huge", "seeds_missing"]
+
+
+@pytest.mark.parametrize("text, message", STUDY_CASES, ids=STUDY_IDS)
 def test_bad_study_files(text, message, db, tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -151,34 +155,34 @@ def _told_optimizer() -> Optimizer:
 
 API_CASES = [
     # defect 10: 0 and None raised a raw TypeError
-    ("maximize=0", lambda: Optimizer(BOX, maximize=0), ConfigError, "maximize must be True, False or 1 bool(s)"),
-    ("maximize=None", lambda: Optimizer(BOX, maximize=None), ConfigError, "got None"),
-    ("maximize='yes'", lambda: Optimizer(BOX, maximize="yes"), ConfigError, "got 'yes'"),
+    ("maximize_0", lambda: Optimizer(BOX, maximize=0), ConfigError, "maximize must be True, False or 1 bool(s)"),
+    ("maximize_None", lambda: Optimizer(BOX, maximize=None), ConfigError, "got None"),
+    ("maximize_yes", lambda: Optimizer(BOX, maximize="yes"), ConfigError, "got 'yes'"),
     # defect 11: NaN reference point accepted, failing deep in the first ask
-    ("ref_point nan", lambda: Optimizer(BOX, 2, ref_point=[math.nan, 0.0]), DataError,
+    ("ref_point_nan", lambda: Optimizer(BOX, 2, ref_point=[math.nan, 0.0]), DataError,
      "reference point [nan, 0.0] has a NaN or infinite entry"),
-    ("ref_point inf", lambda: Optimizer(BOX, 2, ref_point=[0.0, math.inf]), DataError, "NaN or infinite entry"),
-    ("n_init=1", lambda: Optimizer(BOX, n_init=1), ConfigError, "n_init must be an integer >= 2, got 1"),
-    ("q huge", lambda: Optimizer(BOX, q=1_000_000), ConfigError, "q = 1000000 is too large; expected at most 1000"),
-    ("ask q huge", lambda: _told_optimizer().ask(1_000_000), ConfigError, "q = 1000000 is too large"),
-    ("seed huge", lambda: Optimizer(BOX, seed=2**40), ConfigError, "seed = 1099511627776 is too large"),
-    ("n_init huge", lambda: Optimizer(BOX, n_init=10**9), ConfigError, "n_init = 1000000000 is too large"),
-    ("budget 0", lambda: optimize("branin", budget=0), ConfigError, "budget must be an integer >= 1, got 0"),
-    ("budget huge", lambda: optimize("branin", budget=10**12), ConfigError, "budget = 1000000000000 is too large"),
-    ("complex Y", lambda: _tell(np.array([1 + 2j, 3j])), DataError, "Y is complex; expected real numbers"),
-    ("complex Y list", lambda: _tell([1 + 2j, 3.0]), DataError, "Y is complex"),
-    ("complex X", lambda: _told_optimizer().tell(torch.zeros(1, 2, dtype=torch.complex128), [1.0]), DataError,
+    ("ref_point_inf", lambda: Optimizer(BOX, 2, ref_point=[0.0, math.inf]), DataError, "NaN or infinite entry"),
+    ("n_init_1", lambda: Optimizer(BOX, n_init=1), ConfigError, "n_init must be an integer >= 2, got 1"),
+    ("q_huge", lambda: Optimizer(BOX, q=1_000_000), ConfigError, "q = 1000000 is too large; expected at most 1000"),
+    ("ask_q_huge", lambda: _told_optimizer().ask(1_000_000), ConfigError, "q = 1000000 is too large"),
+    ("seed_huge", lambda: Optimizer(BOX, seed=2**40), ConfigError, "seed = 1099511627776 is too large"),
+    ("n_init_huge", lambda: Optimizer(BOX, n_init=10**9), ConfigError, "n_init = 1000000000 is too large"),
+    ("budget_0", lambda: optimize("branin", budget=0), ConfigError, "budget must be an integer >= 1, got 0"),
+    ("budget_huge", lambda: optimize("branin", budget=10**12), ConfigError, "budget = 1000000000000 is too large"),
+    ("complex_Y", lambda: _tell(np.array([1 + 2j, 3j])), DataError, "Y is complex; expected real numbers"),
+    ("complex_Y_list", lambda: _tell([1 + 2j, 3.0]), DataError, "Y is complex"),
+    ("complex_X", lambda: _told_optimizer().tell(torch.zeros(1, 2, dtype=torch.complex128), [1.0]), DataError,
      "X is complex"),
-    ("Float 1e308", lambda: Float("x", -1e308, 1e308), ConfigError, "bounds (-1e+308, 1e+308) are too far apart"),
-    ("Float str", lambda: Float("x", "a", 1.0), ConfigError, "bounds (a, 1.0) must be finite"),
-    ("Integer huge", lambda: Integer("k", 0, 10**30), ConfigError, "must lie within +-2**53"),
-    ("depth huge", lambda: _surrogate("ibnn", depth=100_000), ConfigError, "'depth' = 100000 is too large"),
-    ("widths huge", lambda: _surrogate("hmc", widths=[10**7]), ConfigError, "'widths' = [10000000] is too large"),
-    ("all bad settings", lambda: _surrogate("hmc", prior_var=-1.0, noise_std=0.0, n_samples=0), ConfigError,
+    ("Float_1e308", lambda: Float("x", -1e308, 1e308), ConfigError, "bounds (-1e+308, 1e+308) are too far apart"),
+    ("Float_str", lambda: Float("x", "a", 1.0), ConfigError, "bounds (a, 1.0) must be finite"),
+    ("Integer_huge", lambda: Integer("k", 0, 10**30), ConfigError, "must lie within +-2**53"),
+    ("depth_huge", lambda: _surrogate("ibnn", depth=100_000), ConfigError, "'depth' = 100000 is too large"),
+    ("widths_huge", lambda: _surrogate("hmc", widths=[10**7]), ConfigError, "'widths' = [10000000] is too large"),
+    ("all_bad_settings", lambda: _surrogate("hmc", prior_var=-1.0, noise_std=0.0, n_samples=0), ConfigError,
      "hmc: 3 bad settings: (1) setting 'prior_var' = -1.0; expected a number > 0; (2) setting 'noise_std'"),
-    ("unknown setting", lambda: _surrogate("gp", colour=1), UnknownNameError, "unknown setting(s) 'colour'"),
-    ("workers 0", lambda: _executor(workers=0), ConfigError, "--workers 0: expected an integer >= 1"),
-    ("assess n huge", lambda: _assess(n=10**9), ConfigError, "assess: n = 1000000000 is too large"),
+    ("unknown_setting", lambda: _surrogate("gp", colour=1), UnknownNameError, "unknown setting(s) 'colour'"),
+    ("workers_0", lambda: _executor(workers=0), ConfigError, "--workers 0: expected an integer >= 1"),
+    ("assess_n_huge", lambda: _assess(n=10**9), ConfigError, "assess: n = 1000000000 is too large"),
 ]
 
 
@@ -235,9 +239,9 @@ def _damaged(tmp_path) -> Path:
 
 
 STORE_CASES = [
-    ("empty url", lambda tmp: "", "the store URL is empty"),  # defect 2 (API side)
-    ("blank url", lambda tmp: "   ", "the store URL is empty"),
-    ("foreign sqlite", _foreign, "is not a bnnbo store: it holds other tables (customers)"),
+    ("empty_url", lambda tmp: "", "the store URL is empty"),  # defect 2 (API side)
+    ("blank_url", lambda tmp: "   ", "the store URL is empty"),
+    ("foreign_sqlite", _foreign, "is not a bnnbo store: it holds other tables (customers)"),
     ("damaged", _damaged, "is damaged or not a SQLite database"),
 ]
 
@@ -290,33 +294,33 @@ def test_an_unreachable_dask_scheduler_fails_fast(monkeypatch):
 # ---- CLI calls ---------------------------------------------------------------------------------
 CLI_CASES = [
     # defect 3: --budget 0 ran the default budget
-    ("budget 0", ["optimize", "--problem", "branin", "--budget", "0"], "budget must be an integer >= 1, got 0"),
-    ("q huge", ["optimize", "--problem", "branin", "--q", "1000000"], "q = 1000000 is too large"),
-    ("n-init 1", ["optimize", "--problem", "branin", "--n-init", "1"], "n_init must be an integer >= 2"),
-    ("depth huge", ["optimize", "--problem", "branin", "--surrogate", "ibnn", "--set", "depth=100000"],
+    ("budget_0", ["optimize", "--problem", "branin", "--budget", "0"], "budget must be an integer >= 1, got 0"),
+    ("q_huge", ["optimize", "--problem", "branin", "--q", "1000000"], "q = 1000000 is too large"),
+    ("n_init_1", ["optimize", "--problem", "branin", "--n-init", "1"], "n_init must be an integer >= 2"),
+    ("depth_huge", ["optimize", "--problem", "branin", "--surrogate", "ibnn", "--set", "depth=100000"],
      "'depth' = 100000 is too large; expected at most 1000"),
-    ("dim huge", ["optimize", "--problem", "ackley", "--option", "dim=100000"], "dim = 100000 is too large"),
+    ("dim_huge", ["optimize", "--problem", "ackley", "--option", "dim=100000"], "dim = 100000 is too large"),
     # defect 2: an empty --db kept the store in memory and lost every result
-    ("db empty", ["run", "{study}", "--db", ""], "the store URL is empty"),
-    ("db memory", ["run", "{study}", "--db", "sqlite://"], "is an in-memory database"),
-    ("workers 0", ["run", "{study}", "--db", "{db}", "--workers", "0"], "--workers 0: expected an integer >= 1"),
-    ("threads 0", ["run", "{study}", "--db", "{db}", "--threads", "0"], "--threads 0: expected an integer >= 1"),
+    ("db_empty", ["run", "{study}", "--db", ""], "the store URL is empty"),
+    ("db_memory", ["run", "{study}", "--db", "sqlite://"], "is an in-memory database"),
+    ("workers_0", ["run", "{study}", "--db", "{db}", "--workers", "0"], "--workers 0: expected an integer >= 1"),
+    ("threads_0", ["run", "{study}", "--db", "{db}", "--threads", "0"], "--threads 0: expected an integer >= 1"),
     # defect 7: arguments swapped
-    ("store as study", ["run", "{db}"], "is a SQLite database (a bnnbo store?), not a study file"),
-    ("foreign store", ["run", "{study}", "--db", "{foreign}"], "is not a bnnbo store: it holds other tables"),
-    ("foreign status", ["status", "--db", "{foreign}"], "is not a bnnbo store"),
-    ("damaged store", ["run", "{study}", "--db", "{damaged}"], "is damaged or not a SQLite database"),
+    ("store_as_study", ["run", "{db}"], "is a SQLite database (a bnnbo store?), not a study file"),
+    ("foreign_store", ["run", "{study}", "--db", "{foreign}"], "is not a bnnbo store: it holds other tables"),
+    ("foreign_status", ["status", "--db", "{foreign}"], "is not a bnnbo store"),
+    ("damaged_store", ["run", "{study}", "--db", "{damaged}"], "is damaged or not a SQLite database"),
     # defect 9: unwritable output paths gave raw tracebacks
-    ("export missing dir", ["export", "{tmp}/missing/x.csv", "--db", "{db}"], "/missing' does not exist"),
-    ("export folder", ["export", "{tmp}", "--db", "{db}"], "is a folder; expected a file name"),
-    ("export dot", ["export", ".", "--db", "{db}"], "'.' is a folder"),
-    ("report out file", ["report", "--db", "{db}", "--out", "{study}"], "is not a folder"),
-    ("report out under file", ["report", "--db", "{db}", "--out", "{study}/r"], "is a file)"),
-    ("assess plot", ["assess", "--problem", "branin", "--plot", "{tmp}/missing/p.png"], "/missing' does not exist"),
-    ("assess plot format", ["assess", "--problem", "branin", "--plot", "{tmp}/p.xyz"], "unknown image format 'xyz'"),
-    ("assess markdown", ["assess", "--problem", "branin", "--markdown", "{tmp}"], "is a folder"),
-    ("assess n huge", ["assess", "--problem", "branin", "--n", "1000000000"], "n = 1000000000 is too large"),
-    ("assess workers 0", ["assess", "--problem", "branin", "--workers", "0"], "--workers 0"),
+    ("export_missing_dir", ["export", "{tmp}/missing/x.csv", "--db", "{db}"], "/missing' does not exist"),
+    ("export_folder", ["export", "{tmp}", "--db", "{db}"], "is a folder; expected a file name"),
+    ("export_dot", ["export", ".", "--db", "{db}"], "'.' is a folder"),
+    ("report_out_file", ["report", "--db", "{db}", "--out", "{study}"], "is not a folder"),
+    ("report_out_under_file", ["report", "--db", "{db}", "--out", "{study}/r"], "is a file)"),
+    ("assess_plot", ["assess", "--problem", "branin", "--plot", "{tmp}/missing/p.png"], "/missing' does not exist"),
+    ("assess_plot_format", ["assess", "--problem", "branin", "--plot", "{tmp}/p.xyz"], "unknown image format 'xyz'"),
+    ("assess_markdown", ["assess", "--problem", "branin", "--markdown", "{tmp}"], "is a folder"),
+    ("assess_n_huge", ["assess", "--problem", "branin", "--n", "1000000000"], "n = 1000000000 is too large"),
+    ("assess_workers_0", ["assess", "--problem", "branin", "--workers", "0"], "--workers 0"),
 ]
 
 

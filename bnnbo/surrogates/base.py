@@ -131,10 +131,9 @@ def _limit_errors(name: str, value: Any) -> list[str]:
     for v in items:
         if isinstance(v, float) and not math.isfinite(v):
             return [f"setting {name!r} = {value!r}; expected a finite number"]
-        if isinstance(v, int) and not isinstance(v, bool):
-            if v > hi:
-                shown = list(value) if isinstance(value, tuple) else value
-                return [f"setting {name!r} = {shown!r} is too large; expected at most {hi}"]
+        if isinstance(v, int) and not isinstance(v, bool) and v > hi:
+            shown = list(value) if isinstance(value, tuple) else value
+            return [f"setting {name!r} = {shown!r} is too large; expected at most {hi}"]
     return []
 
 
