@@ -93,3 +93,20 @@ def test_report_file_names_stay_short_and_distinct_for_long_names(tmp_path, monk
     pngs = sorted(p for p in names if p.endswith(".png"))
     assert len(pngs) == 2 and pngs[0] != pngs[1]
     assert all(p.startswith("p" * 100) for p in pngs)
+
+
+def test_a_store_failing_mid_run_gives_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import sqlite3 as dbapi
+
+    from sqlalchemy.exc import OperationalError
+
+    import bnnbo.runner
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE runs ...", {}, dbapi.OperationalError("database is locked"))
+
+    monkeypatch.setattr(bnnbo.runner, "run_study", locked)
+    (tmp_path / "s.toml").write_text(study_text())
+    assert main(["run", str(tmp_path / "s.toml"), "--db", str(tmp_path / "m.db"), "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the store is locked by another process" in err and "database is locked" in err
