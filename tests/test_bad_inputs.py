@@ -345,3 +345,17 @@ def test_bad_cli_calls(argv, message, db, tmp_path, capsys, monkeypatch):
     assert fingerprint(db) == before
     assert Path(places["foreign"]).read_bytes() == foreign_before
     assert listing(tmp_path) == files_before  # no bnnbo.db, no report folder
+
+
+@pytest.mark.parametrize("name, settings, parts", [
+    ("ibnn", {"depth": 0, "var_w": -1.0}, ["depth must be >= 1, got 0", "var_w and var_b must be > 0"]),
+    ("dkl", {"widths": [0], "lr": 0.0}, ["widths must be a non-empty list", "lr and pretrain_lr must be > 0"]),
+    ("laplace", {"steps": -1, "noise_var": 0.0}, ["steps must be >= 0, got -1", "noise_var must be > 0"]),
+    ("sghmc", {"lr": 0.0, "num_steps": 0}, ["'lr' = 0.0; expected a number > 0", "'num_steps' = 0"]),
+    ("ensemble", {"n_members": 0, "lr": -1.0, "depth": 3},
+     ["3 bad settings", "unknown setting(s) 'depth'", "'lr' = -1.0", "'n_members' = 0"]),
+])
+def test_every_bad_value_of_a_surrogate_is_reported_at_once(name, settings, parts):
+    with pytest.raises(ConfigError) as info:
+        _surrogate(name, **settings)
+    assert all(p in str(info.value) for p in parts), str(info.value)

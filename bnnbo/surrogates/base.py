@@ -96,20 +96,36 @@ def make_settings(
             errors.append(str(exc).removeprefix(f"{owner}: "))
             continue
         errors.extend(_limit_errors(k, checked[k]))
-    if errors:
-        kind = UnknownNameError if bad and len(errors) == 1 else ConfigError
-        if len(errors) == 1:
-            raise kind(f"{owner}: {errors[0]}")
-        raise kind(f"{owner}: {len(errors)} bad settings: " + join_errors(errors))
-    try:
-        return cls(**checked)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{owner}: {str(exc).removeprefix(f'{owner}: ')}") from None
+    typed = len(errors) == (1 if bad else 0)  # the known values have the right types
+    if typed:  # the class's own range checks, also beside unknown names
+        try:
+            settings = cls(**checked)
+        except SettingsProblems as exc:
+            errors.extend(exc.problems)
+        except (ValueError, TypeError) as exc:
+            errors.append(str(exc).removeprefix(f"{owner}: "))
+    if not errors:
+        return settings
+    if bad and len(errors) == 1:
+        raise UnknownNameError(f"{owner}: {errors[0]}")
+    raise SettingsProblems(errors, owner)
 
 
 def join_errors(errors: list[str]) -> str:
     """Several problems on one line (a study file shows each surrogate's on one bullet)."""
     return " ".join(f"({i}) {e};" for i, e in enumerate(errors, 1)).rstrip(";")
+
+
+class SettingsProblems(ConfigError):
+    """Every problem a settings class found in its values (``problems``), raised together."""
+
+    def __init__(self, problems: list[str], owner: str | None = None):
+        self.problems = list(problems)
+        head = f"{owner}: " if owner else ""
+        if len(problems) == 1:
+            super().__init__(head + problems[0])
+        else:
+            super().__init__(f"{head}{len(problems)} bad settings: {join_errors(problems)}")
 
 
 #: upper bounds of integer settings, by name, for every surrogate that has them; other

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from bnnbo.errors import ConfigError, SurrogateError
-from bnnbo.surrogates.base import join_errors
+from bnnbo.surrogates.base import SettingsProblems
 from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
 
@@ -138,8 +138,6 @@ def check_settings(
         errors.append(f"setting 'widths' = {list(s.widths)}; expected positive layer widths")
     if s.activation not in ACTIVATIONS:
         errors.append(f"setting 'activation' = {s.activation!r}; expected one of {ACTIVATIONS}")
-    if len(errors) == 1:
-        raise ConfigError(f"{owner}: {errors[0]}")
     if errors:
-        raise ConfigError(f"{owner}: {len(errors)} bad settings: {join_errors(errors)}")
+        raise SettingsProblems(errors, owner)
     dtype_of(s.dtype)
