@@ -232,8 +232,7 @@ def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bnnbo.study import load_study
 
-    study = load_study(args.study)
-    return _run_study(study, args)
+    return _run_study(load_study(args.study), args)
 
 
 @command("demo", "run the demo study (Branin, Hartmann6; GP, I-BNN, BNNs) and rank the surrogates "

@@ -359,3 +359,12 @@ def test_every_bad_value_of_a_surrogate_is_reported_at_once(name, settings, part
     with pytest.raises(ConfigError) as info:
         _surrogate(name, **settings)
     assert all(p in str(info.value) for p in parts), str(info.value)
+
+
+def test_an_empty_bnnbo_db_variable_means_the_default_file(monkeypatch):
+    from bnnbo.schema import DEFAULT_URL, resolve_url
+
+    monkeypatch.setenv("BNNBO_DB", "")
+    assert resolve_url(None) == DEFAULT_URL
+    with pytest.raises(ConfigError, match="the store URL is empty"):
+        resolve_url("")  # given explicitly (--db ""): refused, see docs/studies.md

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import SettingsProblems
 from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
