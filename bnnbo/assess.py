@@ -16,8 +16,10 @@ standardised by the *training* mean and standard deviation, so numbers compare a
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +27,8 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.limits import MAX_ASSESS_M, MAX_ASSESS_N
+from bnnbo.outputs import check_output_file
 from bnnbo.problems import Problem, get_problem
 from bnnbo.space import DTYPE
 
@@ -100,14 +104,34 @@ class Assessment:
 def design(problem: Problem, n: int, m: int, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Training inputs (scrambled Sobol, ``n``) and test inputs (uniform, ``m``) in the unit cube,
     with their values (maximisation convention)."""
-    for name, v in (("n", n), ("m", m)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 2:
-            raise ConfigError(f"assess: {name} must be an integer >= 2, got {v!r}")
+    check_sizes(n, m)
     sp = problem.space
     X = sp.to_unit(sp.sobol(n, seed=seed))
     g = torch.Generator().manual_seed(seed + 1)
     Xt = sp.to_unit(sp.from_unit(torch.rand(m, sp.dim, generator=g, dtype=DTYPE)))
     return X, problem.evaluate(sp.from_unit(X)), Xt, problem.evaluate(sp.from_unit(Xt))
+
+
+def check_sizes(n: object, m: object) -> None:
+    """Training and test sizes, before any point is drawn."""
+    for name, v, top in (("n", n, MAX_ASSESS_N), ("m", m, MAX_ASSESS_M)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 2:
+            raise ConfigError(f"assess: {name} must be an integer >= 2, got {v!r}")
+        if v > top:
+            raise ConfigError(f"assess: {name} = {v} is too large; expected at most {top}")
+
+
+def check_plot_path(path: str | os.PathLike) -> Path:
+    """A writable file with a suffix matplotlib can write (checked before the fits)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = check_output_file(path, "plot file")
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    suffix = path.suffix.lstrip(".").lower()
+    if suffix and suffix not in kinds:
+        raise ConfigError(f"plot file {str(path)!r}: unknown image format {suffix!r}; expected one of: "
+                          f"{', '.join(sorted(kinds))}")
+    return path
 
 
 def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int = 1000, seed: int = 0,
@@ -125,6 +149,7 @@ def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int =
     unknown = sorted(set(settings) - set(surrogates))
     if unknown:
         raise ConfigError(f"assess: settings given for {unknown}, which are not among {surrogates}")
+    check_sizes(n, m)
     sur = {label: get_surrogate(surrogate_name(label), **settings.get(label, {})) for label in surrogates}
     data = design(problem, n, m, seed)
     if workers <= 1 or len(sur) == 1:
@@ -197,5 +222,9 @@ def plot_calibration(results: list[Assessment], path: str, title: str = "") -> N
            xlim=(0, 1), ylim=(0, 1), title=title)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plot {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)

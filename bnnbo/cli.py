@@ -102,13 +102,15 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     from bnnbo.optimizer import optimize
     from bnnbo.problems import get_problem
-
     from bnnbo.surrogates import get_surrogate
 
     problem = get_problem(args.problem, **parse_assignments(args.option))
     surrogate = get_surrogate(args.surrogate, **parse_assignments(args.set))
     pb = problem.paper_budget or {}
-    budget = args.budget or (pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50)
+    if args.budget is not None:  # 0 is a value (refused by optimize), not "the default"
+        budget = args.budget
+    else:
+        budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[best]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -158,9 +160,26 @@ def _assess_args(p: argparse.ArgumentParser) -> None:
 
 @command("assess", "held-out NLL, RMSE and calibration of surrogates on one problem", _assess_args)
 def cmd_assess(args: argparse.Namespace) -> int:
-    from bnnbo.assess import HEADER, assess, plot_calibration, table_rows, to_markdown
+    from bnnbo.assess import (
+        HEADER,
+        assess,
+        check_plot_path,
+        check_sizes,
+        plot_calibration,
+        table_rows,
+        to_markdown,
+    )
+    from bnnbo.executors import check_workers
+    from bnnbo.outputs import check_output_file
     from bnnbo.problems import get_problem
 
+    # every check before the fits: a bad path must not cost the whole computation
+    if args.plot:
+        check_plot_path(args.plot)
+    if args.markdown:
+        check_output_file(args.markdown, "markdown file")
+    check_sizes(args.n, args.m)
+    check_workers(args.workers)
     labels = [s.strip() for s in args.surrogates.split(",") if s.strip()]
     settings: dict[str, dict[str, object]] = {}
     for key, value in parse_assignments(args.set).items():
@@ -180,8 +199,11 @@ def cmd_assess(args: argparse.Namespace) -> int:
         plot_calibration(results, args.plot, title=f"{problem.name}, n={args.n}")
         console.print(f"calibration plot: {args.plot}")
     if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(to_markdown(results) + "\n")
+        try:
+            with open(args.markdown, "w") as fh:
+                fh.write(to_markdown(results) + "\n")
+        except OSError as exc:
+            raise BnnboError(f"cannot write {args.markdown!r}: {exc.strerror or exc}") from None
     return 1 if any(r.error for r in results) else 0
 
 
@@ -233,6 +255,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.force_new = True  # a newer bnnbo may change demo settings: rerun those cells, don't refuse
     text = (files("bnnbo") / "configs" / "demo.toml").read_text()
     study = parse_study(text, source="configs/demo.toml")
+    from bnnbo.outputs import check_output_dir
+    from bnnbo.report.writer import default_out
+
+    check_output_dir(default_out(study.name), "report folder")  # before the runs, not after
     code = _run_study(study, args)
     from bnnbo.report import write_report  # the report shows failed and unfinished runs too
 
@@ -241,14 +267,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def check_persistent(url) -> None:
+    """``run`` and ``demo`` promise stored results: refuse a store that lives in memory only."""
+    from bnnbo.schema import is_memory_url, resolve_url
+
+    resolved = resolve_url(url)
+    if is_memory_url(resolved):
+        raise BnnboError(f"store URL {resolved!r} is an in-memory database: every result would be lost "
+                         "when the run ends; expected a file path or a database server URL")
+
+
 def _run_study(study, args: argparse.Namespace) -> int:
     from bnnbo.executors import make_executor
     from bnnbo.progress import NullProgress, RichProgress
     from bnnbo.runner import run_study
     from bnnbo.storage import Store
 
+    check_persistent(args.db)
+    executor = make_executor(args.workers, args.scheduler, args.threads)  # checks its arguments, starts nothing
     with Store(args.db) as store:
-        executor = make_executor(args.workers, args.scheduler, args.threads)
         progress = NullProgress() if args.quiet else RichProgress(console)
         try:
             with _sigterm_as_interrupt():
@@ -316,9 +353,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, rows in runs.groupby("study", sort=False):
         t = Table("problem", "surrogate", "seed", "status", "evaluations", "best", "error", title=f"runs of {name}")
         for _, r in rows.iterrows():
-            best = "-" if r.best != r.best or r.best is None else f"{r.best:.6g}"
+            best = "-" if r.best is None or r.best != r.best else f"{r.best:.6g}"
+            # pandas turns a missing error into NaN (a float, and truthy) once another run has one
+            error = r.error if isinstance(r.error, str) else ""
             t.add_row(r.problem, r.surrogate, str(r.seed), r.status, f"{r.n_evaluations}/{r.budget}",
-                      best, (r.error or "")[:80])
+                      best, error[:80])
         console.print(t)
     return 0
 
@@ -431,6 +470,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BnnboError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")  # messages hold [table] names
+        return 2
+    except Exception as exc:
+        # the store failed after it was opened (locked, read-only, damaged): one line, no traceback
+        sa = sys.modules.get("sqlalchemy.exc")
+        if sa is None or not isinstance(exc, sa.DBAPIError):
+            raise
+        from bnnbo.schema import explain_db_error
+
+        err_console.print(f"[red]error:[/red] {escape(explain_db_error(exc))}")
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

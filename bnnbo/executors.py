@@ -24,6 +24,8 @@ from bnnbo.errors import ConfigError, UnavailableError
 _THREADS: int | None = None
 POLL_SECONDS = 5.0
 NO_WORKER_TIMEOUT = 120.0
+#: seconds to reach a Dask scheduler before giving up (a typo in --scheduler should fail fast)
+CONNECT_TIMEOUT = 5.0
 
 
 def available_cores() -> int:
@@ -84,8 +86,9 @@ class DaskExecutor:
     A LocalCluster gets one task slot per worker and ``threads`` (default cores // workers)
     torch threads per worker. On an existing cluster each task keeps the workers' own thread
     setting unless ``threads`` is given (start workers with ``--nthreads 1`` and
-    ``OMP_NUM_THREADS`` = cores per worker). The cluster or connection starts at the first
-    use, so a study with nothing left to run starts nothing.
+    ``OMP_NUM_THREADS`` = cores per worker). A LocalCluster starts at the first use, so a study
+    with nothing left to run starts nothing; a scheduler is connected to at once, so that a
+    wrong address fails within ``CONNECT_TIMEOUT`` seconds, before anything is stored.
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None,
@@ -98,13 +101,21 @@ class DaskExecutor:
         self.threads = threads if scheduler else (threads or _local_threads(self.workers))
         self.cluster = self.client = None
         self._futures: set = set()
+        if scheduler:  # connect now: an unreachable address fails before the store is touched
+            self._client()
 
     def _client(self):
         if self.client is None:
             from distributed import Client, LocalCluster
 
             if self.scheduler:
-                self.client = Client(self.scheduler, timeout="30s")
+                try:
+                    self.client = Client(self.scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+                except (OSError, TimeoutError, asyncio.TimeoutError, ValueError) as exc:
+                    raise UnavailableError(
+                        f"cannot reach the Dask scheduler {self.scheduler!r} within {CONNECT_TIMEOUT:g} s "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}); "
+                        "expected a running scheduler at tcp://host:port (see `dask scheduler`)") from None
             else:
                 self.cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -176,10 +187,20 @@ def _local_threads(workers: int) -> int:
     return max(1, cores // workers)
 
 
+def check_workers(workers: int | None) -> None:
+    """``--workers 0`` (or less) is an error, not a silent in-process run."""
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: expected an integer >= 1 (leave out --workers to run "
+                          "in this process)")
+
+
 def make_executor(workers: int | None = None, scheduler: str | None = None, threads: int | None = None):
     """In-process unless ``workers`` or ``scheduler`` is given."""
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads {threads}: expected an integer >= 1")
+    check_workers(workers)
+    if scheduler is not None and not scheduler.strip():
+        raise ConfigError("--scheduler is empty; expected an address such as tcp://host:8786")
     if workers is not None and scheduler:
         raise ConfigError("give either --workers (a local Dask cluster) or --scheduler, not both")
     if workers is None and not scheduler:

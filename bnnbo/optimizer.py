@@ -20,6 +20,7 @@ from bnnbo.acquisition import (
     OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError
+from bnnbo.limits import MAX_BUDGET, MAX_N_INIT, MAX_Q, MAX_SEED, check_count
 from bnnbo.problems.base import Problem, check_ref_point
 from bnnbo.space import DTYPE, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
@@ -71,12 +72,14 @@ class Optimizer:
         surrogate_settings: dict[str, Any] | None = None, surrogate_state: Any = None,
     ):
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.box(space)
-        _check_int("num_objectives", num_objectives, 1)
-        _check_int("q", q, 1)
-        _check_int("seed", seed, 0)
-        self.num_objectives, self.q, self.seed = num_objectives, q, seed
+        _check_int("num_objectives", num_objectives, 1, 1_000)
+        _check_int("q", q, 1, MAX_Q)
+        _check_int("seed", seed, 0, MAX_SEED)
+        self.num_objectives, self.q, self.seed = int(num_objectives), int(q), int(seed)
+        # a surrogate needs 2 points: n_init = 1 would only fail at the first model-based ask
         self.n_init = _default_n_init(self.space.dim) if n_init is None else n_init
-        _check_int("n_init", self.n_init, 1)
+        _check_int("n_init", self.n_init, 2, MAX_N_INIT)
+        self.n_init = int(self.n_init)
         self.mode = check_mode(acquisition)
         self.preset = get_preset(acq_optimizer or self.mode)
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
@@ -116,7 +119,7 @@ class Optimizer:
         While the initial design is unfinished at most its remaining points are returned.
         """
         q = self.q if q is None else q
-        _check_int("q", q, 1)
+        _check_int("q", q, 1, MAX_Q)
         n = self.n_told
         if n < self.n_init:
             X = self._design[n : min(self.n_init, n + q)].clone()
@@ -249,7 +252,7 @@ def optimize(
     n_init = n_init if n_init is not None else pb.get("n_init")
     if budget is None:
         budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
-    _check_int("budget", budget, 1)
+    _check_int("budget", budget, 1, MAX_BUDGET)
     opt = Optimizer(
         problem.space, problem.num_objectives, surrogate, seed=seed, q=q, n_init=n_init,
         acquisition=acquisition, ref_point=problem.ref_point, acq_optimizer=acq_optimizer,
@@ -292,19 +295,29 @@ def _default_n_init(d: int) -> int:
     return min(max(10, 2 * d), 100)
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def _check_int(name: str, value: object, minimum: int, maximum: int) -> None:
+    check_count(name, value, minimum, maximum)
+
+
+_BOOLS = (bool, np.bool_)
 
 
 def _signs(maximize: bool | Sequence[bool], m: int) -> Tensor:
-    flags = [maximize] * m if isinstance(maximize, bool) else list(maximize)
-    if len(flags) != m or not all(isinstance(f, bool) for f in flags):
-        raise ConfigError(f"maximize must be a bool or {m} bools, got {maximize!r}")
+    if isinstance(maximize, _BOOLS):
+        flags = [bool(maximize)] * m
+    elif isinstance(maximize, (str, bytes, dict)) or not hasattr(maximize, "__iter__"):
+        flags = None  # 0, None, "yes": not a bool, and not a sequence of them
+    else:
+        flags = list(maximize)
+    if flags is None or len(flags) != m or not all(isinstance(f, _BOOLS) for f in flags):
+        raise ConfigError(f"maximize must be True, False or {m} bool(s), one per objective; "
+                          f"got {maximize!r}")
     return torch.tensor([1.0 if f else -1.0 for f in flags], dtype=DTYPE)
 
 
 def _check_values(Y: object, n: int, m: int) -> Tensor:
+    if _is_complex(Y):
+        raise DataError("Y is complex; expected real numbers (the imaginary part would be dropped)")
     try:
         Y = torch.as_tensor(Y, dtype=DTYPE)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -320,6 +333,17 @@ def _check_values(Y: object, n: int, m: int) -> Tensor:
         i, j = bad.nonzero()[0].tolist()
         raise DataError(f"Y[{i}, {j}] is {Y[i, j].item()}; expected a finite number")
     return Y
+
+
+def _is_complex(value: object) -> bool:
+    if isinstance(value, Tensor):
+        return value.is_complex()
+    if isinstance(value, complex):
+        return True
+    try:
+        return bool(np.iscomplexobj(value))
+    except Exception:  # noqa: BLE001 - not array-like: as_tensor reports it
+        return False
 
 
 def _stack(rows: list[Tensor], width: int) -> Tensor:

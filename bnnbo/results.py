@@ -18,6 +18,7 @@ import torch
 from sqlalchemy import select
 
 from bnnbo.errors import ConfigError, UnavailableError
+from bnnbo.outputs import check_output_file
 from bnnbo.schema import EvaluationRow, RunRow, StudyRow
 from bnnbo.storage import Store
 
@@ -154,7 +155,7 @@ def export_results(path: str | os.PathLike, url: str | os.PathLike | Store | Non
                    study: str | None = None, fmt: str | None = None) -> Path:
     """Write ``load_results`` to CSV or Parquet (by ``fmt`` or the file's suffix), with the runs
     and studies as metadata (``bnnbo.exports``): ``bnnbo report`` renders such files."""
-    path = Path(path)
+    path = check_output_file(path, "export file")
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet' (or a .csv / .parquet path)")
@@ -169,14 +170,16 @@ def export_results(path: str | os.PathLike, url: str | os.PathLike | Store | Non
             store.close()
     for col in ("diagnostics", "problem_options"):  # free-form dicts: JSON text in both formats
         df[col] = df[col].map(json.dumps)
-    if fmt == "csv":
-        df["x"], df["y"] = df["x"].map(json.dumps), df["y"].map(json.dumps)
-        df.to_csv(path, index=False)
-        sidecar(path).write_text(json.dumps(meta, indent=1) + "\n")
-        return path
     df.attrs["bnnbo"] = meta
     try:
+        if fmt == "csv":
+            df["x"], df["y"] = df["x"].map(json.dumps), df["y"].map(json.dumps)
+            df.to_csv(path, index=False)
+            sidecar(path).write_text(json.dumps(meta, indent=1) + "\n")
+            return path
         df.to_parquet(path, index=False)
     except ImportError as exc:
         raise UnavailableError(f"Parquet export needs pyarrow: pip install 'bnnbo[parquet]' ({exc})") from None
+    except OSError as exc:  # checked above; still possible (disk full, a race)
+        raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     return path

@@ -143,24 +143,26 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
     listing every such cell, unless ``force_new``: then the old run is kept as "superseded"
     and a new one starts.
     """
-    study_id = store.save_study(study)
-    existing = {r.cell: r for r in store.runs(study_id)}
+    # nothing is written before the checks pass: a refused study keeps its stored source text
+    known_id = store.study_id(study.name)
+    existing = {r.cell: r for r in store.runs(known_id)} if known_id is not None else {}
     cells = study.cells()
     conflicts = []
     for spec in cells:
         old = existing.get((spec.problem, spec.surrogate, spec.seed))
-        if old is not None and old.spec.config() != spec.config():
-            conflicts.append(_describe_change(spec, old.spec))
+        if old is not None and _conflicts(old, spec):
+            conflicts.append(_describe_change(spec, old.spec, old.n_evaluations))
     if conflicts and not force_new:
         lines = "\n".join(f"  - {c}" for c in conflicts)
         raise SettingsChangedError(
             f"study {study.name!r}: {len(conflicts)} run(s) in the store were made with other settings:\n"
             f"{lines}\nUse new labels for the new settings, or --force-new to start those runs again "
             "(the old runs are kept, marked superseded).")
+    study_id = store.save_study(study)
     records = []
     for spec in cells:
         old = existing.get((spec.problem, spec.surrogate, spec.seed))
-        if old is not None and old.spec.config() != spec.config():
+        if old is not None and _conflicts(old, spec):
             store.set_status(old.id, "superseded")
             old = None
         if old is None:
@@ -173,10 +175,19 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
     return study_id, records
 
 
-def _describe_change(new: RunSpec, old: RunSpec) -> str:
+def _conflicts(old: RunRecord, spec: RunSpec) -> bool:
+    """Other settings, or a budget below what the run has stored (its extra evaluations would
+    no longer belong to the study the store describes)."""
+    return old.spec.config() != spec.config() or old.n_evaluations > spec.budget
+
+
+def _describe_change(new: RunSpec, old: RunSpec, stored: int = 0) -> str:
     """``problem / surrogate / seed N: settings.var_w: 10.0 -> 5.0; q: 1 -> 2``."""
     a, b = old.config(), new.config()
     diffs = []
+    if stored > new.budget:
+        diffs.append(f"iterations: {old.iterations} -> {new.iterations} (budget {new.budget}, but {stored} "
+                     "evaluations are stored)")
     for key in a:
         if isinstance(a[key], dict) and isinstance(b.get(key), dict):
             for sub in sorted(set(a[key]) | set(b[key])):

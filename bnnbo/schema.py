@@ -39,6 +39,8 @@ from bnnbo.errors import ConfigError
 
 SCHEMA_VERSION = 1
 DEFAULT_URL = "sqlite:///bnnbo.db"
+#: seconds a SQLite connection waits for another process's lock before giving up
+SQLITE_TIMEOUT = 30.0
 RUN_STATES = ("pending", "running", "finished", "failed", "interrupted", "superseded")
 
 
@@ -117,23 +119,41 @@ class RunStateRow(Base):
 
 
 def resolve_url(url: str | os.PathLike | None) -> str:
-    """``None`` -> ``$BNNBO_DB`` or ``sqlite:///bnnbo.db``; a plain path -> a SQLite URL."""
-    url = os.fspath(url) if url is not None else os.environ.get("BNNBO_DB") or DEFAULT_URL
+    """``None`` -> ``$BNNBO_DB`` or ``sqlite:///bnnbo.db``; a plain path -> a SQLite URL.
+
+    An empty ``$BNNBO_DB`` counts as unset (the shell convention); an empty ``url`` given
+    explicitly is refused: it is almost always an unset variable in ``--db "$DB"``.
+    """
+    if url is None:
+        url = os.environ.get("BNNBO_DB", "").strip() or DEFAULT_URL
+    url = os.fspath(url)
+    if not url.strip():
+        raise ConfigError("the store URL is empty; expected a SQLite file path or a SQLAlchemy URL "
+                          "(leave out --db for the default: $BNNBO_DB, else ./bnnbo.db)")
     return url if "://" in url else f"sqlite:///{url}"
+
+
+def is_memory_url(url: str) -> bool:
+    """A SQLite URL without a file (``sqlite://``, ``sqlite:///:memory:``): gone when closed."""
+    return url.startswith("sqlite") and (_sqlite_path(url) is None or "mode=memory" in url)
 
 
 def _sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite"):
         return None
     path = url.split(":///", 1)[1] if ":///" in url else ""
-    return None if path in ("", ":memory:") else Path(path.split("?", 1)[0])
+    path, _, query = path.partition("?")
+    if "uri=true" in query and path.startswith("file:"):  # sqlite:///file:x.db?mode=ro&uri=true
+        path = path[len("file:"):]
+    return None if path in ("", ":memory:") else Path(path)
 
 
 def make_engine(url: str, readonly: bool = False) -> Engine:
     sqlite = url.startswith("sqlite")
     if readonly and sqlite and _sqlite_path(url) is not None:
         return _readonly_sqlite(_sqlite_path(url))
-    kwargs: dict[str, Any] = {"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = ({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite
+                              else {"pool_pre_ping": True})
     if readonly and url.startswith("postgresql"):
         # libpq option: every transaction of these connections is read-only, the server refuses writes
         kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
@@ -149,8 +169,9 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
     if sqlite:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
+            # journal_mode=WAL is set once the file is known to be a bnnbo store (open_engine):
+            # it rewrites the file's header, and another application's file must stay untouched
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -164,7 +185,8 @@ def _readonly_sqlite(path: Path) -> Engine:
     """
     uri = path.resolve().as_uri() + "?mode=ro"
     return create_engine("sqlite://", poolclass=NullPool,
-                         creator=lambda: sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False))
+                         creator=lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT,
+                                                         check_same_thread=False))
 
 
 def open_engine(url: str | os.PathLike | None = None, create: bool = True, readonly: bool = False) -> Engine:
@@ -178,18 +200,60 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True, reado
         raise ConfigError(f"no bnnbo store at {str(path)!r} (run a study first, or pass --db URL)")
     engine = make_engine(url, readonly)
     try:
-        has_schema = inspect(engine).has_table("schema_version")
+        tables = inspect(engine).get_table_names()
+        has_schema = "schema_version" in tables
+        if not has_schema and tables and path is not None:
+            # another application's SQLite file: bnnbo never adds its tables to it (a database
+            # server's database may be shared, as other tools' stores do)
+            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            raise ConfigError(f"{_safe(url)} is not a bnnbo store: it holds other tables ({shown}) and no "
+                              "schema_version table; bnnbo writes only to its own stores, so give another "
+                              "--db (a new file is created)")
         if not has_schema and not create:
             raise ConfigError(f"{_safe(url)} is not a bnnbo store (no schema_version table)")
         if not has_schema:
             Base.metadata.create_all(engine)
             with Session(engine) as s, s.begin():
                 s.add(SchemaVersion(version=SCHEMA_VERSION))
+        _check_version(engine, url)
+        if create and path is not None:
+            _check_writable(engine)
+            with engine.connect() as conn:  # persistent in the file; lets `status` read while a run writes
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     except DBAPIError as exc:  # cannot connect: wrong password, no server, no such folder, ...
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-        raise ConfigError(f"cannot open the store {_safe(url)}: {reason}") from None
-    _check_version(engine, url)
+        engine.dispose()
+        raise ConfigError(explain_db_error(exc, url)) from None
+    except ConfigError:
+        engine.dispose()
+        raise
     return engine
+
+
+def _check_writable(engine: Engine) -> None:
+    """Take SQLite's write lock once and let go: a read-only or locked store fails here, with
+    one message, instead of at the first commit of a run."""
+    with engine.connect() as conn:  # a no-op update, rolled back: read-only files refuse even that
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            conn.exec_driver_sql("UPDATE schema_version SET version = version")
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
+
+
+def explain_db_error(exc: DBAPIError, url: str | None = None) -> str:
+    """One line for a database error: what is wrong with the store and what to do."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc).splitlines()[0]
+    where = f"the store {_safe(url)}" if url else "the store"
+    low = reason.lower()
+    if "locked" in low or "busy" in low:
+        return (f"{where} is locked by another process (waited {SQLITE_TIMEOUT:g} s): {reason}; "
+                "wait for it to finish, or use another --db")
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return f"{where} is read-only: {reason}; bnnbo needs to write it (check the file's and its folder's permissions)"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return (f"{where} is damaged or not a SQLite database: {reason}; restore it from a copy, "
+                "or give another --db")
+    return f"cannot open {where}: {reason}"
 
 
 def _check_version(engine: Engine, url: str) -> None:

@@ -30,9 +30,14 @@ class Float:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low < self.high):
+        if not (_finite(self.low) and _finite(self.high) and self.low < self.high):
             raise ConfigError(
                 f"parameter {self.name!r}: bounds ({self.low}, {self.high}) must be finite with low < high"
+            )
+        if not math.isfinite(float(self.high) - float(self.low)):  # +-1e308: the width overflows
+            raise ConfigError(
+                f"parameter {self.name!r}: bounds ({self.low}, {self.high}) are too far apart; their width "
+                "must be a finite float64 (at most about 1.8e308)"
             )
         if self.log and self.low <= 0:
             raise ConfigError(f"parameter {self.name!r}: log scale needs low > 0, got {self.low}")
@@ -46,9 +51,14 @@ class Integer:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if int(self.low) != self.low or int(self.high) != self.high or self.low >= self.high:
+        if not (_finite(self.low) and _finite(self.high)) or int(self.low) != self.low \
+                or int(self.high) != self.high or self.low >= self.high:
             raise ConfigError(
                 f"parameter {self.name!r}: integer bounds ({self.low}, {self.high}) must be whole numbers with low < high"
+            )
+        if max(abs(self.low), abs(self.high)) > 2**53:  # float64 columns hold integers exactly up to 2^53
+            raise ConfigError(
+                f"parameter {self.name!r}: integer bounds ({self.low}, {self.high}) must lie within +-2**53"
             )
 
     @property
@@ -75,6 +85,13 @@ class Categorical:
 
 
 Parameter = Union[Float, Integer, Categorical]
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except TypeError:  # not a real number (a string, None, a complex)
+        return False
 
 
 def _check_name(name: object) -> None:
@@ -236,6 +253,8 @@ def _box(p: Parameter) -> tuple[float, float]:
 
 
 def _as_matrix(X: object, d: int, what: str) -> Tensor:
+    if (isinstance(X, Tensor) and X.is_complex()) or getattr(getattr(X, "dtype", None), "kind", "") == "c":
+        raise DataError(f"{what} is complex; expected real numbers")
     try:
         X = torch.as_tensor(X, dtype=DTYPE)
     except (TypeError, ValueError, RuntimeError) as exc:

@@ -30,6 +30,7 @@ from typing import Any
 from bnnbo._compat import tomllib
 from bnnbo.acquisition import MODES, OPTIMIZER_PRESETS
 from bnnbo.errors import BnnboError, ConfigError
+from bnnbo.limits import MAX_BUDGET, MAX_CELLS, MAX_LABEL, MAX_N_INIT, MAX_Q, MAX_SEED, MAX_SEEDS
 
 STUDY_KEYS = ("name", "description", "seeds", "acquisition", "acq_optimizer", "problems", "surrogates")
 PROBLEM_KEYS = ("problem", "n_init", "q", "iterations", "options")
@@ -118,13 +119,22 @@ def load_study(path: str | Path) -> Study:
     """Read and validate a study file; raise StudyError listing every problem found."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read study file {str(path)!r}: {exc.strerror}") from None
+    if data.startswith(b"SQLite format 3\x00"):
+        raise ConfigError(f"{str(path)!r} is a SQLite database (a bnnbo store?), not a study file; "
+                          "the study file comes first: bnnbo run STUDY.toml --db STORE")
+    try:
+        text = data.decode("utf-8-sig")  # editors on Windows may write a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"study file {str(path)!r} is not UTF-8 text (byte {exc.start} is "
+                          f"{data[exc.start:exc.start + 1]!r}); expected a TOML file saved as UTF-8") from None
     return parse_study(text, source=str(path))
 
 
 def parse_study(text: str, source: str = "<study>") -> Study:
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark decoded as text
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -144,6 +154,10 @@ def parse_study(text: str, source: str = "<study>") -> Study:
     description = raw.get("description", "")
     if not isinstance(description, str):
         errors.append(f"description = {description!r}; expected a string")
+    n_cells = len(problems) * len(seeds) * len(surrogates)
+    if n_cells > MAX_CELLS:
+        errors.append(f"{len(problems)} problem(s) x {len(seeds)} seed(s) x {len(surrogates)} surrogate(s) "
+                      f"= {n_cells} runs; expected at most {MAX_CELLS} in one study")
     if errors:
         raise StudyError(source, errors)
     return Study(name=name, seeds=seeds, problems=tuple(problems), surrogates=tuple(surrogates),
@@ -167,12 +181,22 @@ def _label(value: Any, what: str, errors: list[str], required: bool = False) -> 
     if not isinstance(value, str) or not _LABEL.match(value):
         errors.append(f"{what} = {value!r}; expected a non-empty string of letters, digits, '_', '.', '+', '-'")
         return ""
+    if len(value) > MAX_LABEL:
+        errors.append(f"{what} = {_short(value)} has {len(value)} characters; expected at most {MAX_LABEL}")
+        return ""
     return value
 
 
-def _int(value: Any, where: str, minimum: int, errors: list[str]) -> int:
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:30] + "...")
+
+
+def _int(value: Any, where: str, minimum: int, errors: list[str], maximum: int | None = None) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         errors.append(f"{where} = {value!r}; expected an integer >= {minimum}")
+        return minimum
+    if maximum is not None and value > maximum:
+        errors.append(f"{where} = {value!r} is too large; expected at most {maximum}")
         return minimum
     return value
 
@@ -182,12 +206,16 @@ def _seeds(value: Any, errors: list[str]) -> tuple[int, ...]:
         errors.append("seeds is missing; expected a count (e.g. seeds = 5) or a list of integers")
         return ()
     if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(_int(value, "seeds", 1, errors)))
+        return tuple(range(_int(value, "seeds", 1, errors, MAX_SEEDS)))
     if not isinstance(value, list) or not value:
         errors.append(f"seeds = {value!r}; expected a count >= 1 or a non-empty list of integers")
         return ()
     n_errors = len(errors)
-    seeds = tuple(_int(v, f"seeds[{i}]", 0, errors) for i, v in enumerate(value))
+    if len(value) > MAX_SEEDS:
+        errors.append(f"seeds: {len(value)} seeds; expected at most {MAX_SEEDS}")
+        return ()
+    # the store keeps seeds in 32-bit integer columns
+    seeds = tuple(_int(v, f"seeds[{i}]", 0, errors, MAX_SEED) for i, v in enumerate(value))
     if len(errors) == n_errors and len(set(seeds)) != len(seeds):
         errors.append(f"seeds = {value!r}; expected each seed once")
     return seeds
@@ -203,6 +231,9 @@ def _entries(raw: dict, key: str, allowed: tuple[str, ...], build, errors: list[
         where = f"[{key}.{label}]"
         if not _LABEL.match(label):
             errors.append(f"{where}: label {label!r} must use letters, digits, '_', '.', '+', '-'")
+        elif len(label) > MAX_LABEL:
+            errors.append(f"[{key}.{_short(label)[1:-1]}]: label has {len(label)} characters; "
+                          f"expected at most {MAX_LABEL}")
         if not isinstance(table, dict):
             errors.append(f"{where}: expected a table, got {table!r}")
             continue
@@ -240,15 +271,18 @@ def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> di
         errors.append(f"{where}: {exc}")
         return None
     out = {"label": label, "problem_name": name, "options": _normal(options)}
-    for key, minimum in (("n_init", 2), ("q", 1), ("iterations", 0)):
+    for key, minimum, maximum in (("n_init", 2, MAX_N_INIT), ("q", 1, MAX_Q), ("iterations", 0, MAX_BUDGET)):
         if key in table or key not in budget:
             value = table.get(key)
             if value is None:
                 errors.append(f"{where} {key} is missing (problem {name!r} has no study budget); "
                               f"expected an integer >= {minimum}")
-            out[key] = _int(value, f"{where} {key}", minimum, errors) if value is not None else minimum
+            out[key] = _int(value, f"{where} {key}", minimum, errors, maximum) if value is not None else minimum
         else:
             out[key] = budget[key]
+    total = out["n_init"] + out["q"] * out["iterations"]
+    if total > MAX_BUDGET:
+        errors.append(f"{where}: n_init + q x iterations = {total} evaluations; expected at most {MAX_BUDGET}")
     return out
 
 

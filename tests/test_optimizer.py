@@ -109,11 +109,11 @@ def test_tell_rejects_bad_input_and_changes_nothing():
 
 @pytest.mark.parametrize("kwargs, msg", [
     ({"q": 0}, "q must be an integer >= 1"),
-    ({"n_init": 0}, "n_init must be an integer >= 1"),
+    ({"n_init": 0}, "n_init must be an integer >= 2"),
     ({"seed": -1}, "seed must be an integer >= 0"),
     ({"acquisition": "ucb"}, "unknown acquisition mode 'ucb'"),
     ({"acq_optimizer": "fast"}, "unknown acquisition optimiser preset 'fast'"),
-    ({"maximize": [True, False]}, "maximize must be a bool or 1 bools"),
+    ({"maximize": [True, False]}, r"maximize must be True, False or 1 bool\(s\)"),
     ({"surrogate": "gpp"}, "unknown surrogate 'gpp'"),
     ({"surrogate_settings": {"priors": 1}}, "'priors' = 1"),
 ])

@@ -54,7 +54,15 @@ class Problem(ABC):
 def check_ref_point(ref: Tensor | None, m: int) -> Tensor | None:
     if ref is None:
         return None
-    ref = torch.as_tensor(ref, dtype=DTYPE)
+    if isinstance(ref, Tensor) and ref.is_complex():
+        raise DataError(f"reference point {ref.tolist()!r} is complex; expected {m} real numbers")
+    try:
+        ref = torch.as_tensor(ref, dtype=DTYPE)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"reference point {ref!r}: expected {m} numbers ({exc})") from None
     if ref.shape != (m,):
         raise DataError(f"reference point must have {m} entries, got shape {tuple(ref.shape)}")
+    if not torch.isfinite(ref).all():
+        raise DataError(f"reference point {ref.tolist()!r} has a NaN or infinite entry; expected {m} "
+                        "finite numbers")
     return ref

@@ -8,6 +8,7 @@ from botorch.test_functions import synthetic as so
 from torch import Tensor
 
 from bnnbo.errors import ConfigError
+from bnnbo.limits import MAX_DIM
 from bnnbo.problems.base import Problem
 from bnnbo.space import DTYPE, SearchSpace
 
@@ -72,3 +73,5 @@ def dtlz5(dim: int = 20, num_objectives: int = 3) -> Problem:
 def _check_dim(name: str, dim: object, minimum: int) -> None:
     if not isinstance(dim, int) or isinstance(dim, bool) or dim < minimum:
         raise ConfigError(f"{name}: dim must be an integer >= {minimum}, got {dim!r}")
+    if dim > MAX_DIM:
+        raise ConfigError(f"{name}: dim = {dim} is too large; expected at most {MAX_DIM}")

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bnnbo.outputs import safe_stem
 from bnnbo.report.data import ReportData, curve, curve_runs
 
 PNG_DPI = 110
@@ -106,4 +107,5 @@ def save_figure(fig: Figure, folder: Path, stem: str) -> tuple[Path, Path]:
 
 def write_plots(data: ReportData, folder: Path) -> dict[str, tuple[Path, Path]]:
     """One PNG + SVG per problem, by problem label."""
-    return {p: save_figure(problem_figure(data, p), folder, p) for p in data.problems}
+    # labels may be long (up to the store's 200 characters, more via the API): bounded stems
+    return {p: save_figure(problem_figure(data, p), folder, safe_stem(p)) for p in data.problems}

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bnnbo.errors import ConfigError
+from bnnbo.outputs import check_output_dir, safe_stem
 from bnnbo.report.data import ReportData, load_report_data
 from bnnbo.report.diagnostics import auto_choices, diagnostics_table
 from bnnbo.report.html import render
@@ -35,7 +37,7 @@ def all_tables(data: ReportData) -> list[ReportTable]:
 
 
 def default_out(study: str) -> Path:
-    return Path("bnnbo-report") / study
+    return Path("bnnbo-report") / safe_stem(study)
 
 
 def write_report(url: str | os.PathLike | Store | None = None, study: str | None = None,
@@ -49,13 +51,18 @@ def write_report(url: str | os.PathLike | Store | None = None, study: str | None
         study: the study's name.
         out: the folder to write (default: ``bnnbo-report/<study>``); existing files are replaced.
     """
+    if out is not None:
+        check_output_dir(out, "report folder")
     data = load_report_data(url, study)
-    out = Path(out) if out is not None else default_out(data.study)
-    plots = write_plots(data, out / "plots")
-    tables = all_tables(data)
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    for t in tables:
-        t.data.to_csv(out / "tables" / f"{t.key}.csv", index=False)
-    path = out / "report.html"
-    path.write_text(render(data, plots, tables), encoding="utf-8")
+    out = Path(out) if out is not None else check_output_dir(default_out(data.study), "report folder")
+    try:
+        plots = write_plots(data, out / "plots")
+        tables = all_tables(data)
+        (out / "tables").mkdir(parents=True, exist_ok=True)
+        for t in tables:
+            t.data.to_csv(out / "tables" / f"{t.key}.csv", index=False)
+        path = out / "report.html"
+        path.write_text(render(data, plots, tables), encoding="utf-8")
+    except OSError as exc:  # e.g. the disk filled up, or permissions changed meanwhile
+        raise ConfigError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}") from None
     return path

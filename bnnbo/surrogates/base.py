@@ -15,6 +15,7 @@ After ``fit``: ``state_`` (picklable, or None) and ``diagnostics_`` (a JSON-able
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal, get_args, get_origin
@@ -79,17 +80,77 @@ def make_settings(
         values.update(presets[name])
     values.update(overrides)
     fields = cls.fields()
+    # every problem at once (as study files report them), each naming the value and the expectation
+    errors: list[str] = []
     bad = sorted(set(values) - set(fields))
     if bad:
-        raise UnknownNameError(
-            f"{owner}: unknown setting(s) {', '.join(map(repr, bad))}; allowed: {', '.join(fields)}"
-        )
+        errors.append(f"unknown setting(s) {', '.join(map(repr, bad))}; allowed: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
-    checked = {k: _coerce(owner, k, v, hints[k]) for k, v in values.items()}
-    try:
-        return cls(**checked)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{owner}: {exc}") from None
+    checked = {}
+    for k, v in values.items():
+        if k not in fields:
+            continue
+        try:
+            checked[k] = _coerce(owner, k, v, hints[k])
+        except ConfigError as exc:
+            errors.append(str(exc).removeprefix(f"{owner}: "))
+            continue
+        errors.extend(_limit_errors(k, checked[k]))
+    typed = len(errors) == (1 if bad else 0)  # the known values have the right types
+    if typed:  # the class's own range checks, also beside unknown names
+        try:
+            settings = cls(**checked)
+        except SettingsProblems as exc:
+            errors.extend(exc.problems)
+        except (ValueError, TypeError) as exc:
+            errors.append(str(exc).removeprefix(f"{owner}: "))
+    if not errors:
+        return settings
+    if bad and len(errors) == 1:
+        raise UnknownNameError(f"{owner}: {errors[0]}")
+    raise SettingsProblems(errors, owner)
+
+
+def join_errors(errors: list[str]) -> str:
+    """Several problems on one line (a study file shows each surrogate's on one bullet)."""
+    return " ".join(f"({i}) {e};" for i, e in enumerate(errors, 1)).rstrip(";")
+
+
+class SettingsProblems(ConfigError):
+    """Every problem a settings class found in its values (``problems``), raised together."""
+
+    def __init__(self, problems: list[str], owner: str | None = None):
+        self.problems = list(problems)
+        head = f"{owner}: " if owner else ""
+        if len(problems) == 1:
+            super().__init__(head + problems[0])
+        else:
+            super().__init__(f"{head}{len(problems)} bad settings: {join_errors(problems)}")
+
+
+#: upper bounds of integer settings, by name, for every surrogate that has them; other
+#: integers are bounded by MAX_INT_SETTING (lower bounds are each settings class's own check).
+#: They catch typos that would run for hours or exhaust memory (``depth = 100000``), far
+#: beyond any useful value.
+INT_LIMITS = {"depth": 1_000, "n_members": 1_000, "n_chains": 10_000, "max_leapfrog": 100_000,
+              "widths": 100_000}
+MAX_INT_SETTING = 10_000_000
+MAX_LAYERS = 100
+
+
+def _limit_errors(name: str, value: Any) -> list[str]:
+    """Range problems of one type-checked setting (empty when fine)."""
+    hi = INT_LIMITS.get(name, MAX_INT_SETTING)
+    items = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and len(value) > MAX_LAYERS and name == "widths":
+        return [f"setting {name!r} has {len(value)} layers; expected at most {MAX_LAYERS}"]
+    for v in items:
+        if isinstance(v, float) and not math.isfinite(v):
+            return [f"setting {name!r} = {value!r}; expected a finite number"]
+        if isinstance(v, int) and not isinstance(v, bool) and v > hi:
+            shown = list(value) if isinstance(value, tuple) else value
+            return [f"setting {name!r} = {shown!r} is too large; expected at most {hi}"]
+    return []
 
 
 def _coerce(owner: str, name: str, value: Any, hint: Any) -> Any:

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.errors import SurrogateError
+from bnnbo.surrogates.base import SettingsProblems
 from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
 
@@ -122,28 +123,21 @@ def check_settings(
     at_least_one: tuple[str, ...] = (),
     non_negative: tuple[str, ...] = (),
 ) -> None:
-    """Raise ConfigError naming the first bad value among the listed fields of ``s``."""
+    """Raise one ConfigError naming every bad value among the listed fields of ``s``."""
+    errors = []
     for name in positive:
         if not getattr(s, name) > 0:
-            raise ConfigError(
-                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected a number > 0"
-            )
+            errors.append(f"setting {name!r} = {getattr(s, name)!r}; expected a number > 0")
     for name in at_least_one:
         if getattr(s, name) < 1:
-            raise ConfigError(
-                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected an integer >= 1"
-            )
+            errors.append(f"setting {name!r} = {getattr(s, name)!r}; expected an integer >= 1")
     for name in non_negative:
         if getattr(s, name) < 0:
-            raise ConfigError(
-                f"{owner}: setting {name!r} = {getattr(s, name)!r}; expected an integer >= 0"
-            )
+            errors.append(f"setting {name!r} = {getattr(s, name)!r}; expected an integer >= 0")
     if any(w < 1 for w in s.widths):
-        raise ConfigError(
-            f"{owner}: setting 'widths' = {list(s.widths)}; expected positive layer widths"
-        )
+        errors.append(f"setting 'widths' = {list(s.widths)}; expected positive layer widths")
     if s.activation not in ACTIVATIONS:
-        raise ConfigError(
-            f"{owner}: setting 'activation' = {s.activation!r}; expected one of {ACTIVATIONS}"
-        )
+        errors.append(f"setting 'activation' = {s.activation!r}; expected one of {ACTIVATIONS}")
+    if errors:
+        raise SettingsProblems(errors, owner)
     dtype_of(s.dtype)

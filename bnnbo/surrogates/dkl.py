@@ -20,7 +20,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor, nn
 
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
 from bnnbo.surrogates.gp import paper_kernel, paper_likelihood
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -42,13 +42,16 @@ class DKLSettings(Settings):
     lr: float = 1e-3
 
     def __post_init__(self) -> None:
+        errors = []  # every problem at once
         if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
+            errors.append(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
         if self.pretrain_steps < 0 or self.train_steps < 0:
-            raise ValueError(f"pretrain_steps and train_steps must be >= 0, got "
-                             f"{self.pretrain_steps}, {self.train_steps}")
+            errors.append(f"pretrain_steps and train_steps must be >= 0, got "
+                          f"{self.pretrain_steps}, {self.train_steps}")
         if self.lr <= 0 or self.pretrain_lr <= 0:
-            raise ValueError(f"lr and pretrain_lr must be > 0, got {self.lr}, {self.pretrain_lr}")
+            errors.append(f"lr and pretrain_lr must be > 0, got {self.lr}, {self.pretrain_lr}")
+        if errors:
+            raise SettingsProblems(errors)
 
 
 def _study(widths: tuple[int, ...], lr: float = 1e-3, **extra: Any) -> dict[str, Any]:

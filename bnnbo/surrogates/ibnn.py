@@ -20,7 +20,7 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
 from torch import Tensor
 
-from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
 from bnnbo.surrogates.gp import fit_exact_gps, paper_likelihood
 
 _ACOS_EPS = 1e-7
@@ -105,10 +105,13 @@ class IBNNSettings(Settings):
     priors: Literal["modern", "paper"] = "paper"
 
     def __post_init__(self) -> None:
+        errors = []  # every problem at once
         if self.depth < 1:
-            raise ValueError(f"depth must be >= 1, got {self.depth}")
+            errors.append(f"depth must be >= 1, got {self.depth}")
         if self.var_w <= 0 or self.var_b <= 0:
-            raise ValueError(f"var_w and var_b must be > 0, got {self.var_w}, {self.var_b}")
+            errors.append(f"var_w and var_b must be > 0, got {self.var_w}, {self.var_b}")
+        if errors:
+            raise SettingsProblems(errors)
 
 
 class IBNNSurrogate(Surrogate):

@@ -24,7 +24,7 @@ from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNorm
 from torch import Tensor, nn
 
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
 from bnnbo.surrogates.bnn_common import adam
 from bnnbo.surrogates.mlp import MLPSpec
 
@@ -58,15 +58,18 @@ class LaplaceSettings(Settings):
     weights: Literal["all", "last_layer"] = "all"
 
     def __post_init__(self) -> None:
+        errors = []  # every problem at once
         if not self.widths or any(w < 1 for w in self.widths):
-            raise ValueError(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
+            errors.append(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
         if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
+            errors.append(f"steps must be >= 0, got {self.steps}")
         for name in ("lr", "prior_var", "noise_var"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                errors.append(f"{name} must be > 0, got {getattr(self, name)}")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if errors:
+            raise SettingsProblems(errors)
 
 
 def _study(widths: tuple[int, ...], prior_var: float, noise_var: float) -> dict[str, Any]:
