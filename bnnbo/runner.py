@@ -9,7 +9,6 @@ another worker, or in another process — proposes exactly what an uninterrupted
 
 from __future__ import annotations
 
-import pickle
 import traceback
 import warnings
 from collections import deque
@@ -25,6 +24,9 @@ from bnnbo.executors import InProcessExecutor, set_threads
 from bnnbo.optimizer import Evaluation, Optimizer, step
 from bnnbo.progress import NullProgress
 from bnnbo.space import DTYPE
+from bnnbo.statefile import decode as decode_state
+from bnnbo.statefile import encode as encode_state
+from bnnbo.statefile import from_store as state_from_store
 from bnnbo.storage import RunRecord, Store
 from bnnbo.study import RunSpec, Study
 
@@ -58,12 +60,11 @@ def run_step(spec: RunSpec, history: list[dict[str, Any]], state: bytes | None,
             warnings.filterwarnings("ignore", message=".*qExpected.*numerical issues.*")
             problem = get_problem(spec.problem_name, **spec.problem_options)
             opt = build_optimizer(spec, problem)
-            opt.restore([_to_evaluation(e) for e in history], pickle.loads(state) if state else None)
+            opt.restore([_to_evaluation(e) for e in history], decode_state(state))
             n0 = opt.n_told
             step(opt, problem, spec.budget)
         new = [_to_record(e, n0 + i) for i, e in enumerate(opt.history[n0:])]
-        blob = None if opt.surrogate_state is None else pickle.dumps(opt.surrogate_state, protocol=4)
-        return StepOutcome(new, blob)
+        return StepOutcome(new, encode_state(opt.surrogate_state))
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
         return failure(exc)
 
@@ -234,6 +235,9 @@ def _activate(store: Store, record: RunRecord) -> ActiveRun:
     from bnnbo.problems import get_problem
 
     history, state = store.history(record.id)
+    # checked here, in the driver: an older store's pickle is converted or dropped, never unpickled
+    s = record.spec
+    state = state_from_store(state, f"run {record.id} ({s.problem} / {s.surrogate} / seed {s.seed})")
     problem = get_problem(record.spec.problem_name, **record.spec.problem_options)
     store.set_status(record.id, "running")
     return ActiveRun(record=record, history=history, state=state, problem=problem)

@@ -105,7 +105,7 @@ class EvaluationRow(Base):
 
 
 class RunStateRow(Base):
-    """The surrogate state after the run's last committed step (pickled; None for stateless)."""
+    """The surrogate state after the run's last committed step (bnnbo.statefile bytes; None for stateless)."""
 
     __tablename__ = "run_states"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
