@@ -290,6 +290,9 @@ def _report_outcome(outcome, store, quiet: bool) -> None:
 def _status_args(p: argparse.ArgumentParser) -> None:
     _db_arg(p)
     p.add_argument("--study", default=None, help="only this study")
+    p.add_argument("--stale-after", type=float, default=None, metavar="SECONDS",
+                   help="show a running run whose driver sent no heartbeat for this long as interrupted "
+                        "(default: $BNNBO_STALE_SECONDS, else 60)")
 
 
 @command("status", "list the studies in a store and the state of their runs", _status_args)
@@ -298,8 +301,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from bnnbo.storage import Store
 
     with Store(args.db, create=False) as store:
-        studies = [s for s in store.studies() if args.study in (None, s["name"])]
-        runs = load_runs(store, args.study)
+        studies = [s for s in store.studies(args.stale_after) if args.study in (None, s["name"])]
+        runs = load_runs(store, args.study, stale_after=args.stale_after)
     table = Table("study", "runs", "finished", "running", "failed", "interrupted", "pending", "updated",
                   title=f"studies in {store.url}")
     for s in studies:
@@ -312,7 +315,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         t = Table("problem", "surrogate", "seed", "status", "evaluations", "best", "error", title=f"runs of {name}")
         for _, r in rows.iterrows():
             best = "-" if r.best != r.best or r.best is None else f"{r.best:.6g}"
-            t.add_row(r.problem, r.surrogate, str(r.seed), r.status, f"{r.n_evaluations}/{r.budget}",
+            shown = "interrupted (resumable)" if r.status == "interrupted" else r.status
+            t.add_row(r.problem, r.surrogate, str(r.seed), shown, f"{r.n_evaluations}/{r.budget}",
                       best, (r.error or "")[:80])
         console.print(t)
     return 0

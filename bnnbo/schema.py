@@ -84,6 +84,9 @@ class RunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # the driver advancing the run writes it every step and every few seconds during long fits;
+    # a "running" run whose heartbeat is old was left by a driver that died (shown "interrupted")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (Index("ix_runs_cell", "study_id", "problem", "surrogate", "seed"),)
 
 
@@ -168,7 +171,32 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True) -> En
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise ConfigError(f"cannot open the store {_safe(url)}: {reason}") from None
     _check_version(engine, url)
+    _add_missing_columns(engine, url)
     return engine
+
+
+#: columns added after schema version 1 was released: stores made before them get them on opening
+_ADDED_COLUMNS = {"runs": ("heartbeat_at",)}
+
+
+def _add_missing_columns(engine: Engine, url: str) -> None:
+    for table, names in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in inspect(engine).get_columns(table)}
+        for name in names:
+            if name in have:
+                continue
+            column = Base.metadata.tables[table].c[name]
+            ddl = f"ALTER TABLE {table} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(ddl)
+            except DBAPIError as exc:
+                if name in {c["name"] for c in inspect(engine).get_columns(table)}:
+                    continue  # another process added it meanwhile
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                                  f"{table}.{name} added, which failed ({reason}); open it once with write "
+                                  "access (e.g. `bnnbo status --db ...` as its owner)") from None
 
 
 def _check_version(engine: Engine, url: str) -> None:
