@@ -22,7 +22,7 @@ from torch import Tensor
 from bnnbo.acquisition import (
     OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
 )
-from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError
+from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.problems.base import Problem, check_ref_point
 from bnnbo import statefile
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
@@ -239,6 +239,9 @@ class Optimizer:
             if pending is not None:
                 opt._pending = (pending["X"], pending["info"])
                 opt.surrogate.state_ = pending["state"]
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{what}: {exc}; for a surrogate outside the registry pass "
+                                   "Optimizer.load(path, surrogate=YourSurrogate(...))") from None
         except (KeyError, TypeError, AttributeError) as exc:
             raise statefile.StateError(f"{what}: incomplete or malformed ({type(exc).__name__}: {exc})") from None
         return opt

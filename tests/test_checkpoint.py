@@ -99,6 +99,20 @@ def test_bad_checkpoint_files_get_one_clear_error(tmp_path):
     assert not marker.exists(), "loading a checkpoint ran code"
 
 
+def test_a_surrogate_outside_the_registry_is_passed_to_load(tmp_path):
+    from bnnbo import UnknownNameError
+    from bnnbo.surrogates.gp import GPSurrogate
+
+    class MyGP(GPSurrogate):
+        name = "my-gp"
+
+    opt = Optimizer(torch.tensor([[0.0], [1.0]]), surrogate=MyGP(), seed=1)
+    path = opt.save(tmp_path / "o.ckpt")
+    with pytest.raises(UnknownNameError, match="unknown surrogate 'my-gp'.*surrogate=YourSurrogate"):
+        Optimizer.load(path)
+    assert isinstance(Optimizer.load(path, surrogate=MyGP()).surrogate, MyGP)
+
+
 def test_save_is_atomic_and_checks_the_path_first(tmp_path, monkeypatch):
     opt = Optimizer(torch.tensor([[0.0], [1.0]]), seed=1)
     path = opt.save(tmp_path / "o.ckpt")
