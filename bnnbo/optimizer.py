@@ -19,12 +19,12 @@ from botorch.utils.multi_objective.box_decompositions import DominatedPartitioni
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
+from bnnbo import statefile
 from bnnbo.acquisition import (
     OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.problems.base import Problem, check_ref_point
-from bnnbo import statefile
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 

@@ -32,7 +32,6 @@ from bnnbo.schema import (
 )
 from bnnbo.study import RunSpec, Study
 
-
 #: a "running" run whose heartbeat is older than this many seconds is shown as interrupted
 STALE_AFTER_ENV, STALE_AFTER = "BNNBO_STALE_SECONDS", 60.0
 #: how often the driver writes the heartbeat of each run it is advancing, also mid-fit

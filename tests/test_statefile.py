@@ -11,10 +11,10 @@ import sqlite3
 import numpy as np
 import pytest
 import torch
+from test_runner import points, run, study_text
 
 from bnnbo.statefile import StateError, decode, encode, from_store
 from bnnbo.testing.conformance import _assert_same_tree
-from test_runner import points, run, study_text
 
 HMC = ('[surrogates.hmc]\nsettings = { widths = [8], pretrain_steps = 50, pretrain_lr = 0.01, '
        'n_chains = 2, n_burn_in = 20, n_samples = 20, warm_burn_in = 10 }\n')

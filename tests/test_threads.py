@@ -6,7 +6,12 @@ import torch
 from bnnbo.cli import main
 from bnnbo.errors import ConfigError
 from bnnbo.executors import (
-    DEFAULT_THREADS, DaskExecutor, InProcessExecutor, available_cores, default_threads, make_executor,
+    DEFAULT_THREADS,
+    DaskExecutor,
+    InProcessExecutor,
+    available_cores,
+    default_threads,
+    make_executor,
 )
 
 
