@@ -129,8 +129,15 @@ def _storage_from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
+def _rebuild_tensor(storage, offset, size, stride, requires_grad, hooks, metadata=None) -> Tensor:
+    """A pickled tensor: data, offset, shape and strides only (no hooks, no autograd flags)."""
+    if hooks:
+        raise StateError("a pickled tensor with backward hooks")
+    return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, {})
+
+
 _LEGACY_GLOBALS = {
-    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
     ("collections", "OrderedDict"): dict,  # the empty backward-hooks argument of a tensor
 }

@@ -111,3 +111,13 @@ def test_a_stored_state_that_would_run_code_is_refused_and_the_run_resumes(tmp_p
     with sqlite3.connect(db) as conn:
         assert conn.execute('select count(*), count(distinct "index"), max("index") from evaluations'
                             ).fetchone() == (7, 7, 6)
+
+
+def test_older_pickled_states_convert_to_the_same_tree():
+    state = {"spec": (6, (8, 8), 1, "tanh"), "position": torch.randn(2, 5, dtype=torch.float64),
+             "inv_mass": torch.rand(3).t(), "steps": torch.arange(4)[::2], "laplace": {"theta": torch.ones(1, 7)},
+             "scores": {"gp": -1.0, "ibnn": None}, "fits": 3}
+    back = decode(from_store(pickle.dumps(state, protocol=4), "run 1"))
+    _assert_same_tree(back, state, "state")
+    grad = decode(from_store(pickle.dumps({"t": torch.ones(2).requires_grad_()}, protocol=4), "run 2"))["t"]
+    assert torch.equal(grad, torch.ones(2)) and not grad.requires_grad
