@@ -211,12 +211,17 @@ def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
     p.add_argument("--force-new", action="store_true",
                    help="start runs whose settings changed again (old runs are kept as superseded)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables; a summary line only")
+    if study:
+        p.add_argument("--plan", action="store_true",
+                       help="print the work left and its estimated time (see `bnnbo plan`), run nothing")
 
 
 @command("run", "run or resume a study: every problem x surrogate x seed, each evaluation stored", _run_args)
 def cmd_run(args: argparse.Namespace) -> int:
     from bnnbo.study import load_study
 
+    if args.plan:
+        return _print_plan(load_study(args.study), args)
     return _run_study(load_study(args.study), args)
 
 
@@ -346,19 +351,74 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- plan --------------------------------------------------------------------------------------
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help="study file (TOML)")
+    _db_arg(p)
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes the run would use")
+    p.add_argument("--costs", default=None, metavar="FILE", help="cost table (default: the measured one shipped)")
+
+
+@command("plan", "count the evaluations, fits and acquisitions a study has left and estimate its time "
+         "(runs nothing, writes nothing)", _plan_args)
+def cmd_plan(args: argparse.Namespace) -> int:
+    from bnnbo.study import load_study
+
+    return _print_plan(load_study(args.study), args)
+
+
+def _print_plan(study, args: argparse.Namespace) -> int:
+    from bnnbo.plan import CostTable, plan_study, plan_table
+    from bnnbo.schema import resolve_url
+
+    costs = CostTable.load(getattr(args, "costs", None))
+    plan = plan_study(study, resolve_url(args.db), costs, workers=args.workers or 1,
+                      force_new=getattr(args, "force_new", False))
+    console.print(plan_table(plan))
+    for note in plan.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
+    return 0
+
+
 # ---- report ------------------------------------------------------------------------------------
 def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("exports", nargs="*", metavar="EXPORT",
+                   help="exported results (`bnnbo export`: .parquet / .csv files or folders of them) "
+                        "instead of a store")
     _db_arg(p)
     p.add_argument("--study", default=None, help="the study (default: the most recently updated one)")
     p.add_argument("--out", default=None, metavar="DIR", help="folder to write (default: bnnbo-report/<study>)")
 
 
-@command("report", "write plots, tables and one self-contained HTML report of a stored study", _report_args)
+@command("report", "write plots, tables and one self-contained HTML report of a stored or exported study",
+         _report_args)
 def cmd_report(args: argparse.Namespace) -> int:
     from bnnbo.report import write_report
 
-    path = write_report(args.db, args.study, args.out)
+    if args.exports and args.db:
+        raise BnnboError("give exported files or --db, not both")
+    path = write_report(args.exports or args.db, args.study, args.out)
     console.print(f"report: {escape(str(path.resolve()))}", soft_wrap=True, highlight=False)
+    return 0
+
+
+# ---- dashboard ---------------------------------------------------------------------------------
+def _dashboard_args(p: argparse.ArgumentParser) -> None:
+    _db_arg(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between the pages' live updates (0: none)")
+
+
+@command("dashboard", "serve a live, read-only web view of the store's studies and runs "
+         "(needs bnnbo[dashboard])", _dashboard_args)
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from bnnbo.dashboard import serve
+
+    serve(args.db, args.host, args.port, args.refresh,
+          say=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False))
     return 0
 
 

@@ -164,18 +164,29 @@ def summarize(url: str | os.PathLike | Store | None = None, study: str | None = 
 
 def export_results(path: str | os.PathLike, url: str | os.PathLike | Store | None = None,
                    study: str | None = None, fmt: str | None = None) -> Path:
-    """Write ``load_results`` to CSV or Parquet (by ``fmt`` or the file's suffix)."""
+    """Write ``load_results`` to CSV or Parquet (by ``fmt`` or the file's suffix), with the runs
+    and studies as metadata (``bnnbo.exports``): ``bnnbo report`` renders such files."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet' (or a .csv / .parquet path)")
-    df = load_results(url, study)
+    from bnnbo.exports import export_metadata, sidecar
+
+    store, own = _store(url)
+    try:
+        df = load_results(store, study)
+        meta = export_metadata(store, study)  # runs, settings, timings, study files: for reports
+    finally:
+        if own:
+            store.close()
     for col in ("diagnostics", "problem_options"):  # free-form dicts: JSON text in both formats
         df[col] = df[col].map(json.dumps)
     if fmt == "csv":
         df["x"], df["y"] = df["x"].map(json.dumps), df["y"].map(json.dumps)
         df.to_csv(path, index=False)
+        sidecar(path).write_text(json.dumps(meta, indent=1) + "\n")
         return path
+    df.attrs["bnnbo"] = meta
     try:
         df.to_parquet(path, index=False)
     except ImportError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 
 from bnnbo.errors import ConfigError
 
@@ -130,11 +132,17 @@ def _sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path.split("?", 1)[0])
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, readonly: bool = False) -> Engine:
     sqlite = url.startswith("sqlite")
+    if readonly and sqlite and _sqlite_path(url) is not None:
+        return _readonly_sqlite(_sqlite_path(url))
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}
+    if readonly and url.startswith("postgresql"):
+        # libpq option: every transaction of these connections is read-only, the server refuses writes
+        kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
     try:
         # a reader (bnnbo status) must never block the writer for long: WAL + busy timeout
-        engine = create_engine(url, **({"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}))
+        engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"store URL {_safe(url)} needs the database driver {exc.name!r}; "
                           "for PostgreSQL: pip install 'bnnbo[postgres]'") from None
@@ -152,13 +160,26 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def open_engine(url: str | os.PathLike | None = None, create: bool = True) -> Engine:
-    """An engine on a checked store; ``create=False`` refuses to create a missing one."""
+def _readonly_sqlite(path: Path) -> Engine:
+    """SQLite opened with ``mode=ro``: it cannot write, and (WAL) never blocks the writer.
+
+    No pool: each checkout is a fresh connection, so no read transaction outlives a request.
+    """
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return create_engine("sqlite://", poolclass=NullPool,
+                         creator=lambda: sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False))
+
+
+def open_engine(url: str | os.PathLike | None = None, create: bool = True, readonly: bool = False) -> Engine:
+    """An engine on a checked store; ``create=False`` refuses to create a missing one;
+    ``readonly`` (implies ``create=False``) connects read-only (SQLite ``mode=ro``; PostgreSQL
+    read-only transactions)."""
     url = resolve_url(url)
     path = _sqlite_path(url)
+    create = create and not readonly
     if not create and path is not None and not path.exists():
         raise ConfigError(f"no bnnbo store at {str(path)!r} (run a study first, or pass --db URL)")
-    engine = make_engine(url)
+    engine = make_engine(url, readonly)
     try:
         has_schema = inspect(engine).has_table("schema_version")
         if not has_schema and not create:

@@ -107,11 +107,12 @@ class Store:
     Args:
         url: SQLAlchemy URL or a SQLite file path; default ``$BNNBO_DB`` or ``sqlite:///bnnbo.db``.
         create: create the schema when missing (False for read-only commands).
+        readonly: connect read-only (the dashboard): writes fail, the writer is never blocked.
     """
 
-    def __init__(self, url: str | os.PathLike | None = None, create: bool = True):
+    def __init__(self, url: str | os.PathLike | None = None, create: bool = True, readonly: bool = False):
         self.url = resolve_url(url)
-        self.engine = open_engine(self.url, create=create)
+        self.engine = open_engine(self.url, create=create, readonly=readonly)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -94,7 +94,12 @@ def pick_study(store: Store, study: str | None) -> str:
 
 
 def load_report_data(url: str | os.PathLike | Store | None, study: str | None = None) -> ReportData:
-    """Read a study's runs and evaluations (a running study gives what is committed so far)."""
+    """Read a study's runs and evaluations (a running study gives what is committed so far)
+    from a store, or from exported files (``bnnbo export``: a file, a folder or a list of them)."""
+    from bnnbo.exports import is_export_source
+
+    if not isinstance(url, Store) and is_export_source(url):
+        return _from_exports(url, study)
     store = url if isinstance(url, Store) else Store(url, create=False)
     try:
         name = pick_study(store, study)
@@ -104,11 +109,31 @@ def load_report_data(url: str | os.PathLike | Store | None, study: str | None = 
     finally:
         if store is not url:
             store.close()
+    return _report_data(name, store.url, runs, evals)
+
+
+def _from_exports(source, study: str | None) -> ReportData:
+    from bnnbo.exports import load_exports
+    from bnnbo.results import RUN_COLUMNS
+
+    studies, runs, evals = load_exports(source)
+    names = [s["name"] for s in studies]
+    if study is None:
+        study = max(studies, key=lambda s: s["updated_at"] or "")["name"]
+    elif study not in names:
+        raise ConfigError(f"no study {study!r} in the exports; studies: {', '.join(names)}")
+    runs = runs[runs.study == study].reset_index(drop=True)
+    evals = evals[evals.study == study].reset_index(drop=True)
+    where = source if isinstance(source, (str, os.PathLike)) else ", ".join(map(str, source))
+    return _report_data(study, f"export {where}", runs[RUN_COLUMNS + ["traceback"]], evals)
+
+
+def _report_data(name: str, url: str, runs: pd.DataFrame, evals: pd.DataFrame) -> ReportData:
     if runs.empty:
         raise ConfigError(f"study {name!r} has no runs yet: nothing to report")
     problems = {label: _problem_info(label, rows, evals[evals.problem == label])
                 for label, rows in runs.groupby("problem", sort=False)}
-    return ReportData(name, store.url, runs, evals, problems, list(dict.fromkeys(runs.surrogate)))
+    return ReportData(name, url, runs, evals, problems, list(dict.fromkeys(runs.surrogate)))
 
 
 def _tracebacks(store: Store, run_ids: list[int]) -> list[str | None]:

@@ -44,7 +44,8 @@ def write_report(url: str | os.PathLike | Store | None = None, study: str | None
     path of its HTML file. Safe while the study runs: it reads what is committed so far.
 
     Args:
-        url: SQLAlchemy URL, SQLite file or Store (default: ``$BNNBO_DB`` or ``bnnbo.db``).
+        url: SQLAlchemy URL, SQLite file or Store (default: ``$BNNBO_DB`` or ``bnnbo.db``), or
+            exported results (``bnnbo export``): a .parquet / .csv file, a folder, or a list.
         study: the study's name.
         out: the folder to write (default: ``bnnbo-report/<study>``); existing files are replaced.
     """

@@ -1,0 +1,372 @@
+"""docs/reproduction.md from exported campaign results: tables, plots and the study's findings,
+each verdict computed by the rules below (no number in the document is typed by hand).
+
+    python -m bnnbo.report.reproduction results/paper [--out docs/reproduction.md]
+        [--figures docs/figures/reproduction]
+
+Input: a folder of exports (``bnnbo export``, one per study) and its ``manifest.json`` (written by
+``python -m bnnbo.campaign``): per configuration the study names, seeds, surrogates, budgets and
+why anything was not run. Studies named ``paper-<config>`` are the study's configurations;
+``modern-<config>`` run today's defaults (dimension-scaled GP priors, qLogNEI) on the same problem.
+
+Per configuration the *final value* of a run is its last best-so-far (hypervolume for several
+objectives), in the maximisation convention; finished runs only. Surrogates are ranked by their
+mean final value (1 = best). Verdict rules (surrogate labels as in configs/paper):
+
+(i)   no single surrogate is best everywhere — needs >= 2 configurations: *reproduced* if at least
+      two different surrogates rank first somewhere, else *not reproduced*.
+(ii)  HMC is the most successful inference for fully stochastic BNNs — ranks re-computed among
+      STOCHASTIC present on each configuration; needs hmc and another on >= 1 configuration:
+      *reproduced* if hmc has the lowest mean rank among them, *partly* if the second lowest,
+      else *not reproduced*.
+(iii) full stochasticity may be unnecessary (DKL is competitive) — overall mean ranks: *reproduced*
+      if dkl's is at most the best STOCHASTIC surrogate's, *partly* if it beats at least one of
+      them, else *not reproduced*.
+(iv)  infinite-width BNNs are promising, especially in high dimensions (d > HIGH_DIM): *reproduced*
+      if ibnn has the lowest mean rank on the high-dimensional configurations, *partly* if it is in
+      the best two there, else *not reproduced*; needs a high-dimensional configuration with ibnn.
+(v)   GPs remain strong on low-dimensional synthetic (d <= LOW_DIM) and several real-world
+      problems — "strong" = rank <= 2: *reproduced* if gp is strong on at least half of the
+      low-dimensional synthetic configurations and on at least two real-world ones, *partly* if
+      one of the two holds, else *not reproduced*.
+Modern GP: on each configuration with both studies, gap = ibnn - GP (maximisation convention,
+positive: ibnn better), SE combined in quadrature; the modern GP *closes the gap* if its gap is
+within one SE while the paper GP's is not, *narrows* it if its gap is smaller, else *does not*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bnnbo.errors import ConfigError
+from bnnbo.report.data import ReportData, load_report_data, se
+from bnnbo.report.tables import final_values, fmt, pm
+
+STOCHASTIC = ("hmc", "sghmc", "laplace")   # fully stochastic BNN inference in the study
+HIGH_DIM, LOW_DIM = 20, 10
+SYNTHETIC = ("branin", "hartmann6", "ackley", "branincurrin", "dtlz1", "dtlz5", "poly", "nndraw")
+PAUSE_SECONDS = 1800   # gaps between evaluations longer than this count as the campaign paused
+
+
+@dataclass
+class Config:
+    """One configuration's results: its paper study (and modern study, if run)."""
+
+    name: str
+    data: ReportData
+    modern: ReportData | None = None
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)   # surrogate, n, mean, se, rank
+
+    @property
+    def problem(self) -> str:
+        return next(iter(self.data.problems))
+
+    @property
+    def info(self):
+        return self.data.problems[self.problem]
+
+    @property
+    def dim(self) -> int:
+        from bnnbo.problems import get_problem
+
+        r = self.data.runs.iloc[0]
+        return get_problem(r.problem_name, **(r.problem_options or {})).dim
+
+    @property
+    def ranks(self) -> dict[str, float]:
+        return dict(zip(self.table.surrogate, self.table["rank"]))
+
+
+def final_table(data: ReportData, problem: str) -> pd.DataFrame:
+    """Per surrogate: finished runs, mean and SE of the final value (max. convention), rank."""
+    finals = final_values(data)
+    rows = []
+    for s in data.surrogates:
+        v = finals[(finals.problem == problem) & (finals.surrogate == s)].final.astype(float)
+        if len(v):
+            rows.append({"surrogate": s, "n": len(v), "mean": float(v.mean()), "se": se(v)})
+    df = pd.DataFrame(rows, columns=["surrogate", "n", "mean", "se"])
+    df["rank"] = df["mean"].rank(ascending=False, method="min")
+    return df.sort_values("rank", kind="stable").reset_index(drop=True)
+
+
+def load_configs(folder: Path) -> tuple[list[Config], dict]:
+    from bnnbo.exports import load_exports
+
+    if not folder.is_dir():
+        raise ConfigError(f"no results folder {str(folder)!r}")
+    manifest_path = folder / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{manifest_path} is not valid JSON: {exc}") from None
+    studies, _, _ = load_exports(folder)
+    names = [s["name"] for s in studies]
+    configs = []
+    for name in names:
+        if not name.startswith("paper-"):
+            continue
+        config = name.removeprefix("paper-")
+        data = load_report_data(folder, name)
+        modern = load_report_data(folder, f"modern-{config}") if f"modern-{config}" in names else None
+        c = Config(config, data, modern)
+        c.table = final_table(data, c.problem)
+        configs.append(c)
+    if not configs:
+        raise ConfigError(f"{folder} holds no paper-<configuration> study exports")
+    return configs, manifest
+
+
+# ---- findings ----------------------------------------------------------------------------------
+@dataclass
+class Finding:
+    key: str
+    claim: str
+    verdict: str
+    evidence: str
+
+
+def mean_ranks(configs: list[Config], only: tuple[str, ...] | None = None) -> pd.Series:
+    """Mean over configurations of each surrogate's rank (re-ranked among ``only`` if given)."""
+    rows = []
+    for c in configs:
+        t = c.table if only is None else c.table[c.table.surrogate.isin(only)]
+        r = t["mean"].rank(ascending=False, method="min")
+        rows += [(c.name, s, float(x)) for s, x in zip(t.surrogate, r)]
+    if not rows:
+        return pd.Series(dtype=float)
+    return pd.DataFrame(rows, columns=["config", "surrogate", "rank"]).groupby("surrogate")["rank"].mean()
+
+
+def _fmt_ranks(s: pd.Series) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in s.sort_values().items())
+
+
+def finding_i(configs: list[Config]) -> Finding:
+    claim = "No single surrogate is best on all problems."
+    if len(configs) < 2:
+        return Finding("i", claim, "not tested", "needs at least two configurations")
+    winners = {c.name: c.table.surrogate.iloc[0] for c in configs}
+    distinct = sorted(set(winners.values()))
+    verdict = "reproduced" if len(distinct) >= 2 else "not reproduced"
+    return Finding("i", claim, verdict, f"{len(distinct)} different surrogate(s) rank first: "
+                   + "; ".join(f"{k}: {v}" for k, v in winners.items()))
+
+
+def finding_ii(configs: list[Config]) -> Finding:
+    claim = "HMC is the most successful approximate inference method for fully stochastic BNNs."
+    used = [c for c in configs if "hmc" in set(c.table.surrogate)
+            and len(set(c.table.surrogate) & set(STOCHASTIC)) >= 2]
+    if not used:
+        return Finding("ii", claim, "not tested", f"no configuration with hmc and another of {STOCHASTIC}")
+    r = mean_ranks(used, STOCHASTIC).sort_values()
+    order = list(r.index)
+    pos = order.index("hmc")
+    verdict = "reproduced" if pos == 0 else "partly" if pos == 1 else "not reproduced"
+    return Finding("ii", claim, verdict, f"mean rank among {', '.join(order)} over {len(used)} "
+                   f"configuration(s): {_fmt_ranks(r)}")
+
+
+def finding_iii(configs: list[Config]) -> Finding:
+    claim = "Full stochasticity may be unnecessary: deep kernel learning is relatively competitive."
+    r = mean_ranks(configs)
+    stoch = r.reindex([s for s in STOCHASTIC if s in r.index])
+    if "dkl" not in r.index or stoch.empty:
+        return Finding("iii", claim, "not tested", f"needs dkl and one of {STOCHASTIC}")
+    verdict = ("reproduced" if r["dkl"] <= stoch.min() else
+               "partly" if r["dkl"] < stoch.max() else "not reproduced")
+    return Finding("iii", claim, verdict, f"overall mean rank: dkl {r['dkl']:.2f}; "
+                   f"fully stochastic: {_fmt_ranks(stoch)}")
+
+
+def finding_iv(configs: list[Config]) -> Finding:
+    claim = "Infinite-width BNNs are particularly promising, especially in high dimensions."
+    high = [c for c in configs if c.dim > HIGH_DIM and "ibnn" in set(c.table.surrogate) and len(c.table) > 1]
+    if not high:
+        return Finding("iv", claim, "not tested", f"no configuration with d > {HIGH_DIM} that ran ibnn "
+                       "and another surrogate")
+    r = mean_ranks(high).sort_values()
+    pos = list(r.index).index("ibnn")
+    low = [c for c in configs if c.dim <= HIGH_DIM and "ibnn" in set(c.table.surrogate)]
+    low_rank = mean_ranks(low).get("ibnn", math.nan) if low else math.nan
+    verdict = "reproduced" if pos == 0 else "partly" if pos == 1 else "not reproduced"
+    return Finding("iv", claim, verdict, f"mean rank on {', '.join(c.name for c in high)} (d > {HIGH_DIM}): "
+                   f"{_fmt_ranks(r)}; ibnn's mean rank on the other configurations: {fmt(low_rank, 3)}")
+
+
+def finding_v(configs: list[Config]) -> Finding:
+    claim = "GPs remain strong on lower-dimensional synthetic and several real-world problems."
+    with_gp = [c for c in configs if "gp" in set(c.table.surrogate) and len(c.table) > 1]
+    synth = [c for c in with_gp if c.info.name in SYNTHETIC and c.dim <= LOW_DIM]
+    real = [c for c in with_gp if c.info.name not in SYNTHETIC]
+    if not synth and not real:
+        return Finding("v", claim, "not tested", "no configuration ran gp and another surrogate")
+    strong_s = [c.name for c in synth if c.ranks["gp"] <= 2]
+    strong_r = [c.name for c in real if c.ranks["gp"] <= 2]
+    a = bool(synth) and len(strong_s) >= len(synth) / 2
+    b = len(strong_r) >= 2
+    verdict = "reproduced" if a and b else "partly" if a or b else "not reproduced"
+    return Finding("v", claim, verdict, f"gp ranks <= 2 on {len(strong_s)} of {len(synth)} low-dimensional "
+                   f"synthetic configuration(s) ({', '.join(strong_s) or 'none'}) and on {len(strong_r)} of "
+                   f"{len(real)} real-world one(s) ({', '.join(strong_r) or 'none'})")
+
+
+def modern_rows(configs: list[Config]) -> pd.DataFrame:
+    rows = []
+    for c in configs:
+        if c.modern is None:
+            continue
+        t, m = c.table.set_index("surrogate"), final_table(c.modern, c.problem).set_index("surrogate")
+        if "gp" not in t.index or "gp" not in m.index or "ibnn" not in t.index:
+            continue
+        ib, gp, mg = t.loc["ibnn"], t.loc["gp"], m.loc["gp"]
+        gap_p, gap_m = ib["mean"] - gp["mean"], ib["mean"] - mg["mean"]
+        se_p = math.hypot(_z(ib.se), _z(gp.se))
+        se_m = math.hypot(_z(ib.se), _z(mg.se))
+        verdict = ("closes the gap" if abs(gap_m) <= se_m and gap_p > se_p else
+                   "narrows the gap" if gap_p > 0 and gap_m < gap_p else "does not close the gap")
+        rows.append({"config": c.name, "d": c.dim, "paper_gp": gp["mean"], "paper_gp_se": gp.se,
+                     "modern_gp": mg["mean"], "modern_gp_se": mg.se, "ibnn": ib["mean"], "ibnn_se": ib.se,
+                     "gap_paper": gap_p, "gap_modern": gap_m, "verdict": verdict, "negated": c.info.negated})
+    return pd.DataFrame(rows)
+
+
+def _z(x: float) -> float:
+    return 0.0 if x is None or math.isnan(x) else float(x)
+
+
+# ---- wall time -----------------------------------------------------------------------------------
+def campaign_time(configs: list[Config]) -> dict[str, float]:
+    """Busy wall time (gaps between stored evaluations over PAUSE_SECONDS left out), the span from
+    first to last evaluation, and the seconds spent in fits and acquisitions."""
+    stamps, compute = [], 0.0
+    for c in configs:
+        for d in (c.data, c.modern):
+            if d is None or d.evals.empty:
+                continue
+            stamps.append(pd.to_datetime(d.evals.created_at, utc=True))
+            model = d.evals[~d.evals.initial.astype(bool)].groupby(["run_id", "batch"]).first()
+            compute += float(model.fit_seconds.sum() + model.acq_seconds.sum())
+    if not stamps:
+        return {"busy": 0.0, "span": 0.0, "compute": 0.0}
+    t = pd.concat(stamps).sort_values().to_numpy()
+    gaps = np.diff(t).astype("timedelta64[ms]").astype(float) / 1000.0
+    return {"busy": float(gaps[gaps <= PAUSE_SECONDS].sum()), "span": float(gaps.sum()), "compute": compute}
+
+
+def _hours(s: float) -> str:
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min"
+
+
+# ---- the document --------------------------------------------------------------------------------
+def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path) -> str:
+    from bnnbo.report.plots import problem_figure
+
+    figures.mkdir(parents=True, exist_ok=True)
+    out = ["# Reproduction of the BNN-surrogate study", "",
+           ("Generated by `python -m bnnbo.report.reproduction` from the exported results "
+           f"({', '.join(c.name for c in configs)}); do not edit by hand. Values are final best-so-far "
+           "(hypervolume for several objectives) in each problem's own direction, mean ± SE over "
+           "finished seeds; rank 1 = best mean. The verdict rules are in the script's docstring."), ""]
+    findings = [finding_i(configs), finding_ii(configs), finding_iii(configs), finding_iv(configs),
+                finding_v(configs)]
+    out += ["## Findings", "", "| finding | claim | verdict | evidence |", "|---|---|---|---|"]
+    out += [f"| ({f.key}) | {f.claim} | **{f.verdict}** | {f.evidence} |" for f in findings]
+    out += ["", "## Suite: mean rank and wins per surrogate", ""]
+    r = mean_ranks(configs)
+    wins = pd.Series([c.table.surrogate.iloc[0] for c in configs]).value_counts()
+    n_cfg = pd.Series([s for c in configs for s in c.table.surrogate]).value_counts()
+    out += ["| surrogate | mean rank | wins | configurations |", "|---|---|---|---|"]
+    out += [f"| {s} | {v:.2f} | {int(wins.get(s, 0))} | {int(n_cfg.get(s, 0))} |" for s, v in r.sort_values().items()]
+    m = modern_rows(configs)
+    out += ["", "## Modern GP against the study's GP", "",
+            ("`modern-<config>` studies run `gp` with today's dimension-scaled priors and qLogNEI; the "
+            "study's GP (`gp`, `priors = \"paper\"`) and the I-BNN come from the paper studies. "
+            "Gap = I-BNN − GP in the maximisation convention (positive: the I-BNN is better)."), ""]
+    if m.empty:
+        out += ["Not tested: no configuration has both a paper and a modern study with gp and ibnn.", ""]
+    else:
+        out += ["| configuration | d | paper GP | modern GP | I-BNN | gap (paper) | gap (modern) | verdict |",
+                "|---|---|---|---|---|---|---|---|"]
+        for _, x in m.iterrows():
+            sign = -1 if x.negated else 1
+            out.append(f"| {x.config} | {x.d} | {pm(sign * x.paper_gp, x.paper_gp_se)} | "
+                       f"{pm(sign * x.modern_gp, x.modern_gp_se)} | {pm(sign * x.ibnn, x.ibnn_se)} | "
+                       f"{fmt(x.gap_paper)} | {fmt(x.gap_modern)} | {x.verdict} |")
+        out.append("")
+    out += ["## Per configuration", ""]
+    for c in configs:
+        fig = problem_figure(c.data, c.problem)
+        png = figures / f"{c.name}.png"
+        fig.savefig(png, dpi=100)
+        rel = Path(_relative(png, doc_dir))
+        info = c.info
+        seeds = sorted(set(c.data.runs.seed))
+        out += [f"### {c.name} ({info.name}, d = {c.dim}, {info.measure})", "",
+                (f"Seeds {', '.join(map(str, seeds))}; budget {info.budget} evaluations "
+                f"({info.n_init} initial)."), "", f"![{c.name}]({rel.as_posix()})", "",
+                "| rank | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|"]
+        out += [f"| {int(x['rank'])} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} | {x.n} |"
+                for _, x in c.table.iterrows()]
+        out.append("")
+    out += ["## What was not run, and why", ""]
+    entries = manifest.get("configurations", [])
+    skipped = [e for e in entries if e.get("status") != "complete" or e.get("reason")]
+    if not manifest:
+        out += ["No manifest.json next to the results: what was run is only what the tables show.", ""]
+    elif not skipped:
+        out += ["Every configuration in the manifest was run in full.", ""]
+    else:
+        out += ["| study | status | seeds | surrogates | budget (study's) | reason |", "|---|---|---|---|---|---|"]
+        for e in skipped:
+            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_list(e.get('seeds'))} | "
+                       f"{_list(e.get('surrogates'))} | {e.get('budget', '?')} ({e.get('paper_budget', '?')}) | "
+                       f"{e.get('reason') or '-'} |")
+        out.append("")
+    t = campaign_time(configs)
+    out += ["## Campaign time", "",
+            (f"Busy wall time {_hours(t['busy'])} (from the evaluations' timestamps, pauses over "
+            f"{PAUSE_SECONDS // 60} min left out; first to last evaluation {_hours(t['span'])}); "
+            f"surrogate fits and acquisitions took {_hours(t['compute'])} of process time."), ""]
+    return "\n".join(out)
+
+
+def _list(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else str(v if v is not None else "?")
+
+
+def _relative(path: Path, base: Path) -> str:
+    import os
+
+    return os.path.relpath(path.resolve(), base.resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="write docs/reproduction.md from exported campaign results")
+    p.add_argument("results", help="folder of exports (results/paper) with its manifest.json")
+    p.add_argument("--out", default="docs/reproduction.md")
+    p.add_argument("--figures", default="docs/figures/reproduction")
+    args = p.parse_args(argv)
+    try:
+        configs, manifest = load_configs(Path(args.results))
+        out = Path(args.out)
+        text = render(configs, manifest, Path(args.figures), out.parent)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""docs/reproduction.md generator on a tiny synthetic results set: tables from the numbers, each
+finding's verdict from its rule (reproduced / partly / not reproduced / not tested), the modern-GP
+comparison, and what was not run from the manifest."""
+
+import json
+
+import pytest
+
+from bnnbo.report.reproduction import main
+from bnnbo.results import export_results
+from bnnbo.storage import Store
+from bnnbo.study import parse_study
+
+SURROGATES = ("gp", "ibnn", "dkl", "hmc", "sghmc", "laplace")
+#: best to worst per configuration (problem registry name, order)
+ORDERS = {
+    "branin": ("branin", ("gp", "dkl", "hmc", "ibnn", "sghmc", "laplace")),
+    "pde": ("pde", ("gp", "ibnn", "dkl", "hmc", "laplace", "sghmc")),
+    "pest": ("pest", ("ibnn", "gp", "dkl", "hmc", "sghmc", "laplace")),
+    "poly": ("poly", ("ibnn", "dkl", "hmc", "gp", "sghmc", "laplace")),
+}
+
+
+def make_export(folder, study_name, problem, order, values=None):
+    """A stored study of 3 seeds whose run finals are 10 - position + 0.01 * seed, exported to CSV."""
+    text = (f'name = "{study_name}"\nseeds = 3\n[problems.{problem}]\nn_init = 2\nq = 1\niterations = 2\n'
+            + "".join(f"[surrogates.{s}]\n" for s in order))
+    study = parse_study(text)
+    db = folder.parent / f"{study_name}.db"
+    with Store(db) as store:
+        sid = store.save_study(study)
+        for spec in study.cells():
+            run = store.add_run(sid, spec)
+            final = (values or {}).get(spec.surrogate, 10 - order.index(spec.surrogate)) + 0.01 * spec.seed
+            d = 200 if problem == "poly" else 25 if problem == "pest" else 4 if problem == "pde" else 2
+            evals = [{"index": i, "batch": max(i - 1, 0), "x": [0.0] * d, "y": [final - 3 + i],
+                      "initial": i < 2, "fit_seconds": 0.0 if i < 2 else 0.5, "acq_seconds": 0.0 if i < 2 else 0.25,
+                      "diagnostics": {}} for i in range(4)]
+            store.commit_step(run.id, evals[:2], None, None, "running")
+            for e in evals[2:]:
+                store.commit_step(run.id, [e], None, None, "finished" if e["index"] == 3 else "running")
+    export_results(folder / f"{study_name}.csv", db)
+
+
+@pytest.fixture
+def results(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for config, (problem, order) in ORDERS.items():
+        make_export(folder, f"paper-{config}", problem, order)
+    # the modern GP reaches the I-BNN's value on poly
+    make_export(folder, "modern-poly", "poly", ("gp",), values={"gp": 10})
+    manifest = {"configurations": [
+        {"study": "paper-branin", "status": "complete", "seeds": [0, 1, 2], "surrogates": list(SURROGATES),
+         "budget": 4, "paper_budget": 100, "reason": "shortened for the test"},
+        {"study": "paper-lunar", "status": "not run", "seeds": [], "surrogates": [], "budget": 0,
+         "paper_budget": 550, "reason": "estimated 40 h on this machine"}]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def generate(folder, tmp_path):
+    out = tmp_path / "docs" / "reproduction.md"
+    assert main([str(folder), "--out", str(out), "--figures", str(tmp_path / "docs" / "figures")]) == 0
+    return out.read_text()
+
+
+def verdict(text, key):
+    line = next(x for x in text.splitlines() if x.startswith(f"| ({key}) |"))
+    return line.split("**")[1]
+
+
+def test_every_finding_reproduced_on_data_built_to_show_it(results, tmp_path):
+    text = generate(results, tmp_path)
+    assert [verdict(text, k) for k in ("i", "ii", "iii", "iv", "v")] == ["reproduced"] * 5
+    # branin is minimised: shown negated; mean of 10, 10.01, 10.02 and its SE
+    assert "| 1 | gp | -10.01 ± 0.0058 | 3 |" in text
+    assert "| 6 | laplace | -5.01 ± 0.0058 | 3 |" in text
+    # suite table: ibnn wins pest and poly, gp branin and pde
+    assert "| ibnn | 2.00 | 2 | 4 |" in text and "| gp | 2.00 | 2 | 4 |" in text
+    assert "| poly | 200 |" in text and "closes the gap" in text
+    assert "| paper-lunar | not run |" in text and "estimated 40 h" in text and "shortened for the test" in text
+    assert "![branin](figures/branin.png)" in text and (tmp_path / "docs" / "figures" / "poly.png").exists()
+    assert "Busy wall time" in text
+
+
+def test_verdicts_change_with_the_data_and_absent_configurations_are_not_tested(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "paper-branin", "branin", ("gp", "laplace", "sghmc", "ibnn", "hmc", "dkl"))
+    text = generate(folder, tmp_path)
+    assert verdict(text, "i") == "not tested"          # one configuration
+    assert verdict(text, "ii") == "not reproduced"     # hmc last among the stochastic ones
+    assert verdict(text, "iii") == "not reproduced"    # dkl behind every stochastic one
+    assert verdict(text, "iv") == "not tested"         # no high-dimensional configuration
+    assert verdict(text, "v") == "partly"              # strong on synthetic, no real-world
+    assert "Not tested: no configuration has both" in text and "No manifest.json" in text
+    make_export(folder, "paper-pde", "pde", ("gp", "hmc", "ibnn", "dkl", "sghmc", "laplace"))
+    text = generate(folder, tmp_path)
+    assert verdict(text, "i") == "not reproduced"      # gp first on both
+
+
+def test_bad_results_folders_are_refused(tmp_path, capsys):
+    assert main([str(tmp_path / "none")]) == 2
+    assert "no results folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    assert "holds no exported results" in capsys.readouterr().err

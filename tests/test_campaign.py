@@ -1,0 +1,84 @@
+"""The campaign driver: entries with overrides, cheapest first, resumable, exported with a manifest
+that records what was run and what was not; bad campaign files refused with every problem."""
+
+import json
+
+import pytest
+
+from bnnbo.campaign import load_campaign, main
+from bnnbo.errors import ConfigError
+from bnnbo.exports import load_exports
+from bnnbo.study import load_study
+
+
+def study(path, name, iterations, surrogates=("gp",)):
+    path.write_text(f'name = "{name}"\nseeds = 2\nacquisition = "paper"\n'
+                    f"[problems.branin]\nn_init = 3\nq = 1\niterations = {iterations}\n"
+                    + "".join(f"[surrogates.{s}]\n" for s in surrogates))
+    return path
+
+
+@pytest.fixture
+def campaign(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study(tmp_path / "long.toml", "paper-long", 3, ("gp", "ibnn"))
+    study(tmp_path / "short.toml", "paper-short", 1)
+    study(tmp_path / "never.toml", "paper-never", 1)
+    (tmp_path / "c.toml").write_text(
+        'results = "res"\n'
+        '[[study]]\nfile = "long.toml"\nsurrogates = ["gp"]\niterations = 2\n'
+        'reason = "shortened for the test"\n'
+        '[[study]]\nfile = "short.toml"\n'
+        '[[study]]\nfile = "never.toml"\nskip = true\nreason = "too expensive"\n')
+    return tmp_path
+
+
+def test_run_exports_every_study_with_a_manifest_and_resumes(campaign, capsys):
+    assert main(["run", "c.toml", "--db", "c.db"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("paper-short:") < out.index("paper-long:")  # cheaper first
+    manifest = {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
+    long, short, never = manifest["paper-long"], manifest["paper-short"], manifest["paper-never"]
+    assert (short["status"], short["runs"], short["budget"], short["paper_budget"]) == (
+        "complete", {"finished": 2}, 4, 4)
+    assert (long["status"], long["seeds"], long["surrogates"], long["budget"], long["paper_budget"]) == (
+        "partial", [0, 1], ["gp"], 5, 6)
+    assert long["reason"] == "shortened for the test" and long["study_surrogates"] == ["gp", "ibnn"]
+    assert (never["status"], never["reason"]) == ("not run", "too expensive")
+    studies, _, evals = load_exports(campaign / "res")
+    assert sorted(s["name"] for s in studies) == ["paper-long", "paper-short"]
+    assert len(evals) == 2 * 4 + 2 * 5
+    # a second run finds nothing left to do and stores nothing new
+    assert main(["plan", "c.toml", "--db", "c.db"]) == 0
+    assert main(["run", "c.toml", "--db", "c.db"]) == 0
+    assert len(load_exports(campaign / "res")[2]) == len(evals)
+
+
+def test_max_hours_leaves_long_studies_for_later(campaign, capsys):
+    assert main(["run", "c.toml", "--db", "c.db", "--max-hours", "0", "--only", "paper-short"]) == 0
+    manifest = json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]
+    assert manifest[0]["status"] == "not run" and "not run yet: estimated" in manifest[0]["reason"]
+
+
+def test_bad_campaign_files_list_every_problem(campaign, capsys):
+    (campaign / "bad.toml").write_text(
+        'colour = 1\n[[study]]\nfile = "long.toml"\nseeds = 0\n[[study]]\nfile = "missing.toml"\n'
+        '[[study]]\nfile = "short.toml"\nsurrogates = ["hmc"]\n[[study]]\nfile = "short.toml"\nbogus = 1\n')
+    with pytest.raises(ConfigError) as exc:
+        load_campaign(campaign / "bad.toml")
+    text = str(exc.value)
+    for part in ("unknown key(s) ['colour']", "seeds = 0", "cannot read study file 'missing.toml'",
+                 "surrogates = ['hmc']; expected labels of 'paper-short': gp", "unknown key(s) ['bogus']"):
+        assert part in text
+    assert main(["run", "bad.toml", "--db", "c.db"]) == 2
+    assert main(["export", "c.toml", "--db", "none.db"]) == 2
+    assert "no bnnbo store" in capsys.readouterr().out
+    assert main(["plan", "c.toml", "--db", "c.db", "--only", "nope"]) == 2
+
+
+def test_the_shipped_campaign_lists_every_configuration_with_its_modern_twin():
+    entries, results = load_campaign("configs/campaign/campaign.toml")
+    names = {e.study.name for e in entries}
+    paper = {load_study(f).name for f in __import__("glob").glob("configs/paper/*.toml")}
+    assert paper <= names and {n.replace("paper-", "modern-") for n in paper} <= names
+    assert str(results) == "results/paper"
