@@ -192,7 +192,7 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True, reado
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise ConfigError(f"cannot open the store {_safe(url)}: {reason}") from None
     _check_version(engine, url)
-    _add_missing_columns(engine, url)
+    _add_missing_columns(engine, url, readonly)
     return engine
 
 
@@ -200,12 +200,16 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True, reado
 _ADDED_COLUMNS = {"runs": ("heartbeat_at",)}
 
 
-def _add_missing_columns(engine: Engine, url: str) -> None:
+def _add_missing_columns(engine: Engine, url: str, readonly: bool = False) -> None:
     for table, names in _ADDED_COLUMNS.items():
         have = {c["name"] for c in inspect(engine).get_columns(table)}
         for name in names:
             if name in have:
                 continue
+            if readonly:
+                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                                  f"{table}.{name}, which a read-only connection cannot add; open it once "
+                                  "with write access (e.g. `bnnbo status --db ...`)")
             column = Base.metadata.tables[table].c[name]
             ddl = f"ALTER TABLE {table} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
             try:

@@ -80,6 +80,24 @@ def test_the_heartbeat_thread_beats_only_for_runs_in_flight(tmp_path):
         assert counts == {"running": 1, "interrupted": 1}
 
 
+def test_the_dashboard_shows_stale_runs_as_interrupted(tmp_path):
+    pytest.importorskip("starlette")
+    from bnnbo.dashboard.data import DashboardData
+
+    db = tmp_path / "d.db"
+    assert run(study_text(iterations=1), db).ok
+    old = datetime.now(timezone.utc) - timedelta(minutes=5)
+    with sqlite3.connect(db) as conn:
+        conn.execute("update runs set status = 'running', heartbeat_at = ? where id = 1", (old,))
+        conn.execute("update runs set status = 'running', heartbeat_at = ? where id = 2",
+                     (datetime.now(timezone.utc),))
+    with Store(db, readonly=True) as store:
+        data = DashboardData(store)
+        (study,) = data.studies()
+        assert study["counts"]["interrupted"] == 1 and study["counts"]["running"] == 1
+        assert data.run(1)["run"]["status"] == "interrupted" and data.run(2)["run"]["status"] == "running"
+
+
 def test_a_store_made_before_heartbeats_opens_and_gets_the_column(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("bnnbo.cli.console.width", 200)
     db = tmp_path / "old.db"
@@ -88,7 +106,9 @@ def test_a_store_made_before_heartbeats_opens_and_gets_the_column(tmp_path, caps
     with sqlite3.connect(db) as conn:
         conn.execute("alter table runs drop column heartbeat_at")
         conn.execute("update runs set status = 'running', updated_at = ? where id = 1", (old,))
-    out = _status(db, capsys)  # read-only opening adds the column; no heartbeat: the last update counts
+    with pytest.raises(ConfigError, match="needs the column runs.heartbeat_at, which a read-only connection"):
+        Store(db, readonly=True)
+    out = _status(db, capsys)  # status opening adds the column; no heartbeat: the last update counts
     assert "interrupted (resumable)" in out and "finished" in out
     with sqlite3.connect(db) as conn:
         assert "heartbeat_at" in [c[1] for c in conn.execute("pragma table_info(runs)")]
