@@ -94,16 +94,19 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--acquisition", default="default", choices=["default", "paper"])
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="surrogate setting override")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="problem option")
+    _threads_arg(p)
 
 
 @command("optimize", "run BO on one problem with one surrogate and show the best point", _optimize_args)
 def cmd_optimize(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from bnnbo.executors import default_threads, requested_threads, set_threads
     from bnnbo.optimizer import optimize
     from bnnbo.problems import get_problem
     from bnnbo.surrogates import get_surrogate
 
+    set_threads(requested_threads(args.threads) or default_threads())
     problem = get_problem(args.problem, **parse_assignments(args.option))
     surrogate = get_surrogate(args.surrogate, **parse_assignments(args.set))
     pb = problem.paper_budget or {}
@@ -213,6 +216,12 @@ def _db_arg(p: argparse.ArgumentParser) -> None:
                    help="SQLAlchemy URL or SQLite file (default: $BNNBO_DB, else ./bnnbo.db)")
 
 
+def _threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads per process (default: $BNNBO_THREADS, else $OMP_NUM_THREADS, "
+                        "else 1: the fits are small; use --workers for more cores)")
+
+
 def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
     if study:
         p.add_argument("study", help="study file (TOML); run it again to resume")
@@ -220,9 +229,7 @@ def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:port)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="torch threads per worker (default: cores / workers; in-process: "
-                        "$OMP_NUM_THREADS if set, else every core)")
+    _threads_arg(p)
     p.add_argument("--force-new", action="store_true",
                    help="start runs whose settings changed again (old runs are kept as superseded)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables; a summary line only")
@@ -332,6 +339,9 @@ def _report_outcome(outcome, store, quiet: bool) -> None:
 def _status_args(p: argparse.ArgumentParser) -> None:
     _db_arg(p)
     p.add_argument("--study", default=None, help="only this study")
+    p.add_argument("--stale-after", type=float, default=None, metavar="SECONDS",
+                   help="show a running run whose driver sent no heartbeat for this long as interrupted "
+                        "(default: $BNNBO_STALE_SECONDS, else 60)")
 
 
 @command("status", "list the studies in a store and the state of their runs", _status_args)
@@ -340,8 +350,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from bnnbo.storage import Store
 
     with Store(args.db, create=False) as store:
-        studies = [s for s in store.studies() if args.study in (None, s["name"])]
-        runs = load_runs(store, args.study)
+        studies = [s for s in store.studies(args.stale_after) if args.study in (None, s["name"])]
+        runs = load_runs(store, args.study, stale_after=args.stale_after)
     table = Table("study", "runs", "finished", "running", "failed", "interrupted", "pending", "updated",
                   title=f"studies in {store.url}")
     for s in studies:
@@ -356,7 +366,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             best = "-" if r.best is None or r.best != r.best else f"{r.best:.6g}"
             # pandas turns a missing error into NaN (a float, and truthy) once another run has one
             error = r.error if isinstance(r.error, str) else ""
-            t.add_row(r.problem, r.surrogate, str(r.seed), r.status, f"{r.n_evaluations}/{r.budget}",
+            shown = "interrupted (resumable)" if r.status == "interrupted" else r.status
+            t.add_row(r.problem, r.surrogate, str(r.seed), shown, f"{r.n_evaluations}/{r.budget}",
                       best, error[:80])
         console.print(t)
     return 0

@@ -5,8 +5,9 @@ result)`` (the result is the exception instance when the call itself could not c
 a worker died), and ``close()``. The driver stays the single writer to the store; executors
 only compute.
 
-Threads: torch's intra-op threads are set to the cores a worker owns, once per process, so
-that workers x threads never exceed the machine's cores.
+Threads: torch's intra-op threads are set once per process: ``--threads``, else
+``$BNNBO_THREADS``, else ``$OMP_NUM_THREADS``, else the default policy ``DEFAULT_THREADS``
+(capped at the cores a worker owns), so that workers x threads never exceed the machine's cores.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 from bnnbo.errors import ConfigError, UnavailableError
 
-_THREADS: int | None = None
 POLL_SECONDS = 5.0
 NO_WORKER_TIMEOUT = 120.0
 #: seconds to reach a Dask scheduler before giving up (a typo in --scheduler should fail fast)
@@ -36,21 +36,49 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def default_threads() -> int:
-    """``$OMP_NUM_THREADS`` when set (the user's or the scheduler's choice), else every core."""
+THREADS_ENV = "BNNBO_THREADS"
+#: intra-op threads per process unless told otherwise. The fits are small (n <= a few hundred
+#: points, networks of a few thousand weights): a second thread gains little on a quiet machine
+#: and costs several times over when another process wants the core (docs/performance.md,
+#: "Threads on a busy machine"); one process per core (--workers) is the way to use more cores.
+DEFAULT_THREADS = 1
+
+
+def requested_threads(threads: int | None = None) -> int | None:
+    """``threads`` (``--threads``), else ``$BNNBO_THREADS``, else None; ConfigError if not >= 1."""
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"${THREADS_ENV} = {raw!r}; expected an integer >= 1 (torch threads per process)")
+        return int(raw)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"--threads {threads}: expected an integer >= 1")
+    return threads
+
+
+def default_threads(cores: int | None = None) -> int:
+    """Threads for a process owning ``cores`` (default: all): ``$BNNBO_THREADS``, else
+    ``$OMP_NUM_THREADS`` (the user's or the scheduler's choice), else the policy
+    ``DEFAULT_THREADS``, at most ``cores`` in the last case."""
+    asked = requested_threads()
+    if asked is not None:
+        return asked
     env = os.environ.get("OMP_NUM_THREADS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else available_cores()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(DEFAULT_THREADS, cores or available_cores()))
 
 
 def set_threads(n: int | None) -> None:
     """Set torch's intra-op threads for this process; a no-op when already set to ``n``."""
-    global _THREADS
-    if n is None or n == _THREADS:
+    if n is None:
         return
     import torch
 
-    torch.set_num_threads(n)
-    _THREADS = n
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 class InProcessExecutor:
@@ -59,7 +87,7 @@ class InProcessExecutor:
     capacity = 1
 
     def __init__(self, threads: int | None = None):
-        self.threads = threads or default_threads()
+        self.threads = requested_threads(threads) or default_threads()
         set_threads(self.threads)
         self._queue: deque[tuple[int, Callable, tuple]] = deque()
         self._ids = itertools.count()
@@ -98,7 +126,8 @@ class DaskExecutor:
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise UnavailableError(f"Dask execution needs dask[distributed]: {exc}") from None
         self.scheduler, self.workers = scheduler, None if scheduler else (workers or 1)
-        self.threads = threads if scheduler else (threads or _local_threads(self.workers))
+        threads = requested_threads(threads)
+        self.threads = threads if scheduler else (threads or default_threads(_local_threads(self.workers)))
         self.cluster = self.client = None
         self._futures: set = set()
         if scheduler:  # connect now: an unreachable address fails before the store is touched
@@ -196,16 +225,15 @@ def check_workers(workers: int | None) -> None:
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, threads: int | None = None):
     """In-process unless ``workers`` or ``scheduler`` is given."""
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads {threads}: expected an integer >= 1")
     check_workers(workers)
     if scheduler is not None and not scheduler.strip():
         raise ConfigError("--scheduler is empty; expected an address such as tcp://host:8786")
+    threads = requested_threads(threads)
     if workers is not None and scheduler:
         raise ConfigError("give either --workers (a local Dask cluster) or --scheduler, not both")
     if workers is None and not scheduler:
         return InProcessExecutor(threads)
     if workers is not None and threads is not None and workers * threads > available_cores():
-        raise ConfigError(f"--workers {workers} x --threads {threads} exceeds the {available_cores()} "
-                          "cores of this machine")
+        raise ConfigError(f"--workers {workers} x {threads} thread(s) (--threads or ${THREADS_ENV}) exceeds "
+                          f"the {available_cores()} cores of this machine")
     return DaskExecutor(workers=workers, scheduler=scheduler, threads=threads)

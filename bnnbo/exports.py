@@ -44,13 +44,17 @@ def export_metadata(store, study: str | None) -> dict[str, Any]:
               .where(RunRow.status != "superseded").order_by(RunRow.id))
     if study is not None:
         runs_q = runs_q.where(StudyRow.name == study)
+    from bnnbo.storage import shown_status, stale_after
+
+    now, grace = datetime.now(timezone.utc), stale_after()
     with store._session() as s:
         studies = [{"name": r.name, "description": r.description, "source": r.source,
                     "created_at": _iso(r.created_at), "updated_at": _iso(r.updated_at)}
                    for r in s.scalars(q)]
         runs = [{"study": name, "run_id": r.id, "problem": r.problem, "surrogate": r.surrogate,
                  "seed": r.seed, "problem_name": r.problem_name, "surrogate_name": r.surrogate_name,
-                 "status": r.status, "n_evaluations": r.n_evaluations, "budget": r.budget, "best": r.best,
+                 "status": shown_status(r.status, r.heartbeat_at, r.updated_at, now, grace),
+                 "heartbeat_at": _iso(r.heartbeat_at), "n_evaluations": r.n_evaluations, "budget": r.budget, "best": r.best,
                  "error": r.error, "traceback": r.traceback, "created_at": _iso(r.created_at),
                  "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
                  "updated_at": _iso(r.updated_at), "problem_options": r.spec.get("problem_options", {}),

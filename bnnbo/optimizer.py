@@ -6,8 +6,11 @@ loop rebuilt from stored evaluations continues exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -16,13 +19,14 @@ from botorch.utils.multi_objective.box_decompositions import DominatedPartitioni
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
+from bnnbo import statefile
 from bnnbo.acquisition import (
     OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
 )
-from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError
+from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.limits import MAX_BUDGET, MAX_N_INIT, MAX_Q, MAX_SEED, check_count
 from bnnbo.problems.base import Problem, check_ref_point
-from bnnbo.space import DTYPE, SearchSpace
+from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 
 
@@ -175,6 +179,85 @@ class Optimizer:
         self._asks = max((e.batch for e in self.history), default=-1) + 1
         self.surrogate_state = surrogate_state
 
+    # ---- checkpoints -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write everything needed to continue to ``path``: the settings, the history, the
+        asked-but-untold batch and the surrogate state, as tensors and plain data
+        (bnnbo.statefile; never a pickle). Every random stream derives from the seed and the
+        number of points told, so ``Optimizer.load(path)`` continues exactly as this one would.
+        The file is replaced atomically: a crash mid-write leaves the previous checkpoint."""
+        path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"checkpoint path {str(path)!r} is a folder; expected a file name")
+        if not path.parent.is_dir():
+            raise ConfigError(f"checkpoint path {str(path)!r}: folder {str(path.parent)!r} does not exist")
+        pending = None
+        if self._pending is not None:
+            X, info = self._pending
+            pending = {"X": X, "info": _plain(info),
+                       "state": None if info["initial"] else self.surrogate.state_}
+        blob = statefile.dumps({
+            "settings": self._settings(),
+            "history": [{"x": e.x, "y": e.y, "initial": e.initial, "batch": e.batch,
+                         "fit_seconds": e.fit_seconds, "acq_seconds": e.acq_seconds,
+                         "diagnostics": _plain(e.diagnostics)} for e in self.history],
+            "asks": self._asks,
+            "surrogate_state": self.surrogate_state,
+            "pending": pending,
+        }, CHECKPOINT)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ConfigError(f"cannot write checkpoint {str(path)!r}: {exc.strerror or exc}") from None
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, surrogate: Surrogate | None = None) -> Optimizer:
+        """The optimizer ``save`` wrote to ``path``; its next ``ask`` is the one the saved
+        optimizer would have made. ``surrogate``: a configured instance for a surrogate class
+        that is not in the registry (by default the saved name and settings are used)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no optimizer checkpoint at {str(path)!r}"
+                              + (" (it is a folder)" if path.is_dir() else ""))
+        what = f"checkpoint {str(path)!r}"
+        data = statefile.loads(path.read_bytes(), CHECKPOINT, what)
+        try:
+            s = data["settings"]
+            opt = cls(
+                _space_of(s["space"]), s["num_objectives"], surrogate or s["surrogate"], seed=s["seed"],
+                q=s["q"], n_init=s["n_init"], acquisition=s["acquisition"], maximize=list(s["maximize"]),
+                ref_point=s["ref_point"], acq_optimizer=OptimizerPreset(**s["acq_optimizer"]),
+                surrogate_settings=None if surrogate is not None else s["surrogate_settings"],
+            )
+            opt.restore([Evaluation(**e) for e in data["history"]], data["surrogate_state"])
+            opt._asks = int(data["asks"])
+            pending = data["pending"]
+            if pending is not None:
+                opt._pending = (pending["X"], pending["info"])
+                opt.surrogate.state_ = pending["state"]
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{what}: {exc}; for a surrogate outside the registry pass "
+                                   "Optimizer.load(path, surrogate=YourSurrogate(...))") from None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise statefile.StateError(f"{what}: incomplete or malformed ({type(exc).__name__}: {exc})") from None
+        return opt
+
+    def _settings(self) -> dict[str, Any]:
+        ref = None if self._ref_max is None else self._ref_max * self._sign
+        return {"space": [_param_data(p) for p in self.space.parameters],
+                "num_objectives": self.num_objectives, "surrogate": self.surrogate.name,
+                "surrogate_settings": self.surrogate.settings.to_dict(), "seed": self.seed, "q": self.q,
+                "n_init": self.n_init, "acquisition": self.mode,
+                "maximize": [bool(v > 0) for v in self._sign.tolist()], "ref_point": ref,
+                "acq_optimizer": dataclasses.asdict(self.preset)}
+
     # ---- internals -------------------------------------------------------------------------
     def _fit(self, X_unit: Tensor, Y_max: Tensor, step_seed: int):
         try:
@@ -289,6 +372,35 @@ def result_of(opt: Optimizer, problem: Problem) -> Result:
         initial=torch.tensor([e.initial for e in opt.history]),
         trace=progress_trace(Y, problem.ref_point), fit_seconds=fits, acq_seconds=acqs, diagnostics=diags,
     )
+
+
+CHECKPOINT = "bnnbo-optimizer"
+
+
+def _param_data(p: Any) -> dict[str, Any]:
+    return {"type": type(p).__name__, **dataclasses.asdict(p)}
+
+
+def _space_of(params: list[dict[str, Any]]) -> SearchSpace:
+    kinds = {"Float": Float, "Integer": Integer, "Categorical": Categorical}
+    out = []
+    for p in params:
+        p = dict(p)
+        kind = kinds.get(p.pop("type", None))
+        if kind is None:
+            raise KeyError("parameter type")
+        out.append(kind(**p))
+    return SearchSpace(out)
+
+
+def _plain(value: Any) -> Any:
+    """Diagnostics as tensors and plain data (JSON-able values where something else slipped in)."""
+    try:
+        return statefile.check(value, "diagnostics")
+    except statefile.StateError:
+        from bnnbo.schema import jsonable
+
+        return jsonable(value)
 
 
 def _default_n_init(d: int) -> int:

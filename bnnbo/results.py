@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -20,11 +21,12 @@ from sqlalchemy import select
 from bnnbo.errors import ConfigError, UnavailableError
 from bnnbo.outputs import check_output_file
 from bnnbo.schema import EvaluationRow, RunRow, StudyRow
-from bnnbo.storage import Store
+from bnnbo.storage import Store, shown_status
+from bnnbo.storage import stale_after as stale_after_seconds
 
 RUN_COLUMNS = ["study", "run_id", "problem", "surrogate", "seed", "problem_name", "surrogate_name",
                "status", "n_evaluations", "budget", "best", "error", "created_at", "finished_at",
-               "problem_options"]
+               "problem_options", "heartbeat_at"]
 EVAL_COLUMNS = ["run_id", "index", "batch", "initial", "x", "y", "fit_seconds", "acq_seconds",
                 "diagnostics", "created_at"]
 
@@ -38,7 +40,8 @@ def _store(url: str | os.PathLike | Store | None) -> tuple[Store, bool]:
 def _runs_query(study: str | None, include_superseded: bool):
     q = (select(StudyRow.name, RunRow.id, RunRow.problem, RunRow.surrogate, RunRow.seed,
                 RunRow.problem_name, RunRow.surrogate_name, RunRow.status, RunRow.n_evaluations,
-                RunRow.budget, RunRow.best, RunRow.error, RunRow.created_at, RunRow.finished_at, RunRow.spec)
+                RunRow.budget, RunRow.best, RunRow.error, RunRow.created_at, RunRow.finished_at, RunRow.spec,
+                RunRow.heartbeat_at, RunRow.updated_at)
          .join(StudyRow, StudyRow.id == RunRow.study_id).order_by(RunRow.id))
     if study is not None:
         q = q.where(StudyRow.name == study)
@@ -48,8 +51,13 @@ def _runs_query(study: str | None, include_superseded: bool):
 
 
 def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = None,
-              include_superseded: bool = False) -> pd.DataFrame:
-    """One row per run: labels, seed, status, evaluations so far, budget, best, error."""
+              include_superseded: bool = False, stale_after: float | None = None) -> pd.DataFrame:
+    """One row per run: labels, seed, status, evaluations so far, budget, best, error.
+
+    A "running" run whose heartbeat is older than ``stale_after`` seconds (default
+    ``$BNNBO_STALE_SECONDS`` or 60) has lost its driver: its status reads "interrupted", as
+    after Ctrl-C; ``bnnbo run`` resumes it."""
+    grace = stale_after_seconds(stale_after)
     store, own = _store(url)
     try:
         _check_study(store, study)
@@ -58,7 +66,10 @@ def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = 
     finally:
         if own:
             store.close()
-    rows = [(*r[:-1], r[-1].get("problem_options", {})) for r in rows]
+    now = datetime.now(timezone.utc)
+    status = RUN_COLUMNS.index("status")
+    rows = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace), *r[status + 1:-3],
+             r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
@@ -83,7 +94,8 @@ def load_results(url: str | os.PathLike | Store | None = None, study: str | None
         if own:
             store.close()
     evals = pd.DataFrame([tuple(r) for r in rows], columns=EVAL_COLUMNS)
-    df = runs.drop(columns=["created_at", "finished_at", "error"]).merge(evals, on="run_id", how="inner")
+    df = runs.drop(columns=["created_at", "finished_at", "error", "heartbeat_at"]).merge(evals, on="run_id",
+                                                                                     how="inner")
     df["trace"] = _traces(df)
     return df.reset_index(drop=True)
 

@@ -9,7 +9,8 @@ another worker, or in another process — proposes exactly what an uninterrupted
 
 from __future__ import annotations
 
-import pickle
+import logging
+import threading
 import traceback
 import warnings
 from collections import deque
@@ -25,8 +26,13 @@ from bnnbo.executors import InProcessExecutor, set_threads
 from bnnbo.optimizer import Evaluation, Optimizer, step
 from bnnbo.progress import NullProgress
 from bnnbo.space import DTYPE
-from bnnbo.storage import RunRecord, Store
+from bnnbo.statefile import decode as decode_state
+from bnnbo.statefile import encode as encode_state
+from bnnbo.statefile import from_store as state_from_store
+from bnnbo.storage import RunRecord, Store, heartbeat_seconds
 from bnnbo.study import RunSpec, Study
+
+log = logging.getLogger("bnnbo")
 
 
 @dataclass
@@ -58,12 +64,11 @@ def run_step(spec: RunSpec, history: list[dict[str, Any]], state: bytes | None,
             warnings.filterwarnings("ignore", message=".*qExpected.*numerical issues.*")
             problem = get_problem(spec.problem_name, **spec.problem_options)
             opt = build_optimizer(spec, problem)
-            opt.restore([_to_evaluation(e) for e in history], pickle.loads(state) if state else None)
+            opt.restore([_to_evaluation(e) for e in history], decode_state(state))
             n0 = opt.n_told
             step(opt, problem, spec.budget)
         new = [_to_record(e, n0 + i) for i, e in enumerate(opt.history[n0:])]
-        blob = None if opt.surrogate_state is None else pickle.dumps(opt.surrogate_state, protocol=4)
-        return StepOutcome(new, blob)
+        return StepOutcome(new, encode_state(opt.surrogate_state))
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
         return failure(exc)
 
@@ -205,6 +210,7 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
     evaluations. A failing run is recorded and the others go on; Ctrl-C (KeyboardInterrupt)
     marks the runs in flight "interrupted" and returns, with every finished step committed.
     """
+    interval = heartbeat_seconds()  # a bad $BNNBO_HEARTBEAT_SECONDS fails before any work
     own = executor is None
     executor = executor or InProcessExecutor()
     progress = progress or NullProgress()
@@ -217,6 +223,7 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
     outcome.skipped = len(records) - len(todo)
     inflight: dict[Any, ActiveRun] = {}
     progress.start(study.name, len(records), outcome.skipped, executor.describe())
+    heartbeat = Heartbeat(store, lambda: [r.record.id for r in list(inflight.values())], interval)
     try:
         while todo or inflight:
             while todo and len(inflight) < executor.capacity:
@@ -231,20 +238,49 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
                 inflight[executor.submit(run_step, run.spec, run.history, run.state, executor.threads)] = run
     except KeyboardInterrupt:
         outcome.interrupted = True
+        heartbeat.stop()
         for run in inflight.values():
             if run.n < run.spec.budget:
                 store.set_status(run.record.id, "interrupted")
     finally:
+        heartbeat.stop()
         progress.stop()
         if own:
             executor.close()
     return outcome
 
 
+class Heartbeat:
+    """Writes the heartbeat of the runs in flight every ``heartbeat_seconds()`` from a daemon
+    thread, so a run stays "running" through a long fit and turns "interrupted" in
+    ``bnnbo status`` soon after its driver dies (SIGKILL, power loss) and stops beating."""
+
+    def __init__(self, store: Store, run_ids, interval: float | None = None):
+        self.store, self.run_ids, self.interval = store, run_ids, heartbeat_seconds(interval)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="bnnbo-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.store.heartbeat(self.run_ids())
+            except Exception as exc:  # noqa: BLE001 - a busy store delays a beat, never the study
+                log.debug("heartbeat not written: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
 def _activate(store: Store, record: RunRecord) -> ActiveRun:
     from bnnbo.problems import get_problem
 
     history, state = store.history(record.id)
+    # checked here, in the driver: an older store's pickle is converted or dropped, never unpickled
+    s = record.spec
+    state = state_from_store(state, f"run {record.id} ({s.problem} / {s.surrogate} / seed {s.seed})")
     problem = get_problem(record.spec.problem_name, **record.spec.problem_options)
     store.set_status(record.id, "running")
     return ActiveRun(record=record, history=history, state=state, problem=problem)

@@ -88,6 +88,9 @@ class RunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # the driver advancing the run writes it every step and every few seconds during long fits;
+    # a "running" run whose heartbeat is old was left by a driver that died (shown "interrupted")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (Index("ix_runs_cell", "study_id", "problem", "surrogate", "seed"),)
 
 
@@ -109,7 +112,7 @@ class EvaluationRow(Base):
 
 
 class RunStateRow(Base):
-    """The surrogate state after the run's last committed step (pickled; None for stateless)."""
+    """The surrogate state after the run's last committed step (bnnbo.statefile bytes; None for stateless)."""
 
     __tablename__ = "run_states"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
@@ -216,6 +219,7 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True, reado
             with Session(engine) as s, s.begin():
                 s.add(SchemaVersion(version=SCHEMA_VERSION))
         _check_version(engine, url)
+        _add_missing_columns(engine, url, readonly)
         if create and path is not None:
             _check_writable(engine)
             with engine.connect() as conn:  # persistent in the file; lets `status` read while a run writes
@@ -254,6 +258,34 @@ def explain_db_error(exc: DBAPIError, url: str | None = None) -> str:
         return (f"{where} is damaged or not a SQLite database: {reason}; restore it from a copy, "
                 "or give another --db")
     return f"cannot open {where}: {reason}"
+
+
+#: columns added after schema version 1 was released: stores made before them get them on opening
+_ADDED_COLUMNS = {"runs": ("heartbeat_at",)}
+
+
+def _add_missing_columns(engine: Engine, url: str, readonly: bool = False) -> None:
+    for table, names in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in inspect(engine).get_columns(table)}
+        for name in names:
+            if name in have:
+                continue
+            if readonly:
+                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                                  f"{table}.{name}, which a read-only connection cannot add; open it once "
+                                  "with write access (e.g. `bnnbo status --db ...`)")
+            column = Base.metadata.tables[table].c[name]
+            ddl = f"ALTER TABLE {table} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(ddl)
+            except DBAPIError as exc:
+                if name in {c["name"] for c in inspect(engine).get_columns(table)}:
+                    continue  # another process added it meanwhile
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                                  f"{table}.{name} added, which failed ({reason}); open it once with write "
+                                  "access (e.g. `bnnbo status --db ...` as its owner)") from None
 
 
 def _check_version(engine: Engine, url: str) -> None:

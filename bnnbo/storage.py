@@ -9,15 +9,17 @@ after it and the run's counters) in one transaction, so a crash loses at most th
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bnnbo.errors import BnnboError
+from bnnbo.errors import BnnboError, ConfigError
 from bnnbo.schema import (
     EvaluationRow,
     RunRow,
@@ -29,6 +31,45 @@ from bnnbo.schema import (
     resolve_url,
 )
 from bnnbo.study import RunSpec, Study
+
+#: a "running" run whose heartbeat is older than this many seconds is shown as interrupted
+STALE_AFTER_ENV, STALE_AFTER = "BNNBO_STALE_SECONDS", 60.0
+#: how often the driver writes the heartbeat of each run it is advancing, also mid-fit
+HEARTBEAT_ENV, HEARTBEAT_SECONDS = "BNNBO_HEARTBEAT_SECONDS", 10.0
+
+
+def _seconds(value: float | str | None, env: str, default: float, what: str) -> float:
+    raw = value if value is not None else (os.environ.get(env) or default)
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not (math.isfinite(seconds) and seconds > 0):
+        source = f"${env}" if value is None else what
+        raise ConfigError(f"{source} = {raw!r}; expected a number of seconds > 0")
+    return seconds
+
+
+def stale_after(value: float | str | None = None) -> float:
+    """The grace period in seconds: ``value``, else ``$BNNBO_STALE_SECONDS``, else 60."""
+    return _seconds(value, STALE_AFTER_ENV, STALE_AFTER, "--stale-after")
+
+
+def heartbeat_seconds(value: float | str | None = None) -> float:
+    """The heartbeat interval: ``value``, else ``$BNNBO_HEARTBEAT_SECONDS``, else 10."""
+    return _seconds(value, HEARTBEAT_ENV, HEARTBEAT_SECONDS, "heartbeat interval")
+
+
+def shown_status(status: str, heartbeat: datetime | None, updated: datetime | None,
+                 now: datetime, grace: float) -> str:
+    """``status``, except "interrupted" for a "running" run whose driver stopped beating
+    (its last heartbeat, or its last update in a store older than heartbeats, is stale)."""
+    last = heartbeat or updated
+    if status != "running" or last is None:
+        return status
+    if last.tzinfo is None:  # SQLite gives naive datetimes; they were written in UTC
+        last = last.replace(tzinfo=timezone.utc)
+    return "interrupted" if (now - last).total_seconds() > grace else status
 
 
 class StoreConflictError(BnnboError, RuntimeError):
@@ -101,16 +142,24 @@ class Store:
         with self._session() as s:
             return s.scalar(select(StudyRow.id).where(StudyRow.name == name))
 
-    def studies(self) -> list[dict[str, Any]]:
-        """One dict per study: name, updated_at and a count of runs per status."""
+    def studies(self, grace: float | None = None) -> list[dict[str, Any]]:
+        """One dict per study: name, updated_at and a count of runs per status ("running" runs
+        with a heartbeat older than ``grace`` seconds, default ``stale_after()``, count as
+        "interrupted")."""
+        grace = stale_after(grace)
         with self._session() as s:
             rows = s.execute(select(StudyRow.id, StudyRow.name, StudyRow.updated_at).order_by(StudyRow.id)).all()
             counts = s.execute(select(RunRow.study_id, RunRow.status, func.count())
+                               .where(RunRow.status != "running")
                                .group_by(RunRow.study_id, RunRow.status)).all()
+            running = s.execute(select(RunRow.study_id, RunRow.heartbeat_at, RunRow.updated_at)
+                                .where(RunRow.status == "running")).all()
+        now = _now()
+        counts = [*counts, *((sid, shown_status("running", hb, up, now, grace), 1) for sid, hb, up in running)]
         out = [{"id": i, "name": n, "updated_at": u, "runs": {}} for i, n, u in rows]
         by_id = {d["id"]: d for d in out}
         for sid, status, count in counts:
-            by_id[sid]["runs"][status] = count
+            by_id[sid]["runs"][status] = by_id[sid]["runs"].get(status, 0) + count
         return out
 
     # ---- runs ------------------------------------------------------------------------------
@@ -137,10 +186,17 @@ class Store:
     def set_status(self, run_id: int, status: str, error: str | None = None, traceback: str | None = None) -> None:
         values: dict[str, Any] = {"status": status, "error": error, "traceback": traceback}
         if status == "running":
-            values["started_at"] = _now()
+            values["started_at"] = values["heartbeat_at"] = _now()
         if status == "finished":
             values["finished_at"] = _now()
         self._update(run_id, **values)
+
+    def heartbeat(self, run_ids: list[int]) -> None:
+        """The driver is alive and advancing these runs (only "running" ones are touched)."""
+        if run_ids:
+            with self._session() as s, s.begin():
+                s.execute(update(RunRow).where(RunRow.id.in_(run_ids), RunRow.status == "running")
+                          .values(heartbeat_at=_now()))
 
     def _update(self, run_id: int, **values: Any) -> None:
         with self._session() as s, s.begin():
@@ -180,8 +236,8 @@ class Store:
             for e in evaluations:
                 s.add(EvaluationRow(run_id=run_id, **{**e, "diagnostics": jsonable(e["diagnostics"])}))
             s.merge(RunStateRow(run_id=run_id, n_evaluations=n, blob=state, updated_at=_now()))
-            values: dict[str, Any] = {"best": best, "status": status, "n_evaluations": n,
-                                      "updated_at": _now(), "error": None, "traceback": None}
+            values: dict[str, Any] = {"best": best, "status": status, "n_evaluations": n, "updated_at": _now(),
+                                      "heartbeat_at": _now(), "error": None, "traceback": None}
             if status == "finished":
                 values["finished_at"] = _now()
             s.execute(update(RunRow).where(RunRow.id == run_id).values(**values))

@@ -34,7 +34,7 @@ from bnnbo.report.tables import (
 )
 from bnnbo.results import load_results, load_runs
 from bnnbo.schema import RunRow, StudyRow
-from bnnbo.storage import Store
+from bnnbo.storage import Store, shown_status, stale_after
 
 
 class NotFound(ConfigError):
@@ -108,7 +108,14 @@ class DashboardData:
              .group_by(StudyRow.id, StudyRow.name, StudyRow.description, RunRow.status).order_by(StudyRow.id))
         with self.store.engine.connect() as conn:
             rows = conn.execute(q).all()
+            running = conn.execute(select(RunRow.study_id, RunRow.heartbeat_at, RunRow.updated_at)
+                                   .where(RunRow.status == "running")).all()
         now = datetime.now(timezone.utc)
+        grace = stale_after()
+        stale: dict[int, int] = {}  # running runs whose driver stopped beating: shown interrupted
+        for sid, beat, updated in running:
+            if shown_status("running", beat, updated, now, grace) == "interrupted":
+                stale[sid] = stale.get(sid, 0) + 1
         out: dict[int, dict[str, Any]] = {}
         for sid, name, description, state, count, done, planned, first, last in rows:
             s = out.setdefault(sid, {"name": name, "description": description or "", "runs": 0,
@@ -124,6 +131,10 @@ class DashboardData:
                 s["started"] = min(filter(None, [s["started"], _utc(first)]))
             if last is not None:
                 s["updated"] = max(filter(None, [s["updated"], _utc(last)]))
+        for sid, n in stale.items():
+            counts = out[sid]["counts"]
+            counts["running"] -= n
+            counts["interrupted"] = counts.get("interrupted", 0) + n
         for s in out.values():
             active = s["counts"].get("running", 0) > 0
             end = now if active else s["updated"]
@@ -238,7 +249,7 @@ class DashboardData:
         return clean({
             "run": {"id": run_id, "study": study, "problem": r.problem, "problem_name": r.problem_name,
                     "surrogate": r.surrogate, "surrogate_name": r.surrogate_name, "seed": int(r.seed),
-                    "status": state, "n_evaluations": int(r.n_evaluations), "budget": int(r.budget),
+                    "status": r.status, "n_evaluations": int(r.n_evaluations), "budget": int(r.budget),
                     "best": fmt(shown(ev.trace.iloc[-1])) if len(ev) else "–",
                     "error": r.error if isinstance(r.error, str) else "", "traceback": _tail(traceback),
                     "settings": settings or {}, "started": started, "updated": updated,

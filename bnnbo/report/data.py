@@ -125,7 +125,7 @@ def _from_exports(source, study: str | None) -> ReportData:
     runs = runs[runs.study == study].reset_index(drop=True)
     evals = evals[evals.study == study].reset_index(drop=True)
     where = source if isinstance(source, (str, os.PathLike)) else ", ".join(map(str, source))
-    return _report_data(study, f"export {where}", runs[RUN_COLUMNS + ["traceback"]], evals)
+    return _report_data(study, f"export {where}", runs.reindex(columns=RUN_COLUMNS + ["traceback"]), evals)
 
 
 def _report_data(name: str, url: str, runs: pd.DataFrame, evals: pd.DataFrame) -> ReportData:

@@ -9,7 +9,7 @@ A surrogate is configured by a frozen settings dataclass and learns with
 * ``seed`` derives every random stream of this fit; ``state`` is what the previous fit of the
   same run left in ``state_`` (e.g. HMC chains to warm-start from), or None.
 
-After ``fit``: ``state_`` (picklable, or None) and ``diagnostics_`` (a JSON-able dict).
+After ``fit``: ``state_`` (tensors and plain data, see bnnbo.statefile; or None) and ``diagnostics_`` (a JSON-able dict).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Surrogate (cheap settings are fine). Each check raises AssertionError with a cle
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -78,6 +79,45 @@ def check_fits_data(make: Factory) -> None:
     assert resid < 0.5 * Y.var(), f"training MSE {resid:.3g} is not below half the variance {Y.var():.3g}"
 
 
+def check_state(make: Factory) -> None:
+    """``state_`` is tensors and plain data (bnnbo.statefile) and survives the store: a fit
+    continued from the decoded state equals one continued from the state itself."""
+    from bnnbo.statefile import decode, encode
+
+    X, Y = toy_data()
+    first = make()
+    first.fit(X[:-2], Y[:-2], seed=1)
+    state = first.state_
+    blob = encode(state)
+    _assert_same_tree(decode(blob), state, "state_")
+    Xt = torch.rand(4, X.shape[-1], dtype=torch.float64)
+    means = []
+    for s in (state, decode(blob)):
+        torch.manual_seed(3)
+        model = make().fit(X, Y, seed=2, state=s)
+        with torch.no_grad():
+            means.append(model.posterior(Xt).mean)
+    assert torch.equal(means[0], means[1]), "a fit continued from the stored state differs"
+
+
+def _assert_same_tree(a, b, where: str) -> None:
+    assert type(a) is type(b) or (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)), \
+        f"{where}: {type(a).__name__} came back as {type(b).__name__}"
+    if isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), f"{where}: tensor changed"
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), f"{where}: keys changed"
+        for k in a:
+            _assert_same_tree(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: length changed"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_tree(x, y, f"{where}[{i}]")
+    else:
+        both_nan = isinstance(a, float) and math.isnan(a) and math.isnan(b)
+        assert a == b or both_nan, f"{where}: {b!r} came back as {a!r}"
+
+
 def check_surrogate(make: Factory) -> None:
     """Run every check, single- and multi-output."""
     for m in (1, 2):
@@ -85,3 +125,4 @@ def check_surrogate(make: Factory) -> None:
         check_gradients(make, m)
         check_determinism(make, m)
     check_fits_data(make)
+    check_state(make)
