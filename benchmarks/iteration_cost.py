@@ -17,6 +17,7 @@ reference acquisition: for sample-based posteriors qLogNEI over *all* kept netwo
 once, so no path is judged by its own MC samples); for the others their own acquisition.
 
     python benchmarks/iteration_cost.py --quick
+    python benchmarks/iteration_cost.py --summarise run1.jsonl run2.jsonl   # tables of earlier runs
     python benchmarks/iteration_cost.py --surrogates gp,hmc,ensemble,sghmc --q 10 --dims 6 \
         --n 10,40,70,100 --seeds 5
 """
@@ -44,7 +45,7 @@ SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
 PROBLEMS = {2: ("branin", {}), 6: ("hartmann6", {}), 10: ("ackley", {"dim": 10}),
             200: ("ackley", {"dim": 200})}
 PHASES = ("fit", "setup", "raw", "grad", "select")
-QUICK = {"surrogates": "gp,ibnn,hmc,ensemble", "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
+QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
 
 
 class PhaseClock:
@@ -143,25 +144,32 @@ def run(args) -> list[dict]:
 
 
 def summarise(rows: list[dict]) -> None:
-    """Medians over seeds; iteration time as a ratio to gp's on the same data and seed; the
-    value reached relative to the old path's (EI ratio, exp of the log-EI difference)."""
+    """Medians over seeds of: the phases' seconds; the iteration's time as a ratio to gp's on
+    the same data and seed; the acquisition step's (all but the fit) time as a ratio to the
+    old path's; the value reached relative to the old path's (EI ratio, exp of the log-EI
+    difference; median and the seeds' range)."""
     by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
     groups = defaultdict(list)
     for r in rows:
         groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
-    print("\n| d | n | q | surrogate | path | fit | set-up | raw samples | gradient opt. | select | "
-          "total s | x gp | EI vs old |")
-    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
+          "select | total s | acq. calls | x gp (total) | x old (acq.) | EI vs old |")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, n, q, s, path), rs in groups.items():
         med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
         gp = [r["total"] / by[(d, n, q, r["seed"], "gp", "new")]["total"]
               for r in rs if (d, n, q, r["seed"], "gp", "new") in by]
         old = [math.exp(r["value"] - by[(d, n, q, r["seed"], s, "old")]["value"])
                for r in rs if path != "old" and (d, n, q, r["seed"], s, "old") in by]
+        acq_old = [(r["total"] - r["fit"]) / (o["total"] - o["fit"]) for r in rs if path != "old"
+                   and (o := by.get((d, n, q, r["seed"], s, "old")))]
         x_gp = f"{statistics.median(gp):.2f}" if gp else ""
+        x_old = f"{statistics.median(acq_old):.2f}" if acq_old else ""
+        calls = statistics.median(r.get("calls", 0) for r in rs)
         vs_old = f"{statistics.median(old):.3f} ({min(old):.3f}-{max(old):.3f})" if old else ""
         cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
-        print(f"| {d} | {n} | {q} | {s} | {path} | {cells} | {x_gp} | {vs_old} |")
+        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} "
+              f"| {vs_old} |")
 
 
 def _ints(text: str) -> list[int]:
@@ -181,7 +189,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
     ap.add_argument("--out", help="append each row as JSON to this file")
+    ap.add_argument("--summarise", nargs="+", metavar="JSONL",
+                    help="print the tables of earlier runs' --out files instead of running")
     args = ap.parse_args()
+    if args.summarise:
+        rows = []
+        for path in args.summarise:
+            with open(path) as fh:
+                rows += [json.loads(line) for line in fh if line.strip()]
+        summarise(rows)
+        return
     if args.quick:
         for k, v in QUICK.items():
             setattr(args, k, v)
