@@ -7,7 +7,8 @@ first ``n - q`` points) and its acquisition (qLogNEI, the "default" optimiser pr
 optimised; surrogates and paths run interleaved, next to each other, so the machine's drift
 hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run two paths on the same fit:
 
-* ``new``: the library's default acquisition path;
+* ``new``: the library's default acquisition path (each distinct network evaluated once per
+  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
 * ``mcK``: the new path with K MC samples.
