@@ -29,8 +29,8 @@ from bnnbo.surrogates.mlp import MLPSpec
 _CHUNK = 64
 
 #: MC samples (networks) per evaluation of a "default"-mode acquisition on a SampleModel.
-#: 64 made the acquisition step 1.5-3x cheaper but did not reach today's acquisition values
-#: reliably (docs/performance.md, "One BO iteration with a sample-based surrogate")
+#: Fewer (64) made the acquisition step cheaper but its candidates reached lower acquisition
+#: values (docs/performance.md, "One BO iteration with a sample-based surrogate")
 ACQUISITION_SAMPLES = 128
 
 
