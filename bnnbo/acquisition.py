@@ -74,10 +74,17 @@ def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
 
 def build_acquisition(
     model: Model, X: Tensor, Y: Tensor, *, mode: str, ref_point: Tensor | None, seed: int,
-    num_samples: int = NUM_MC_SAMPLES,
+    num_samples: int | None = None,
 ) -> AcquisitionFunction:
-    """The acquisition for a fitted model on ``n x d`` unit inputs and ``n x m`` outputs (maximise)."""
+    """The acquisition for a fitted model on ``n x d`` unit inputs and ``n x m`` outputs (maximise).
+
+    ``num_samples``: MC samples; by default NUM_MC_SAMPLES, or in "default" mode a sample
+    model's own ``acquisition_samples`` (its draws are whole networks: posterior.py)."""
     check_mode(mode)
+    if num_samples is None:
+        num_samples = NUM_MC_SAMPLES
+        if mode == "default":
+            num_samples = getattr(model, "acquisition_samples", NUM_MC_SAMPLES)
     shape = torch.Size([num_samples])
     if mode == "paper":
         sampler = StochasticSampler(sample_shape=shape, seed=seed)

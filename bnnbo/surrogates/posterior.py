@@ -28,6 +28,11 @@ from bnnbo.surrogates.mlp import MLPSpec
 #: networks evaluated at once for mean / variance (bounds the activations' memory)
 _CHUNK = 64
 
+#: MC samples (networks) per evaluation of a "default"-mode acquisition on a SampleModel.
+#: Fewer (64) made the acquisition step cheaper but its candidates reached lower acquisition
+#: values (docs/performance.md, "One BO iteration with a sample-based surrogate")
+ACQUISITION_SAMPLES = 128
+
 
 class SampleModel(Model):
     """S stored networks with an output affine map back to raw units.
@@ -58,6 +63,16 @@ class SampleModel(Model):
         self.register_buffer("noise_std", noise_std.detach())
         self.observation_noise = observation_noise
         self._cache: tuple[Tensor, Tensor] | None = None
+        #: draws evaluate each distinct network once (False: the pre-issue-19 path, kept
+        #: for benchmarks/iteration_cost.py's side-by-side comparison)
+        self.fast_draws = True
+
+    @property
+    def acquisition_samples(self) -> int:
+        """MC samples a "default"-mode acquisition draws: every network is one function
+        draw, so with fewer networks than ACQUISITION_SAMPLES each is drawn once (the
+        mixture's exact expectation)."""
+        return min(ACQUISITION_SAMPLES, self.num_samples)
 
     @property
     def num_outputs(self) -> int:
@@ -149,7 +164,15 @@ class SamplePosterior(Posterior):
         ``noise``: standard-normal base samples broadcastable to that shape, used when the
         posterior includes observation noise (fresh ones are drawn when None)."""
         flat = indices.reshape(-1).to(self.model.eval_weights.device)
+        inverse = None
+        if self.model.fast_draws:
+            # many draws of few networks (e.g. baseline pruning's 2048): each network once
+            uniq, inv = torch.unique(flat, return_inverse=True)
+            if uniq.numel() < flat.numel():
+                flat, inverse = uniq, inv
         f = self.model.evaluate(self.model.weights(flat), self.X, eval_form=True)
+        if inverse is not None:
+            f = f.index_select(0, inverse)
         f = f.reshape(*indices.shape, *f.shape[1:])
         if self.noise:
             if noise is None:

@@ -99,3 +99,79 @@ def test_qlognei_runs_on_a_sample_model_with_gradients():
 def test_posterior_transforms_are_refused():
     with pytest.raises(UnsupportedError):
         _model().posterior(torch.rand(2, 3, dtype=D), posterior_transform=object())
+
+
+def test_repeated_networks_are_evaluated_once_with_the_same_draws_and_gradients():
+    model = _model(S=5, m=1)
+    idx = torch.tensor([[4, 1, 4], [1, 1, 0]])
+    out = {}
+    for fast in (True, False):
+        model.fast_draws = fast
+        X = torch.rand(2, 3, 3, dtype=D, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        draws = model.posterior(X).draw(idx)
+        draws.pow(2).sum().backward()
+        out[fast] = (draws, X.grad)
+        assert model._cache[0].numel() == (3 if fast else 6)  # the networks evaluated
+    assert out[True][0].shape == (2, 3, 2, 3, 1)
+    torch.testing.assert_close(out[True][0], out[False][0])
+    torch.testing.assert_close(out[True][1], out[False][1])
+
+
+def test_default_acquisition_uses_the_models_sample_count_and_is_deterministic_given_the_seed(
+    monkeypatch,
+):
+    from botorch.sampling import StochasticSampler
+
+    from bnnbo.acquisition import NUM_MC_SAMPLES, build_acquisition
+    from bnnbo.surrogates import posterior
+
+    monkeypatch.setattr(posterior, "ACQUISITION_SAMPLES", 64)
+    model = _model(S=300, m=1, dtype=torch.float32)
+    U = torch.rand(8, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    X = torch.rand(5, 4, 3, dtype=D, generator=torch.Generator().manual_seed(2))
+
+    def build(seed, **kw):
+        return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed, **kw)
+
+    acq = build(3)
+    assert acq.sampler.sample_shape == (64,)
+    # fixed base samples: the same seed gives the same function, another seed another one
+    torch.testing.assert_close(acq(X), build(3)(X), rtol=0, atol=0)
+    assert not torch.allclose(acq(X), build(4)(X))
+    assert build(3, num_samples=128).sampler.sample_shape == (128,)
+    # fewer networks than the count: each network once
+    small = _model(S=20, m=1)
+    assert build_acquisition(small, U, Y, mode="default", ref_point=None, seed=0).sampler.sample_shape == (20,)
+    # paper mode keeps the study's i.i.d. draws of 128 networks
+    paper = build_acquisition(model, U, Y, mode="paper", ref_point=None, seed=0)
+    assert isinstance(paper.sampler, StochasticSampler) and paper.sampler.sample_shape == (NUM_MC_SAMPLES,)
+
+
+def test_float32_networks_agree_with_float64_ones():
+    spec = MLPSpec(6, (64, 64), 1)
+    theta = spec.init(40, torch.Generator().manual_seed(0), D) * 2
+    one = torch.ones(1, dtype=D)
+    models = {dt: SampleModel(spec, theta.to(dt), one, one, one) for dt in (torch.float32, D)}
+    X = torch.rand(7, 3, 6, dtype=D, generator=torch.Generator().manual_seed(1))
+    idx = torch.arange(40)
+    f32, f64 = (models[dt].posterior(X).draw(idx) for dt in (torch.float32, D))
+    assert f32.dtype == D
+    torch.testing.assert_close(f32, f64, rtol=1e-4, atol=1e-4)
+
+
+def test_paper_mode_values_are_unchanged_by_evaluating_repeated_networks_once():
+    from bnnbo.acquisition import build_acquisition
+
+    model = _model(S=6, m=1, noise=True)  # 128 i.i.d. draws of 6 networks: many repeats
+    U = torch.rand(5, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    X = torch.rand(4, 2, 3, dtype=D, generator=torch.Generator().manual_seed(1))
+    values = []
+    for fast in (True, False):
+        model.fast_draws = fast
+        acq = build_acquisition(model, U, Y, mode="paper", ref_point=None, seed=0)
+        torch.manual_seed(7)  # the study's draws come from the global RNG
+        values.append(acq(X))
+    assert values[0].abs().min() > 0
+    torch.testing.assert_close(values[0], values[1])

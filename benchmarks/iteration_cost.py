@@ -1,0 +1,221 @@
+"""What one BO iteration costs, per surrogate: fit, acquisition set-up, raw samples, gradient
+optimisation and candidate selection, with the acquisition value the candidates reach.
+
+For each data set (problem by dimension, ``n`` Sobol points, seed) every surrogate is fitted
+once (a warm start, as in a BO run, where the surrogate has one: first fitted untimed on the
+first ``n - q`` points) and its acquisition (qLogNEI, the "default" optimiser preset) is
+optimised; surrogates and paths run interleaved, next to each other, so the machine's drift
+hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run two paths on the same fit:
+
+* ``new``: the library's default acquisition path (each distinct network evaluated once per
+  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network);
+* ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
+  deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
+* ``mcK``: the new path with K MC samples.
+
+The value reached is the log expected improvement of the chosen ``q`` points under a
+reference acquisition: for sample-based posteriors qLogNEI over *all* kept networks (each
+once, so no path is judged by its own MC samples); for the others their own acquisition.
+
+    python benchmarks/iteration_cost.py --quick
+    python benchmarks/iteration_cost.py --summarise run1.jsonl run2.jsonl   # tables of earlier runs
+    python benchmarks/iteration_cost.py --surrogates gp,hmc,ensemble,sghmc --q 10 --dims 6 \
+        --n 10,40,70,100 --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import botorch.optim.optimize as botorch_optimize
+import torch
+
+from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
+from bnnbo.problems import get_problem
+from bnnbo.surrogates import get_surrogate
+from bnnbo.surrogates.posterior import SampleModel
+
+SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
+SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
+PROBLEMS = {2: ("branin", {}), 6: ("hartmann6", {}), 10: ("ackley", {"dim": 10}),
+            200: ("ackley", {"dim": 200})}
+PHASES = ("fit", "setup", "raw", "grad", "select")
+QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
+
+
+class PhaseClock:
+    """Seconds spent in BoTorch's initial-condition search and gradient optimisation, by
+    wrapping the functions ``optimize_acqf`` looks up when called."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        for phase, name in (("raw", "gen_batch_initial_conditions"), ("grad", "gen_candidates_scipy")):
+            setattr(botorch_optimize, name, self._timed(phase, getattr(botorch_optimize, name)))
+
+    def _timed(self, phase: str, fn):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[phase] += time.perf_counter() - t
+        return wrapper
+
+    @contextmanager
+    def fresh(self):
+        self.seconds.clear()
+        yield self.seconds
+
+
+def reference_acquisition(model, U, Y, seed):
+    """qLogNEI over all kept networks of a sample model, else the model's own acquisition."""
+    if isinstance(model, SampleModel):
+        return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed,
+                                 num_samples=model.num_samples)
+    return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed)
+
+
+def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
+    if isinstance(model, SampleModel):
+        model.fast_draws = path != "old"
+    kwargs = {"num_samples": 128} if path == "old" else {}
+    if path.startswith("mc"):
+        kwargs["num_samples"] = int(path[2:])
+    with clock.fresh() as sec, torch.random.fork_rng():
+        torch.manual_seed(seed)
+        t0 = time.perf_counter()
+        acq = build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed, **kwargs)
+        calls = {"calls": 0, "batches": 0}  # acquisition calls and the t-batches they evaluated
+
+        def count(_module, inputs):
+            calls["calls"] += 1
+            calls["batches"] += inputs[0].shape[0]
+
+        acq.register_forward_pre_hook(count)
+        t1 = time.perf_counter()
+        cand = optimize_acquisition(acq, space, q, OPTIMIZER_PRESETS["default"], "proper")
+        t2 = time.perf_counter()
+        out = {"setup": t1 - t0, "raw": sec["raw"], "grad": sec["grad"],
+               "select": t2 - t1 - sec["raw"] - sec["grad"], **calls}
+    if isinstance(model, SampleModel):
+        model.fast_draws = True
+    with torch.no_grad():
+        out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
+    return out
+
+
+def run(args) -> list[dict]:
+    clock = PhaseClock()
+    rows = []
+    for d in args.dims:
+        name, options = PROBLEMS[d]
+        problem = get_problem(name, **options)
+        for n in args.n:
+            for q in args.q:
+                for seed in range(args.seeds):
+                    X = problem.space.sobol(n, seed=seed)
+                    U, Y = problem.space.to_unit(X), problem.evaluate(X)
+                    for sname in args.surrogates:
+                        sur = get_surrogate(sname)
+                        state = None
+                        if sname == "hmc" and not args.cold and n - q >= 2:  # warm start, as in BO
+                            sur.fit(U[: n - q], Y[: n - q], seed=seed + 1)
+                            state = sur.state_
+                        t = time.perf_counter()
+                        model = sur.fit(U, Y, seed=seed, state=state)
+                        fit = time.perf_counter() - t
+                        paths = args.paths if sname in SAMPLE_BASED else ["new"]
+                        for path in paths:
+                            r = one_path(model, problem.space, U, Y, q, seed, path, clock)
+                            r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname,
+                                     path=path, fit=fit)
+                            r["total"] = sum(r[p] for p in PHASES)
+                            rows.append(r)
+                            print(json.dumps(r), flush=True)
+                            if args.out:
+                                with open(args.out, "a") as fh:
+                                    fh.write(json.dumps(r) + "\n")
+    return rows
+
+
+def summarise(rows: list[dict]) -> None:
+    """Medians over seeds of: the phases' seconds; the iteration's time as a ratio to gp's on
+    the same data and seed; the acquisition step's (all but the fit) time as a ratio to the
+    old path's; the value reached relative to the old path's (EI ratio, exp of the log-EI
+    difference; median and the seeds' range)."""
+    by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
+    print("\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
+          "select | total s | acq. calls | x gp (total) | x old (acq.) | EI vs old |")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (d, n, q, s, path), rs in groups.items():
+        med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
+        gp = [r["total"] / by[(d, n, q, r["seed"], "gp", "new")]["total"]
+              for r in rs if (d, n, q, r["seed"], "gp", "new") in by]
+        old = [math.exp(r["value"] - by[(d, n, q, r["seed"], s, "old")]["value"])
+               for r in rs if path != "old" and (d, n, q, r["seed"], s, "old") in by]
+        acq_old = [(r["total"] - r["fit"]) / (o["total"] - o["fit"]) for r in rs if path != "old"
+                   and (o := by.get((d, n, q, r["seed"], s, "old")))]
+        x_gp = f"{statistics.median(gp):.2f}" if gp else ""
+        x_old = f"{statistics.median(acq_old):.2f}" if acq_old else ""
+        calls = statistics.median(r.get("calls", 0) for r in rs)
+        vs_old = f"{statistics.median(old):.3f} ({min(old):.3f}-{max(old):.3f})" if old else ""
+        cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
+        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} "
+              f"| {vs_old} |")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--surrogates", default=",".join(SURROGATES))
+    ap.add_argument("--q", default="1,4,10")
+    ap.add_argument("--dims", default="2,6,10,200")
+    ap.add_argument("--n", default="10,100", help="training points (>= 2 + q for a warm start)")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--paths", default="new,old",
+                    help="for sample-based surrogates: new, old, mcK (new with K MC samples)")
+    ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
+    ap.add_argument("--out", help="append each row as JSON to this file")
+    ap.add_argument("--summarise", nargs="+", metavar="JSONL",
+                    help="print the tables of earlier runs' --out files instead of running")
+    args = ap.parse_args()
+    if args.summarise:
+        rows = []
+        for path in args.summarise:
+            with open(path) as fh:
+                rows += [json.loads(line) for line in fh if line.strip()]
+        summarise(rows)
+        return
+    if args.quick:
+        for k, v in QUICK.items():
+            setattr(args, k, v)
+    args.surrogates = args.surrogates.split(",")
+    args.paths = args.paths.split(",")
+    for bad in set(args.surrogates) - set(SURROGATES):
+        ap.error(f"unknown surrogate {bad!r}; expected some of {SURROGATES}")
+    for bad in {p for p in args.paths if p not in ("new", "old") and not (p[:2] == "mc" and p[2:].isdigit())}:
+        ap.error(f"unknown path {bad!r}; expected 'new', 'old' or 'mcK' (K MC samples)")
+    args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
+    for bad in set(args.dims) - set(PROBLEMS):
+        ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s); grid: {vars(args)}")
+    summarise(run(args))
+
+
+if __name__ == "__main__":
+    main()
