@@ -17,7 +17,7 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
 from bnnbo.acquisition import (
-    OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
+    OptimizerPreset, build_acquisition, check_mode, default_preset_name, get_preset, optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError
 from bnnbo.problems.base import Problem, check_ref_point
@@ -54,7 +54,8 @@ class Optimizer:
         seed: derives every random stream.
         q: points per ask.
         n_init: size of the scrambled-Sobol initial design (default ``min(max(10, 2d), 100)``).
-        acquisition: ``"default"`` (qLogNEI / qLogNEHVI) or ``"paper"`` (the study's qEI / qEHVI).
+        acquisition: ``"default"`` (LogEI for one objective and q = 1, else qLogNEI / qLogNEHVI),
+            ``"mc"`` (qLogNEI also for q = 1) or ``"paper"`` (the study's qEI / qEHVI).
         maximize: per objective (or one bool for all).
         ref_point: hypervolume reference point in the user's convention (``m``); inferred
             from the data when None.
@@ -78,7 +79,8 @@ class Optimizer:
         self.n_init = _default_n_init(self.space.dim) if n_init is None else n_init
         _check_int("n_init", self.n_init, 1)
         self.mode = check_mode(acquisition)
-        self.preset = get_preset(acq_optimizer or self.mode)
+        self.acq_optimizer = acq_optimizer
+        self.preset = get_preset(acq_optimizer or default_preset_name(self.mode, num_objectives, q))
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
@@ -132,9 +134,10 @@ class Optimizer:
             model = self._fit(X_unit, Y_max, step_seed)
             t1 = time.perf_counter()
             ref = self._ref_point_max(Y_max)
-            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed)
+            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q)
             rounding = "paper" if self.mode == "paper" else "proper"
-            U = optimize_acquisition(acq, self.space, q, self.preset, rounding)
+            preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
+            U = optimize_acquisition(acq, self.space, q, preset, rounding)
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U)
