@@ -18,6 +18,7 @@ default one at a time. Optuna is the optional ``peers`` extra.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -145,6 +146,9 @@ def fmt(v: float) -> str:
 
 def table(results, problems, tools, seeds) -> list[str]:
     lines = [
+        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); regret = best value found - optimum "
+        "(pest: best cost found, no known optimum); times are wall seconds per run of 40 evaluations.",
+        "",
         "| problem | tool | median final regret | seeds' range | mean +- SE | median s / 40 evals | time vs optuna-gp |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
@@ -165,13 +169,13 @@ def table(results, problems, tools, seeds) -> list[str]:
     return lines
 
 
-def write_doc(lines: list[str], command: str) -> None:
+def write_doc(lines: list[str], commands: list[str]) -> None:
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOC} has no generated section ({BEGIN!r} ... {END!r})")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    body = "\n".join([BEGIN, "", "    " + command, ""] + lines + ["", END])
+    body = "\n".join([BEGIN, ""] + ["    " + c for c in commands] + [""] + lines + ["", END])
     DOC.write_text(head + body + tail)
 
 
@@ -184,10 +188,29 @@ def main() -> None:
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--write-doc", action="store_true", help="write the table into docs/performance.md")
+    ap.add_argument("--save", help="also write the per-seed results to this JSON file")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="run nothing: tabulate saved results (e.g. seed ranges run as parallel processes)")
     args = ap.parse_args()
+    if args.merge:
+        results, problems, tools, seeds = merge(args.merge)
+        lines = table(results, problems, tools, seeds)
+        print("\n".join(lines))
+        if args.write_doc:
+            runs = [json.loads(Path(f).read_text())["command"] + f" --save {Path(f).name}" for f in args.merge]
+            names = " ".join(Path(f).name for f in args.merge)
+            write_doc(lines, runs + [f"python benchmarks/default_loop.py --merge {names} --write-doc"])
+        return
     torch.set_num_threads(1)  # the same for every tool; the machine is shared
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     results: dict = {(p, t): {} for p in args.problems for t in args.tools}
+    argv, skip = [], False
+    for a in sys.argv[1:]:  # the command that reproduces the numbers, without where they were saved
+        if skip or a in ("--write-doc", "--save"):
+            skip = a == "--save"
+            continue
+        argv.append(a)
+    command = "python benchmarks/default_loop.py " + " ".join(argv)
     for k, seed in enumerate(seeds):
         for p in args.problems:
             name, options = PROBLEMS[p]
@@ -199,11 +222,33 @@ def main() -> None:
                 results[p, tool][seed] = (regret(problem, best), time.perf_counter() - t0)
                 print(f"seed {seed} {p:<10} {tool:<22} regret {results[p, tool][seed][0]:.4g} "
                       f"{results[p, tool][seed][1]:.2f} s", file=sys.stderr, flush=True)
+                if args.save:  # after every run, so an interrupted benchmark keeps what it measured
+                    save(args.save, results, command)
     lines = table(results, args.problems, args.tools, seeds)
     print("\n".join(lines))
     if args.write_doc:
-        command = "python benchmarks/default_loop.py " + " ".join(sys.argv[1:])
-        write_doc(lines, command.replace(" --write-doc", "").strip())
+        write_doc(lines, [command.strip()])
+
+
+def save(path: str, results: dict, command: str) -> None:
+    rows = [{"problem": p, "tool": t, "seed": s, "regret": r, "seconds": sec}
+            for (p, t), by_seed in results.items() for s, (r, sec) in by_seed.items()]
+    Path(path).write_text(json.dumps({"command": command, "rows": rows}, indent=1))
+
+
+def merge(paths: list[str]):
+    results: dict = {}
+    problems, tools, seeds = [], [], set()
+    for path in paths:
+        for row in json.loads(Path(path).read_text())["rows"]:
+            p, t = row["problem"], row["tool"]
+            problems += [p] if p not in problems else []
+            tools += [t] if t not in tools else []
+            results.setdefault((p, t), {})[row["seed"]] = (row["regret"], row["seconds"])
+            seeds.add(row["seed"])
+    # only seeds every (problem, tool) pair finished
+    done = sorted(s for s in seeds if all(s in results.get((p, t), {}) for p in problems for t in tools))
+    return results, problems, tools, done
 
 
 if __name__ == "__main__":

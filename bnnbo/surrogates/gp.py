@@ -42,6 +42,9 @@ class GPSettings(Settings):
     #: start the hyperparameters from the previous fit of the same run (modern priors only;
     #: None: on for modern priors, off for the study's)
     warm_start: bool | None = None
+    #: L-BFGS-B iterations of a warm-started fit (its start is the previous optimum, moved by
+    #: one new point; a cold fit runs to convergence)
+    warm_maxiter: int = 20
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
@@ -49,6 +52,8 @@ class GPSettings(Settings):
                 f"noise={self.noise!r} / warm_start={self.warm_start!r} apply to priors='modern'; "
                 "priors='paper' uses the study's likelihood and a cold fit"
             )
+        if self.warm_maxiter < 1:
+            raise ValueError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
         if not 0.0 < self.fixed_noise < 1.0:
             raise ValueError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
@@ -85,34 +90,40 @@ def fixed_noise_likelihood(noise: float) -> GaussianLikelihood:
 def hyperparameters(model: Model) -> list[dict[str, Tensor]]:
     """The trainable raw hyperparameters of each output's GP (a warm start for the next fit)."""
     models = model.models if isinstance(model, ModelListGP) else [model]
-    return [{k: v.detach().clone() for k, v in m.named_parameters()} for m in models]
+    return [{k: v.detach().clone() for k, v in m.named_parameters() if v.requires_grad} for m in models]
 
 
-def fit_exact_gps(X: Tensor, Y: Tensor, build, start: list[dict[str, Tensor]] | None = None) -> Model:
+def fit_exact_gps(
+    X: Tensor, Y: Tensor, build, start: list[dict[str, Tensor]] | None = None, warm_maxiter: int = 20,
+) -> Model:
     """One exact GP per output column, each fitted by type-II MAP; a ModelListGP if m > 1.
 
     ``build(X, y)`` returns an unfitted SingleTaskGP for one ``n x 1`` output; ``start`` (from
-    ``hyperparameters``) sets its initial hyperparameters where names and shapes match.
+    ``hyperparameters``) sets its initial hyperparameters where names and shapes match, and
+    then the fit runs at most ``warm_maxiter`` L-BFGS-B iterations.
     """
     models = []
     for j in range(Y.shape[-1]):
         gp = build(X, Y[:, j : j + 1])
-        if start is not None and len(start) == Y.shape[-1]:
-            _load_matching(gp, start[j])
+        warm = start is not None and len(start) == Y.shape[-1] and _load_matching(gp, start[j])
+        options = {"optimizer_kwargs": {"options": {"maxiter": warm_maxiter}}} if warm else {}
         try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp), **options)
         except Exception as exc:  # botorch raises several types; report them as one
             raise SurrogateError(f"GP fit failed on output {j}: {exc}") from exc
         models.append(gp.eval())
     return models[0] if len(models) == 1 else ModelListGP(*models)
 
 
-def _load_matching(gp: SingleTaskGP, values: dict[str, Tensor]) -> None:
-    own = dict(gp.named_parameters())
+def _load_matching(gp: SingleTaskGP, values: dict[str, Tensor]) -> bool:
+    """Copy the values whose names and shapes match; True if every trainable one was set."""
+    own = {k: v for k, v in gp.named_parameters() if v.requires_grad}
+    if set(own) != set(values) or any(own[k].shape != v.shape for k, v in values.items()):
+        return False
     with torch.no_grad():
         for k, v in values.items():
-            if k in own and own[k].shape == v.shape and own[k].requires_grad:
-                own[k].copy_(v)
+            own[k].copy_(v)
+    return True
 
 
 class GPSurrogate(Surrogate):
@@ -138,7 +149,7 @@ class GPSurrogate(Surrogate):
 
         warm = s.priors == "modern" and s.warm_start is not False
         start = state if warm and _is_hyperparameters(state) else None
-        model = fit_exact_gps(X, Y, build, start)
+        model = fit_exact_gps(X, Y, build, start, s.warm_maxiter)
         self.state_ = hyperparameters(model) if warm else None
         return model
 
