@@ -142,9 +142,9 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     options = {"maxiter": preset.maxiter}
     if preset.batch_limit is not None:
         options["batch_limit"] = preset.batch_limit
-    if preset.sample_around_best:
-        options["sample_around_best"] = True
     if space.is_continuous or rounding == "paper":
+        if preset.sample_around_best:  # the mixed optimiser sprays around the best points itself
+            options["sample_around_best"] = True
         cands, _ = optimize_acqf(
             acq, bounds=bounds, q=q, num_restarts=preset.num_restarts,
             raw_samples=preset.raw_samples, options=options, return_best_only=False,

@@ -16,7 +16,9 @@ from botorch.acquisition.analytic import _log_ei_helper
 from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import RBFKernel
 from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
@@ -60,20 +62,40 @@ class ExactGPLogEI(AcquisitionFunction):
         shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
         scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
         self.register_buffer("train_X", X)
-        self.register_buffer("L", L)
+        self.register_buffer("L_inv", torch.linalg.solve_triangular(L, torch.eye(X.shape[0], dtype=X.dtype), upper=False))
         self.register_buffer("alpha", alpha)
         self.register_buffer("shift", shift)
         self.register_buffer("scale", scale)
         self.register_buffer("best_f", torch.as_tensor(best_f, dtype=X.dtype).reshape(()))
 
+        kernel = model.covar_module
+        self._rbf = type(kernel) is RBFKernel and kernel.active_dims is None
+        if self._rbf:  # BoTorch's default kernel: a few fused ops instead of gpytorch's forward
+            with torch.no_grad():
+                ls = kernel.lengthscale.reshape(-1)
+                self.register_buffer("inv_ls", 1.0 / ls)
+                self.register_buffer("train_Xs", X * self.inv_ls)
+                self.register_buffer("train_sq", self.train_Xs.square().sum(-1))
+        self._const = type(model.mean_module) is ConstantMean
+        if self._const:
+            self.register_buffer("const", model.mean_module.constant.detach().reshape(()))
+
+    def _cross(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Prior covariances ``k(x, X)`` (``n x N``) and prior variances ``k(x, x)`` (``n``)."""
+        if self._rbf:
+            xs = x * self.inv_ls
+            d2 = (xs.square().sum(-1, keepdim=True) - 2 * xs @ self.train_Xs.T + self.train_sq).clamp_min(0)
+            return (-0.5 * d2).exp(), torch.ones(x.shape[0], dtype=x.dtype)
+        kernel = self.model.covar_module
+        return _dense(kernel.forward(x, self.train_X)), _dense(kernel.forward(x, x, diag=True))
+
     def mean_and_sigma(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and standard deviation of f at ``n x d`` points, original units."""
-        gp = self.model
-        k = _dense(gp.covar_module.forward(x, self.train_X))                 # n x N
-        mean = gp.mean_module(x) + k @ self.alpha
-        v = torch.linalg.solve_triangular(self.L, k.transpose(-1, -2), upper=False)
-        prior = _dense(gp.covar_module.forward(x, x, diag=True))
-        var = (prior - v.square().sum(-2)).clamp_min(1e-12)
+        k, prior = self._cross(x)
+        prior_mean = self.const if self._const else self.model.mean_module(x)
+        mean = prior_mean + k @ self.alpha
+        v = k @ self.L_inv.T
+        var = (prior - v.square().sum(-1)).clamp_min(1e-12)
         return self.shift + self.scale * mean, self.scale * var.sqrt()
 
     def forward(self, X: Tensor) -> Tensor:

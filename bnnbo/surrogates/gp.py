@@ -44,7 +44,7 @@ class GPSettings(Settings):
     warm_start: bool | None = None
     #: L-BFGS-B iterations of a warm-started fit (its start is the previous optimum, moved by
     #: one new point; a cold fit runs to convergence)
-    warm_maxiter: int = 20
+    warm_maxiter: int = 5
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
@@ -94,7 +94,7 @@ def hyperparameters(model: Model) -> list[dict[str, Tensor]]:
 
 
 def fit_exact_gps(
-    X: Tensor, Y: Tensor, build, start: list[dict[str, Tensor]] | None = None, warm_maxiter: int = 20,
+    X: Tensor, Y: Tensor, build, start: list[dict[str, Tensor]] | None = None, warm_maxiter: int = 5,
 ) -> Model:
     """One exact GP per output column, each fitted by type-II MAP; a ModelListGP if m > 1.
 
