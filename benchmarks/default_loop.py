@@ -144,26 +144,36 @@ def fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def table(results, problems, tools, seeds) -> list[str]:
+def table(results, problems, tools) -> list[str]:
+    """One row per (problem, tool) over the seeds that pair ran; the time ratio compares
+    medians over the seeds both it and optuna-gp ran."""
+    all_seeds = sorted({s for r in results.values() for s in r})
     lines = [
-        f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); regret = best value found - optimum "
-        "(pest: best cost found, no known optimum); times are wall seconds per run of 40 evaluations.",
+        f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value found - "
+        "optimum (pest: the best cost found, it has no known optimum); wall seconds per run of "
+        "40 evaluations.",
         "",
-        "| problem | tool | median final regret | seeds' range | mean +- SE | median s / 40 evals | time vs optuna-gp |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| problem | tool | seeds | median final regret | seeds' range | mean +- SE | median s / 40 evals "
+        "| time vs optuna-gp |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for p in problems:
-        ref_t = None
-        if "optuna-gp" in tools:
-            ref_t = statistics.median(results[p, "optuna-gp"][s][1] for s in seeds)
+        ref = results.get((p, "optuna-gp"), {})
         for tool in tools:
-            r = [results[p, tool][s][0] for s in seeds]
-            t = statistics.median(results[p, tool][s][1] for s in seeds)
+            by_seed = results.get((p, tool), {})
+            if not by_seed:
+                continue
+            r = [v[0] for v in by_seed.values()]
+            t = statistics.median(v[1] for v in by_seed.values())
             se = statistics.stdev(r) / math.sqrt(len(r)) if len(r) > 1 else float("nan")
-            ratio = f"{t / ref_t:.2f}x" if ref_t else "-"
+            common = [s for s in by_seed if s in ref]
+            ratio = "-"
+            if common and tool != "optuna-gp":
+                mine = statistics.median(by_seed[s][1] for s in common)
+                ratio = f"{mine / statistics.median(ref[s][1] for s in common):.2f}x"
             name = f"**{tool}**" if tool == "bnnbo" else tool
             lines.append(
-                f"| {p} | {name} | {fmt(statistics.median(r))} | {fmt(min(r))} - {fmt(max(r))} | "
+                f"| {p} | {name} | {len(r)} | {fmt(statistics.median(r))} | {fmt(min(r))} - {fmt(max(r))} | "
                 f"{fmt(statistics.fmean(r))} +- {fmt(se)} | {t:.2f} | {ratio} |"
             )
     return lines
@@ -193,12 +203,12 @@ def main() -> None:
                     help="run nothing: tabulate saved results (e.g. seed ranges run as parallel processes)")
     args = ap.parse_args()
     if args.merge:
-        results, problems, tools, seeds = merge(args.merge)
-        lines = table(results, problems, tools, seeds)
+        results, problems, tools = merge(args.merge)
+        lines = table(results, problems, tools)
         print("\n".join(lines))
         if args.write_doc:
-            runs = [json.loads(Path(f).read_text())["command"] + f" --save {Path(f).name}" for f in args.merge]
-            names = " ".join(Path(f).name for f in args.merge)
+            runs = [json.loads(Path(f).read_text())["command"] + f" --save {f}" for f in args.merge]
+            names = " ".join(args.merge)
             write_doc(lines, runs + [f"python benchmarks/default_loop.py --merge {names} --write-doc"])
         return
     torch.set_num_threads(1)  # the same for every tool; the machine is shared
@@ -224,7 +234,7 @@ def main() -> None:
                       f"{results[p, tool][seed][1]:.2f} s", file=sys.stderr, flush=True)
                 if args.save:  # after every run, so an interrupted benchmark keeps what it measured
                     save(args.save, results, command)
-    lines = table(results, args.problems, args.tools, seeds)
+    lines = table(results, args.problems, args.tools)
     print("\n".join(lines))
     if args.write_doc:
         write_doc(lines, [command.strip()])
@@ -238,17 +248,14 @@ def save(path: str, results: dict, command: str) -> None:
 
 def merge(paths: list[str]):
     results: dict = {}
-    problems, tools, seeds = [], [], set()
+    problems, tools = [], []
     for path in paths:
         for row in json.loads(Path(path).read_text())["rows"]:
             p, t = row["problem"], row["tool"]
             problems += [p] if p not in problems else []
             tools += [t] if t not in tools else []
             results.setdefault((p, t), {})[row["seed"]] = (row["regret"], row["seconds"])
-            seeds.add(row["seed"])
-    # only seeds every (problem, tool) pair finished
-    done = sorted(s for s in seeds if all(s in results.get((p, t), {}) for p in problems for t in tools))
-    return results, problems, tools, done
+    return results, problems, tools
 
 
 if __name__ == "__main__":
