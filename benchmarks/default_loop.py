@@ -42,7 +42,7 @@ VARIANTS: dict[str, dict] = {
     "bnnbo": {},
     # the default before issue 20: BoTorch's noise prior, qLogNEI, cold fits
     "bnnbo/old": {"acquisition": "mc", "surrogate_settings": {"noise": "learned", "warm_start": False}},
-    "bnnbo/learned-noise": {"surrogate_settings": {"noise": "learned"}},
+    "bnnbo/low-noise": {"surrogate_settings": {"noise": "low"}},
     "bnnbo/fixed-noise": {"surrogate_settings": {"noise": "fixed"}},
     "bnnbo/qlognei": {"acquisition": "mc"},
     "bnnbo/no-around-best": {"acq_optimizer": "default"},

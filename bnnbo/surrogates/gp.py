@@ -25,7 +25,7 @@ Noise = Literal["learned", "low", "fixed"]
 
 #: the noise model when the user names none (modern priors); chosen by
 #: benchmarks/default_loop.py, see docs/performance.md
-DEFAULT_NOISE: Noise = "low"
+DEFAULT_NOISE: Noise = "learned"
 
 
 @dataclass(frozen=True)
