@@ -144,9 +144,14 @@ def fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def table(results, problems, tools) -> list[str]:
+def table(results, problems, tools, times=None) -> list[str]:
     """One row per (problem, tool) over the seeds that pair ran; the time ratio compares
-    medians over the seeds both it and optuna-gp ran."""
+    medians over the runs of the same seed in the same process as optuna-gp's.
+
+    ``times``: {(problem, tool): {(run, seed): seconds}} (default: one run, from ``results``).
+    """
+    if times is None:
+        times = {key: {(0, s): v[1] for s, v in by_seed.items()} for key, by_seed in results.items()}
     all_seeds = sorted({s for r in results.values() for s in r})
     lines = [
         f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value found - "
@@ -158,7 +163,7 @@ def table(results, problems, tools) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for p in problems:
-        ref = results.get((p, "optuna-gp"), {})
+        ref = times.get((p, "optuna-gp"), {})
         for tool in tools:
             by_seed = results.get((p, tool), {})
             if not by_seed:
@@ -166,11 +171,12 @@ def table(results, problems, tools) -> list[str]:
             r = [v[0] for v in by_seed.values()]
             t = statistics.median(v[1] for v in by_seed.values())
             se = statistics.stdev(r) / math.sqrt(len(r)) if len(r) > 1 else float("nan")
-            common = [s for s in by_seed if s in ref]
+            mine_t = times.get((p, tool), {})
+            common = [k for k in mine_t if k in ref]  # same seed, same run (process)
             ratio = "-"
             if common and tool != "optuna-gp":
-                mine = statistics.median(by_seed[s][1] for s in common)
-                ratio = f"{mine / statistics.median(ref[s][1] for s in common):.2f}x"
+                mine = statistics.median(mine_t[k] for k in common)
+                ratio = f"{mine / statistics.median(ref[k] for k in common):.2f}x"
             name = f"**{tool}**" if tool == "bnnbo" else tool
             lines.append(
                 f"| {p} | {name} | {len(r)} | {fmt(statistics.median(r))} | {fmt(min(r))} - {fmt(max(r))} | "
@@ -203,8 +209,8 @@ def main() -> None:
                     help="run nothing: tabulate saved results (e.g. seed ranges run as parallel processes)")
     args = ap.parse_args()
     if args.merge:
-        results, problems, tools = merge(args.merge)
-        lines = table(results, problems, tools)
+        results, problems, tools, times = merge(args.merge)
+        lines = table(results, problems, tools, times)
         print("\n".join(lines))
         if args.write_doc:
             runs = [json.loads(Path(f).read_text())["command"] + f" --save {f}" for f in args.merge]
@@ -247,15 +253,21 @@ def save(path: str, results: dict, command: str) -> None:
 
 
 def merge(paths: list[str]):
+    """Results of several saved runs; a later file's (problem, tool, seed) replaces an earlier one."""
     results: dict = {}
+    times: dict = {}
     problems, tools = [], []
-    for path in paths:
+    for run, path in enumerate(paths):
         for row in json.loads(Path(path).read_text())["rows"]:
-            p, t = row["problem"], row["tool"]
+            p, t, seed = row["problem"], row["tool"], row["seed"]
             problems += [p] if p not in problems else []
             tools += [t] if t not in tools else []
-            results.setdefault((p, t), {})[row["seed"]] = (row["regret"], row["seconds"])
-    return results, problems, tools
+            results.setdefault((p, t), {})[seed] = (row["regret"], row["seconds"])
+            by_run = times.setdefault((p, t), {})
+            for key in [k for k in by_run if k[1] == seed]:
+                del by_run[key]
+            by_run[run, seed] = row["seconds"]
+    return results, problems, tools, times
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ runs each case with today's GP and with the GP as it was before (BoTorch's noise
 fits), interleaved per seed, and prints the final outcome (hypervolume for several objectives,
 regret for one) and wall seconds per run.
 
-    python benchmarks/default_recheck.py [--seeds 3]
+    python benchmarks/default_recheck.py [--seeds 3] [--cases 0 1 2]
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ GPS = {"gp now": {}, "gp before": {"noise": "learned", "warm_start": False}}
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--cases", type=int, nargs="+", default=list(range(len(CASES))),
+                    help="indices into CASES (to run them as parallel processes)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"{'problem':<13}{'q':>3}  {'GP':<10}{'median outcome':>16}{'seeds':>28}{'median s':>10}")
-    for name, q, n_init, budget in CASES:
+    for name, q, n_init, budget in [CASES[i] for i in args.cases]:
         problem = get_problem(name)
         out = {label: ([], []) for label in GPS}
         for seed in range(args.seeds):

@@ -59,7 +59,8 @@ OPTIMIZER_PRESETS = {
     "paper": OptimizerPreset(num_restarts=2, raw_samples=16, maxiter=10, batch_limit=1),
     "default": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200),
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
-    #: the default for analytic LogEI (q = 1): chosen by benchmarks/default_loop.py
+    #: the default for analytic LogEI (q = 1): "default" plus raw samples around the best
+    #: training points, so a restart refines the incumbent (docs/performance.md)
     "analytic": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200, sample_around_best=True),
 }
 NUM_MC_SAMPLES = 128

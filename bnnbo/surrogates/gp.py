@@ -23,8 +23,8 @@ from bnnbo.surrogates.base import Settings, Surrogate
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 
-#: the noise model when the user names none (modern priors); chosen by
-#: benchmarks/default_loop.py, see docs/performance.md
+#: the noise model when the user names none (modern priors); why "low" is not the default:
+#: docs/performance.md (default loop against Optuna's GPSampler)
 DEFAULT_NOISE: Noise = "learned"
 
 
