@@ -154,12 +154,12 @@ def table(results, problems, tools, times=None) -> list[str]:
         times = {key: {(0, s): v[1] for s, v in by_seed.items()} for key, by_seed in results.items()}
     all_seeds = sorted({s for r in results.values() for s in r})
     lines = [
-        f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value found - "
-        "optimum (pest: the best cost found, it has no known optimum); wall seconds per run of "
-        "40 evaluations.",
+        (f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value "
+         "found - optimum (pest: the best cost found, it has no known optimum); wall seconds per run "
+         "of 40 evaluations."),
         "",
-        "| problem | tool | seeds | median final regret | seeds' range | mean +- SE | median s / 40 evals "
-        "| time vs optuna-gp |",
+        ("| problem | tool | seeds | median final regret | seeds' range | mean +- SE | median s / 40 evals "
+         "| time vs optuna-gp |"),
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for p in problems:
