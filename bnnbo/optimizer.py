@@ -82,6 +82,8 @@ class Optimizer:
         self.acq_optimizer = acq_optimizer
         self.preset = get_preset(acq_optimizer or default_preset_name(self.mode, num_objectives, q))
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
+        if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
+            self.surrogate = get_surrogate(self.surrogate, warm_start=False)
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
         self._ref_max = None if ref is None else ref * self._sign
@@ -289,6 +291,15 @@ def result_of(opt: Optimizer, problem: Problem) -> Result:
         initial=torch.tensor([e.initial for e in opt.history]),
         trace=progress_trace(Y, problem.ref_point), fit_seconds=fits, acq_seconds=acqs, diagnostics=diags,
     )
+
+
+def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:
+    """GP warm starts are on by default only in the loop they were measured in (q = 1, one
+    objective, default acquisition); batches and several objectives fit cold as before
+    (docs/performance.md: default loop against Optuna's GPSampler)."""
+    s = surrogate.settings
+    return (surrogate.name == "gp" and getattr(s, "priors", None) == "modern" and s.warm_start is None
+            and (q > 1 or m > 1 or mode != "default"))
 
 
 def _default_n_init(d: int) -> int:

@@ -130,3 +130,23 @@ def test_plain_algebra_logei_equals_botorchs():
     xr = x[:5].clone().requires_grad_(True)
     ref(xr).sum().backward()
     assert torch.allclose(xg.grad, xr.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_gp_warm_starts_by_default_only_in_the_q1_single_objective_loop():
+    space = get_problem("branin").space
+    assert Optimizer(space, q=1).surrogate.settings.warm_start is None  # on
+    assert Optimizer(space, q=4).surrogate.settings.warm_start is False
+    assert Optimizer(space, num_objectives=2, q=1).surrogate.settings.warm_start is False
+    assert Optimizer(space, q=1, acquisition="mc").surrogate.settings.warm_start is False
+    assert Optimizer(space, q=4, surrogate_settings={"warm_start": True}).surrogate.settings.warm_start is True
+    assert Optimizer(space, q=4, surrogate_settings={"priors": "paper"}).surrogate.settings.warm_start is None
+
+
+@pytest.mark.parametrize("problem, q", [("branin", 2), ("branincurrin", 1)])
+def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
+    from bnnbo import optimize
+
+    now = optimize(problem, budget=10, seed=0, n_init=6, q=q)  # the second model-based ask could warm-start
+    before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
+                      surrogate_settings={"noise": "learned", "warm_start": False})
+    assert torch.equal(now.X, before.X)
