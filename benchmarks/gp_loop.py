@@ -58,7 +58,7 @@ def plain_botorch(problem, n_init: int, iterations: int, seed: int) -> tuple[tor
 
 
 def ours(problem, n_init: int, iterations: int, seed: int) -> tuple[torch.Tensor, list[float]]:
-    opt = Optimizer(problem.space, seed=seed, n_init=n_init)
+    opt = Optimizer(problem.space, seed=seed, n_init=n_init, acquisition="mc")  # the qLogNEI loop, cold fits
     X = opt.ask(n_init)
     opt.tell(X, problem.evaluate(X))
     times = []

@@ -2,9 +2,11 @@
 
 Two modes:
 
-* ``"default"``: qLogNEI (one objective) / qLogNEHVI (several), quasi-MC samples, a reliable
+* ``"default"``: analytic LogEI for one objective and q = 1 (no MC error near the optimum),
+  else qLogNEI (one objective) / qLogNEHVI (several) with quasi-MC samples; a reliable
   optimiser budget, and mixed spaces optimised with BoTorch's alternating mixed optimiser so
   the acquisition is only ever evaluated at valid discrete points.
+* ``"mc"``: as ``"default"`` but qLogNEI also for q = 1 (the default before issue 20).
 * ``"paper"``: the study's qEI with ``best_f`` = best observation / qEHVI with the box
   partitioning on the *observed* Y (the study's code used the model mean: a bug not copied),
   i.i.d. samples, its tiny optimiser budget, and discrete dims floored after a continuous
@@ -32,9 +34,10 @@ from botorch.utils.multi_objective.box_decompositions import FastNondominatedPar
 from torch import Tensor
 
 from bnnbo.errors import unknown
+from bnnbo.exact_logei import log_ei
 from bnnbo.space import SearchSpace
 
-MODES = ("default", "paper")
+MODES = ("default", "mc", "paper")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class OptimizerPreset:
     raw_samples: int
     maxiter: int
     batch_limit: int | None = None
+    #: add raw samples perturbed around the best training points (BoTorch's sample_around_best)
+    sample_around_best: bool = False
 
 
 #: "paper": the study's budget. "default": chosen by benchmarks/acq_presets.py (see
@@ -54,6 +59,9 @@ OPTIMIZER_PRESETS = {
     "paper": OptimizerPreset(num_restarts=2, raw_samples=16, maxiter=10, batch_limit=1),
     "default": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200),
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
+    #: the default for analytic LogEI (q = 1): "default" plus raw samples around the best
+    #: training points, so a restart refines the incumbent (docs/performance.md)
+    "analytic": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200, sample_around_best=True),
 }
 NUM_MC_SAMPLES = 128
 
@@ -62,6 +70,17 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise unknown("acquisition mode", mode, MODES)
     return mode
+
+
+def default_preset_name(mode: str, num_objectives: int, q: int) -> str:
+    """The optimiser preset a mode uses when the user names none."""
+    if mode == "paper":
+        return "paper"
+    return "analytic" if uses_analytic(mode, num_objectives, q) else "default"
+
+
+def uses_analytic(mode: str, num_objectives: int, q: int | None) -> bool:
+    return mode == "default" and num_objectives == 1 and q == 1
 
 
 def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
@@ -74,13 +93,18 @@ def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
 
 def build_acquisition(
     model: Model, X: Tensor, Y: Tensor, *, mode: str, ref_point: Tensor | None, seed: int,
-    num_samples: int | None = None,
+    num_samples: int | None = None, q: int | None = None,
 ) -> AcquisitionFunction:
     """The acquisition for a fitted model on ``n x d`` unit inputs and ``n x m`` outputs (maximise).
 
     ``num_samples``: MC samples; by default NUM_MC_SAMPLES, or in "default" mode a sample
-    model's own ``acquisition_samples`` (its draws are whole networks: posterior.py)."""
+    model's own ``acquisition_samples`` (its draws are whole networks: posterior.py).
+    ``q``: the batch size it will be optimised for (None: any, i.e. an MC acquisition).
+    """
     check_mode(mode)
+    # sample-based posteriors (whole networks) keep MC draws: LogEI would see only a Gaussian fit
+    if uses_analytic(mode, Y.shape[-1], q) and not hasattr(model, "acquisition_samples"):
+        return log_ei(model, Y.max())
     if num_samples is None:
         num_samples = NUM_MC_SAMPLES
         if mode == "default":
@@ -127,6 +151,8 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     if preset.batch_limit is not None:
         options["batch_limit"] = preset.batch_limit
     if space.is_continuous or rounding == "paper":
+        if preset.sample_around_best:  # the mixed optimiser sprays around the best points itself
+            options["sample_around_best"] = True
         cands, _ = optimize_acqf(
             acq, bounds=bounds, q=q, num_restarts=preset.num_restarts,
             raw_samples=preset.raw_samples, options=options, return_best_only=False,

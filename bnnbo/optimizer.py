@@ -21,7 +21,7 @@ from torch import Tensor
 
 from bnnbo import statefile
 from bnnbo.acquisition import (
-    OptimizerPreset, build_acquisition, check_mode, get_preset, optimize_acquisition,
+    OptimizerPreset, build_acquisition, check_mode, default_preset_name, get_preset, optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.limits import MAX_BUDGET, MAX_N_INIT, MAX_Q, MAX_SEED, check_count
@@ -59,7 +59,8 @@ class Optimizer:
         seed: derives every random stream.
         q: points per ask.
         n_init: size of the scrambled-Sobol initial design (default ``min(max(10, 2d), 100)``).
-        acquisition: ``"default"`` (qLogNEI / qLogNEHVI) or ``"paper"`` (the study's qEI / qEHVI).
+        acquisition: ``"default"`` (LogEI for one objective and q = 1, else qLogNEI / qLogNEHVI),
+            ``"mc"`` (qLogNEI also for q = 1) or ``"paper"`` (the study's qEI / qEHVI).
         maximize: per objective (or one bool for all).
         ref_point: hypervolume reference point in the user's convention (``m``); inferred
             from the data when None.
@@ -85,8 +86,11 @@ class Optimizer:
         _check_int("n_init", self.n_init, 2, MAX_N_INIT)
         self.n_init = int(self.n_init)
         self.mode = check_mode(acquisition)
-        self.preset = get_preset(acq_optimizer or self.mode)
+        self.acq_optimizer = acq_optimizer
+        self.preset = get_preset(acq_optimizer or default_preset_name(self.mode, num_objectives, q))
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
+        if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
+            self.surrogate = get_surrogate(self.surrogate, warm_start=False)
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
         self._ref_max = None if ref is None else ref * self._sign
@@ -139,9 +143,10 @@ class Optimizer:
             model = self._fit(X_unit, Y_max, step_seed)
             t1 = time.perf_counter()
             ref = self._ref_point_max(Y_max)
-            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed)
+            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q)
             rounding = "paper" if self.mode == "paper" else "proper"
-            U = optimize_acquisition(acq, self.space, q, self.preset, rounding)
+            preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
+            U = optimize_acquisition(acq, self.space, q, preset, rounding)
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U)
@@ -401,6 +406,15 @@ def _plain(value: Any) -> Any:
         from bnnbo.schema import jsonable
 
         return jsonable(value)
+
+
+def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:
+    """GP warm starts are on by default only in the loop they were measured in (q = 1, one
+    objective, default acquisition); batches and several objectives fit cold as before
+    (docs/performance.md: default loop against Optuna's GPSampler)."""
+    s = surrogate.settings
+    return (surrogate.name == "gp" and getattr(s, "priors", None) == "modern" and s.warm_start is None
+            and (q > 1 or m > 1 or mode != "default"))
 
 
 def _default_n_init(d: int) -> int:

@@ -31,14 +31,21 @@ def test_budget_not_divisible_by_q_is_respected():
     assert r.X.shape[0] == 8
 
 
-def test_resumed_optimizer_continues_identically():
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_resumed_optimizer_continues_identically(warm_start):
     p = get_problem("branin")
-    full = Optimizer(p.space, seed=3, n_init=4)
+    settings = {"warm_start": warm_start}
+    full = Optimizer(p.space, seed=3, n_init=4, surrogate_settings=settings)
+    states = []
     for _ in range(7):
         X = full.ask()
         full.tell(X, p.evaluate(X))
-    part = Optimizer(p.space, seed=3, n_init=4)
-    part.tell(full.X[:5], full.Y[:5])  # as if reloaded from a store
+        states.append(full.surrogate_state)
+    part = Optimizer(p.space, seed=3, n_init=4, surrogate_settings=settings)
+    if warm_start:  # a warm-started GP resumes from the state stored with the evaluations
+        part.restore(full.history[:5], states[4])
+    else:
+        part.tell(full.X[:5], full.Y[:5])  # as if reloaded from a store
     for _ in range(2):
         X = part.ask()
         part.tell(X, p.evaluate(X))

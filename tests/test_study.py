@@ -67,7 +67,7 @@ BAD = [
     ("name = 's'\nseeds = 1\nseed = 2\n[problems.branin]\n[surrogates.gp]\n",
      ["unknown key 'seed' (did you mean 'seeds'?)"]),
     ("name = 's'\nseeds = 1\nacquisition = 'ei'\n[problems.branin]\n[surrogates.gp]\n",
-     ["acquisition = 'ei'; expected one of: default, paper"]),
+     ["acquisition = 'ei'; expected one of: default, mc, paper"]),
     ("name = 's'\nseeds = 1\nacq_optimizer = 'fast'\n[problems.branin]\n[surrogates.gp]\n",
      ["acq_optimizer = 'fast'; expected one of"]),
     ("name = 's'\nseeds = 1\n[surrogates.gp]\n", ["[problems] is missing or empty"]),

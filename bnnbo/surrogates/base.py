@@ -166,7 +166,7 @@ def _coerce(owner: str, name: str, value: Any, hint: Any) -> Any:
                 return _coerce(owner, name, value, a)
             except ConfigError:
                 continue
-        ok, expected = False, " or ".join(getattr(a, "__name__", str(a)) for a in args)
+        ok, expected = False, " or ".join(_describe(a) for a in args)
     elif origin is tuple:
         expected = f"a list of {getattr(args[0], '__name__', args[0])}"
         if not isinstance(value, (list, tuple)):
@@ -189,6 +189,12 @@ def _coerce(owner: str, name: str, value: Any, hint: Any) -> Any:
     if not ok:
         raise ConfigError(f"{owner}: setting {name!r} = {value!r}; expected {expected}")
     return value
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) is Literal:
+        return " or ".join(map(repr, get_args(hint)))
+    return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
 class Surrogate(ABC):

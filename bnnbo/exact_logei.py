@@ -1,0 +1,108 @@
+"""Analytic LogEI on a fitted exact GP, evaluated with plain tensor algebra.
+
+BoTorch's ``LogExpectedImprovement`` on a ``SingleTaskGP`` spends most of each call in
+gpytorch's and linear_operator's per-call machinery, and the acquisition optimiser calls it
+hundreds of times per ask. ``ExactGPLogEI`` computes the same value from the GP's own kernel,
+mean, noise and outcome transform, factorising the training covariance once per ask
+(docs/performance.md has the measurement).
+"""
+
+from __future__ import annotations
+
+import torch
+from botorch.acquisition import LogExpectedImprovement
+from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.analytic import _log_ei_helper
+from botorch.models import SingleTaskGP
+from botorch.models.model import Model
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.kernels import RBFKernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
+from linear_operator.utils.cholesky import psd_safe_cholesky
+from torch import Tensor
+
+
+def log_ei(model: Model, best_f: Tensor | float) -> AcquisitionFunction:
+    """Analytic LogEI with incumbent ``best_f`` (maximisation): the plain-algebra version for a
+    single-output exact GP on untransformed inputs, BoTorch's for any other model."""
+    if _is_plain_exact_gp(model):
+        return ExactGPLogEI(model, best_f)
+    return LogExpectedImprovement(model, best_f=best_f)
+
+
+def _is_plain_exact_gp(model: Model) -> bool:
+    return (
+        type(model) is SingleTaskGP
+        and model.num_outputs == 1
+        and getattr(model, "input_transform", None) is None
+        and isinstance(getattr(model, "outcome_transform", None), (Standardize, type(None)))
+        and type(model.likelihood) is GaussianLikelihood
+        and model.train_inputs[0].ndim == 2
+    )
+
+
+def _dense(K) -> Tensor:
+    return K.to_dense() if hasattr(K, "to_dense") else K
+
+
+class ExactGPLogEI(AcquisitionFunction):
+    """log E[max(f(x) - best_f, 0)] under the latent posterior of a fitted SingleTaskGP."""
+
+    def __init__(self, model: SingleTaskGP, best_f: Tensor | float):
+        super().__init__(model=model)
+        X = model.train_inputs[0]
+        with torch.no_grad():
+            K = _dense(model.covar_module.forward(X, X))
+            K = K + model.likelihood.noise.reshape(()) * torch.eye(X.shape[0], dtype=X.dtype)
+            L = psd_safe_cholesky(K)
+            resid = (model.train_targets - model.mean_module(X)).unsqueeze(-1)
+            alpha = torch.cholesky_solve(resid, L).squeeze(-1)
+        tf = model.outcome_transform if hasattr(model, "outcome_transform") else None
+        shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
+        scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
+        self.register_buffer("train_X", X)
+        self.register_buffer("L_inv", torch.linalg.solve_triangular(L, torch.eye(X.shape[0], dtype=X.dtype), upper=False))
+        self.register_buffer("alpha", alpha)
+        self.register_buffer("shift", shift)
+        self.register_buffer("scale", scale)
+        self.register_buffer("best_f", torch.as_tensor(best_f, dtype=X.dtype).reshape(()))
+
+        kernel = model.covar_module
+        self._rbf = type(kernel) is RBFKernel and kernel.active_dims is None
+        if self._rbf:  # BoTorch's default kernel: a few fused ops instead of gpytorch's forward
+            with torch.no_grad():
+                ls = kernel.lengthscale.reshape(-1)
+                self.register_buffer("inv_ls", 1.0 / ls)
+                self.register_buffer("train_Xs", X * self.inv_ls)
+                self.register_buffer("train_sq", self.train_Xs.square().sum(-1))
+        self._const = type(model.mean_module) is ConstantMean
+        if self._const:
+            self.register_buffer("const", model.mean_module.constant.detach().reshape(()))
+
+    def _cross(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Prior covariances ``k(x, X)`` (``n x N``) and prior variances ``k(x, x)`` (``n``)."""
+        if self._rbf:
+            xs = x * self.inv_ls
+            d2 = (xs.square().sum(-1, keepdim=True) - 2 * xs @ self.train_Xs.T + self.train_sq).clamp_min(0)
+            return (-0.5 * d2).exp(), torch.ones(x.shape[0], dtype=x.dtype)
+        kernel = self.model.covar_module
+        return _dense(kernel.forward(x, self.train_X)), _dense(kernel.forward(x, x, diag=True))
+
+    def mean_and_sigma(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean and standard deviation of f at ``n x d`` points, original units."""
+        k, prior = self._cross(x)
+        prior_mean = self.const if self._const else self.model.mean_module(x)
+        mean = prior_mean + k @ self.alpha
+        v = k @ self.L_inv.T
+        var = (prior - v.square().sum(-1)).clamp_min(1e-12)
+        return self.shift + self.scale * mean, self.scale * var.sqrt()
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``batch x 1 x d`` -> ``batch``."""
+        if X.shape[-2] != 1:
+            raise ValueError(f"analytic LogEI takes q = 1 points per batch, got q = {X.shape[-2]}")
+        batch = X.shape[:-2]
+        mean, sigma = self.mean_and_sigma(X.reshape(-1, X.shape[-1]))
+        u = (mean - self.best_f) / sigma
+        return (_log_ei_helper(u) + sigma.log()).reshape(batch)

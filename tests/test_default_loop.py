@@ -1,0 +1,152 @@
+"""The default (non-paper) loop's options: the GP's noise model, warm starts, the q = 1 acquisition."""
+
+import pytest
+import torch
+from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
+from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
+
+from bnnbo import ConfigError, Optimizer, get_problem, get_surrogate
+from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition
+from bnnbo.surrogates.gp import DEFAULT_NOISE
+from bnnbo.testing.conformance import toy_data
+
+
+def _noise(model) -> float:
+    return model.likelihood.noise.item()
+
+
+def test_fixed_noise_is_what_was_asked():
+    X, Y = toy_data(n=15)
+    model = get_surrogate("gp", noise="fixed", fixed_noise=1e-5).fit(X, Y)
+    assert _noise(model) == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_low_noise_interpolates_deterministic_data_and_learned_does_not():
+    X = torch.rand(20, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    Y = (torch.sin(6 * X[:, :1]) + X[:, 1:] ** 2)  # noiseless
+    low = get_surrogate("gp", noise="low").fit(X, Y, seed=0)
+    learned = get_surrogate("gp", noise="learned").fit(X, Y, seed=0)
+    assert _noise(learned) >= 1e-4  # BoTorch's floor
+    assert _noise(low) < 1e-4
+
+
+def test_default_noise_is_the_documented_one():
+    X, Y = toy_data(n=15)
+    model = get_surrogate("gp").fit(X, Y)
+    explicit = get_surrogate("gp", noise=DEFAULT_NOISE).fit(X, Y)
+    assert _noise(model) == pytest.approx(_noise(explicit))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"priors": "paper", "noise": "low"}, "apply to priors='modern'"),
+    ({"priors": "paper", "warm_start": True}, "apply to priors='modern'"),
+    ({"noise": "tiny"}, r"'noise' = 'tiny'; expected 'learned' or 'low' or 'fixed' or None"),
+    ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
+])
+def test_gp_noise_settings_errors(kwargs, msg):
+    with pytest.raises(ConfigError, match=msg):
+        get_surrogate("gp", **kwargs)
+
+
+def test_warm_start_starts_from_the_previous_hyperparameters():
+    X, Y = toy_data(n=15)
+    s = get_surrogate("gp")
+    s.fit(X, Y, seed=0)
+    state = s.state_
+    assert isinstance(state, list) and "covar_module.raw_lengthscale" in state[0]
+    # a warm start from a fit on the same data ends where that fit ended
+    again = s.fit(X, Y, seed=1, state=state)
+    assert torch.allclose(again.covar_module.raw_lengthscale, state[0]["covar_module.raw_lengthscale"], atol=1e-2)
+    assert get_surrogate("gp", warm_start=False).fit(X, Y) is not None
+    cold = get_surrogate("gp", warm_start=False)
+    cold.fit(X, Y)
+    assert cold.state_ is None
+
+
+def test_paper_gp_keeps_no_state():
+    X, Y = toy_data(n=15)
+    s = get_surrogate("gp", priors="paper")
+    s.fit(X, Y)
+    assert s.state_ is None
+
+
+def test_q1_default_uses_analytic_logei_and_batches_stay_mc():
+    X, Y = toy_data(n=12)
+    model = get_surrogate("gp").fit(X, Y)
+    kw = {"ref_point": None, "seed": 0}
+    from bnnbo.exact_logei import ExactGPLogEI
+
+    assert isinstance(build_acquisition(model, X, Y, mode="default", q=1, **kw), ExactGPLogEI)
+    assert isinstance(build_acquisition(model, X, Y, mode="default", q=3, **kw), qLogNoisyExpectedImprovement)
+    assert isinstance(build_acquisition(model, X, Y, mode="mc", q=1, **kw), qLogNoisyExpectedImprovement)
+    assert isinstance(build_acquisition(model, X, Y, mode="default", **kw), qLogNoisyExpectedImprovement)
+    Y2 = torch.cat([Y, -Y], dim=-1)
+    model2 = get_surrogate("gp").fit(X, Y2)
+    acq = build_acquisition(model2, X, Y2, mode="default", q=1, ref_point=Y2.min(0).values, seed=0)
+    assert isinstance(acq, qLogNoisyExpectedHypervolumeImprovement)
+
+
+def test_optimizer_picks_the_analytic_preset_for_q1_only():
+    p = get_problem("branin")
+    assert Optimizer(p.space, q=1).preset == OPTIMIZER_PRESETS["analytic"]
+    assert Optimizer(p.space, q=4).preset == OPTIMIZER_PRESETS["default"]
+    assert Optimizer(p.space, q=1, acquisition="mc").preset == OPTIMIZER_PRESETS["default"]
+    assert Optimizer(p.space, q=1, acquisition="paper").preset == OPTIMIZER_PRESETS["paper"]
+
+
+def _loop(seed: int, steps: int, opt=None):
+    p = get_problem("branin")
+    opt = opt or Optimizer(p.space, seed=seed, n_init=5)
+    for _ in range(steps):
+        X = opt.ask()
+        opt.tell(X, p.evaluate(X))
+    return opt
+
+
+def test_warm_started_loop_is_reproducible_and_resumes_identically():
+    a, b = _loop(7, 8), _loop(7, 8)
+    assert torch.equal(a.X, b.X)
+    assert isinstance(a.surrogate_state, list)  # the warm start travelled between asks
+    # rebuilt from the first 7 evaluations and the state saved with them, the 8th ask agrees
+    part = _loop(7, 7)
+    resumed = Optimizer(part.space, seed=7, n_init=5)
+    resumed.restore(part.history, part.surrogate_state)
+    assert torch.equal(resumed.ask(), a.X[-1:])
+
+
+def test_plain_algebra_logei_equals_botorchs():
+    from bnnbo.exact_logei import ExactGPLogEI
+
+    X, Y = toy_data(n=15)
+    Y = 50 * Y + 3  # the outcome transform must be undone
+    model = get_surrogate("gp").fit(X, Y)
+    ours = ExactGPLogEI(model, Y.max())
+    ref = LogExpectedImprovement(model, best_f=Y.max())
+    x = torch.rand(64, 1, X.shape[-1], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x = torch.cat([x, X[:4].unsqueeze(-2)])  # at training points too (small variance)
+    assert torch.allclose(ours(x), ref(x), atol=1e-6, rtol=1e-6)
+    xg = x[:5].clone().requires_grad_(True)
+    ours(xg).sum().backward()
+    xr = x[:5].clone().requires_grad_(True)
+    ref(xr).sum().backward()
+    assert torch.allclose(xg.grad, xr.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_gp_warm_starts_by_default_only_in_the_q1_single_objective_loop():
+    space = get_problem("branin").space
+    assert Optimizer(space, q=1).surrogate.settings.warm_start is None  # on
+    assert Optimizer(space, q=4).surrogate.settings.warm_start is False
+    assert Optimizer(space, num_objectives=2, q=1).surrogate.settings.warm_start is False
+    assert Optimizer(space, q=1, acquisition="mc").surrogate.settings.warm_start is False
+    assert Optimizer(space, q=4, surrogate_settings={"warm_start": True}).surrogate.settings.warm_start is True
+    assert Optimizer(space, q=4, surrogate_settings={"priors": "paper"}).surrogate.settings.warm_start is None
+
+
+@pytest.mark.parametrize("problem, q", [("branin", 2), ("branincurrin", 1)])
+def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
+    from bnnbo import optimize
+
+    now = optimize(problem, budget=10, seed=0, n_init=6, q=q)  # the second model-based ask could warm-start
+    before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
+                      surrogate_settings={"noise": "learned", "warm_start": False})
+    assert torch.equal(now.X, before.X)
