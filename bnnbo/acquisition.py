@@ -126,7 +126,7 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         )
         cands = cands.reshape(-1, q, d)
         if not space.is_continuous:
-            cands = space.snap_unit(cands)
+            cands = space.snap_unit(cands, "paper" if rounding == "paper" else "centre")
         with torch.no_grad():
             values = acq(cands)
         return cands[values.argmax()].detach()
