@@ -32,6 +32,7 @@ from botorch.utils.multi_objective.box_decompositions import FastNondominatedPar
 from torch import Tensor
 
 from bnnbo.errors import unknown
+from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
 
 MODES = ("default", "paper")
@@ -51,7 +52,8 @@ class OptimizerPreset:
 #: docs/performance.md): the smallest budget whose median acquisition value is within 1% of a
 #: 4x larger budget's on Hartmann6 and Ackley.
 OPTIMIZER_PRESETS = {
-    "paper": OptimizerPreset(num_restarts=2, raw_samples=16, maxiter=10, batch_limit=1),
+    "paper": OptimizerPreset(**{k: STUDY_LOOP[k] for k in ("num_restarts", "raw_samples",
+                                                         "maxiter", "batch_limit")}),
     "default": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200),
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
 }

@@ -9,12 +9,11 @@ config is in ``STUDY_CODE``. The ``*_presets()`` functions translate both into b
 settings; each surrogate's ``presets`` table is built from them, and each problem's
 ``paper_budget`` from ``budget()``. Adding a paper problem is one ``STUDY`` entry.
 
-``python -m bnnbo.paper --ledger`` prints docs/paper-fidelity.md from these tables.
+``python -m bnnbo.paper_ledger`` prints docs/paper-fidelity.md from these tables.
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,19 +239,3 @@ def gp_presets() -> dict[str, dict[str, Any]]:
 
 PRESETS = {"gp": gp_presets, "ibnn": ibnn_presets, "dkl": dkl_presets, "hmc": hmc_presets,
            "sghmc": sghmc_presets, "ensemble": ensemble_presets, "laplace": laplace_presets}
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bnnbo.paper", description=__doc__.split("\n")[0])
-    parser.add_argument("--ledger", action="store_true", help="print docs/paper-fidelity.md")
-    args = parser.parse_args(argv)
-    if args.ledger:
-        from bnnbo.paper_ledger import ledger
-
-        print(ledger(), end="")
-    else:
-        parser.print_help()
-
-
-if __name__ == "__main__":
-    main()
