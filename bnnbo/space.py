@@ -8,7 +8,8 @@ of its cell, ``(i + 0.5) / k``; ``from_unit`` snaps any point of a cell to its l
 
 ``encoding="paper"`` is the study's instead: ``normalize(level, [0, k - 1e-6])``, i.e. level
 ``i`` at ``i / (k - 1e-6)``, the left edge of its cell, and a unit value ``u`` back to level
-``floor(u (k - 1e-6))``. The cells nearly agree, but I-BNN kernels and neural networks are
+``floor(u (k - 1e-6))`` (plus 1e-9, so that float rounding cannot send a level's own
+encoding to the level below). The cells nearly agree, but I-BNN kernels and neural networks are
 not shift-invariant, so the two encodings give different surrogates.
 """
 
@@ -28,6 +29,8 @@ DTYPE = torch.float64
 ENCODINGS = ("centre", "paper")
 #: the study's discrete upper bounds are k - PAPER_EPS
 PAPER_EPS = 1e-6
+#: i / (k - eps) * (k - eps) can land a rounding error below i
+PAPER_ROUNDING_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,11 @@ class SearchSpace:
             X[..., self._log] = (lo + U[..., self._log] * (hi - lo)).exp()
         disc = self._levels > 0
         if disc.any():
-            k = self._levels[disc] - (PAPER_EPS if encoding == "paper" else 0.0)
-            level = torch.minimum((U[..., disc] * k).floor(), self._levels[disc] - 1)
+            if encoding == "paper":  # the tolerance maps a level's own encoding back to it
+                scaled = U[..., disc] * (self._levels[disc] - PAPER_EPS) + PAPER_ROUNDING_TOL
+            else:
+                scaled = U[..., disc] * self._levels[disc]
+            level = torch.minimum(scaled.floor(), self._levels[disc] - 1)
             X[..., disc] = self._low[disc] + level
         return X
 

@@ -274,6 +274,13 @@ def test_item10_pest_levels_are_encoded_at_the_left_edge_in_paper_mode():
     # the study floors u * (k - 1e-6): just below 1 / (5 - 1e-6) is still level 0
     assert float(space.from_unit(torch.full((1, 3), 0.2000000399), "paper")[0, 0]) == 0.0
     assert float(space.from_unit(torch.full((1, 3), 0.2000000399))[0, 0]) == 1.0
+    # every level's own encoding maps back to it (float rounding of i / (k - eps) * (k - eps))
+    from bnnbo.space import Integer
+
+    wide = SearchSpace([Integer(f"i{k}", 0, k - 1) for k in range(2, 40)])
+    for i in range(39):
+        X = torch.tensor([[min(i, k - 1) for k in range(2, 40)]], dtype=D)
+        assert torch.equal(wide.from_unit(wide.to_unit(X, "paper"), "paper"), X)
 
 
 def test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding():
