@@ -40,10 +40,11 @@ class StudyConfig:
     ibnn_var_b: float
     #: ensemble: regnet_dims, prior_var (None: absent), noise_var
     ensemble: dict[str, Any]
-    #: SGHMC: prior_var (None: absent from the config)
+    #: SGHMC: prior_var (None: absent from the config, which crashed the study's code at
+    #: d3627e6; its later code falls back to 1.0, as bnnbo's presets do)
     sghmc_prior_var: float | None
-    #: Laplace: prior_var, noise_var (None: absent); None: Laplace is not in the config
-    laplace: dict[str, Any] | None
+    #: Laplace: prior_var, noise_var (None: absent, as for SGHMC)
+    laplace: dict[str, Any]
     #: surrogates of the config, in its order
     surrogates: tuple[str, ...] = field(default=())
 
@@ -77,7 +78,9 @@ def _lap(prior_var=None, noise_var=None):
 
 _W3, _W2, _W4, _W5, _W256 = (128,) * 3, (128,) * 2, (128,) * 4, (100,) * 5, (256,) * 2
 
-#: the study's config files (d3627e6), keyed by bnnbo's problem names
+#: the study's config files (d3627e6), keyed by bnnbo's problem names. Fields in order: seed,
+#: n_init, q, iterations, regnet_dims, hmc, dkl, ibnn_var_b, ensemble, sghmc_prior_var,
+#: laplace, surrogates (every config lists all seven)
 STUDY: dict[str, StudyConfig] = {
     "branin": StudyConfig(1, 10, 10, 9, _W3, _hmc(10.0, 0.1, 500, 500, 0.02, 0.008, True),
                           _dkl(_W3), _SYNTH_VAR_B, _ens(_W3, 10.0, 1.0), None, _lap(), _ALL),
@@ -203,11 +206,11 @@ def ensemble_presets() -> dict[str, dict[str, Any]]:
 
 
 def laplace_presets() -> dict[str, dict[str, Any]]:
-    """Every problem has one (``laplace`` with the study's code on any problem), whether or
-    not the study's config listed Laplace; a missing prior_var / noise_var is 1.0."""
+    """A prior_var / noise_var the config leaves out is 1.0 (the prior_var has no effect
+    with the study's prior tuning)."""
     out = {}
     for name, c in STUDY.items():
-        lap = c.laplace or _lap()
+        lap = c.laplace
         out[f"paper:{name}"] = {"widths": c.regnet_dims, "prior_var": _or_fallback(lap["prior_var"]),
                                 "noise_var": _or_fallback(lap["noise_var"]), **STUDY_CODE["laplace"]}
     return out

@@ -113,7 +113,7 @@ def _study_per_problem(sur: str, c: paper.StudyConfig) -> dict[str, str]:
         return {"widths": _fmt(e["regnet_dims"]), "prior_var": var(e["prior_var"]),
                 "noise_std": _fmt(e["noise_var"])}
     if sur == "laplace":
-        lap = c.laplace or {"prior_var": None, "noise_var": None}
+        lap = c.laplace
         return {"widths": _fmt(c.regnet_dims), "prior_var": var(lap["prior_var"]),
                 "noise_var": var(lap["noise_var"])}
     if sur == "dkl":
