@@ -53,6 +53,9 @@ for _f in ("widths", "lr", "train_steps", "pretrain_steps"):
     TESTS[("dkl", _f)] = _SPEC_TEST
 for _f in ("var_w", "var_b", "depth", "activation"):
     TESTS[("ibnn", _f)] = _SPEC_TEST
+for _s, _fs in (("sghmc", ("widths", "prior_var")), ("laplace", ("widths", "prior_var", "noise_var"))):
+    for _f in _fs:
+        TESTS[(_s, _f)] = _T + "test_sghmc_and_laplace_presets_are_each_configs_own"
 _LOOP_TEST = _T + "test_the_paper_loop_settings_are_the_studys"
 
 #: how the study's value is to be read where a bnnbo name or meaning differs

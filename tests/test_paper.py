@@ -214,11 +214,38 @@ def test_item7_laplace_is_in_the_configs_that_list_it(config):
     ("dtlz5", (128,) * 3, 1.0, 0.1),
     ("pde", (128,) * 3, 1.0, 0.1),
     ("pest", (128,) * 4, 3.0, 10.0),
+    ("ackley", (128,) * 3, 0.1, 0.1),
+    ("oil", (100,) * 5, 10.0, 0.1),
+    ("lunar", (100,) * 5, 10.0, 10.0),
+    ("optics", (100,) * 5, 10.0, 10.0),
+    ("cco", (128,) * 3, 0.1, 0.1),
+    ("poly", (256,) * 2, 10.0, 1.0),
+    ("nndraw", (256,) * 2, 10.0, 1.0),
+    ("distill", (256,) * 2, 10.0, 1.0),
 ])
 def test_item8_ensemble_presets_are_each_configs_own(problem, widths, prior_var, noise_std):
     s = get_surrogate("ensemble", preset=f"paper:{problem}").settings
     assert (s.widths, s.prior_var, s.noise_std) == (widths, prior_var, noise_std)
     assert (s.n_members, s.train_prop, s.train_steps, s.standardize_y) == (10, 0.8, 1000, False)
+
+
+#: (prior_var, noise_var) of the study's SGHMC / Laplace configs; None: absent (fallback 1.0)
+CONFIG_PRIOR_NOISE = {
+    "ackley": (0.1, 0.1), "pest": (3.0, 10.0), "oil": (10.0, 0.1), "lunar": (10.0, 10.0),
+    "optics": (10.0, 10.0), "cco": (0.1, 0.1), "poly": (10.0, 1.0), "nndraw": (10.0, 1.0),
+    "distill": (10.0, 1.0),
+    **{k: (None, None) for k in ("branin", "hartmann6", "branincurrin", "dtlz1", "dtlz5", "pde")},
+}
+
+
+@pytest.mark.parametrize("problem", sorted(CONFIG_PRIOR_NOISE))
+def test_sghmc_and_laplace_presets_are_each_configs_own(problem):
+    prior, noise = (1.0 if v is None else v for v in CONFIG_PRIOR_NOISE[problem])
+    widths = get_surrogate("hmc", preset=f"paper:{problem}").settings.widths
+    s = get_surrogate("sghmc", preset=f"paper:{problem}").settings
+    assert (s.widths, s.prior_var) == (widths, prior)
+    lap = get_surrogate("laplace", preset=f"paper:{problem}").settings
+    assert (lap.widths, lap.prior_var, lap.noise_var) == (widths, prior, noise)
 
 
 # ---- item 9: nndraw with the study's parameter file ----------------------------------------
