@@ -342,7 +342,7 @@ def test_item11_noise_bound_has_no_transform_in_paper_mode(name, settings):
     model = get_surrogate(name, **settings).fit(X, Y, seed=0)
     c = model.likelihood.noise_covar.raw_noise_constraint
     assert float(c.lower_bound) == pytest.approx(1e-4) and c.enforced is False  # GreaterThan(1e-4, transform=None)
-    assert float(model.likelihood.noise) >= 1e-4
+    assert model.likelihood.noise.detach().item() >= 1e-4
 
 
 def test_item11_defaults_keep_the_softplus_bound():
