@@ -199,8 +199,8 @@ def _loop_section() -> list[str]:
     out = ["## The loop", "", _row("setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
            _row(*["---"] * 5)]
     out += [_row(*r) for r in rows]
-    out += ["", "Per problem (the study's config; bnnbo's paper budget is the same table, "
-            "`Problem.paper_budget`):", "",
+    out += ["", ("Per problem (the study's config; bnnbo's paper budget is the same table, "
+                 "`Problem.paper_budget`):"), "",
             _row("problem", "study config", "torch seed", "n_init", "q", "iterations", "budget",
                  "pinned by"),
             _row(*["---"] * 8)]

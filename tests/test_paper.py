@@ -293,6 +293,16 @@ def test_item9_nndraw_rejects_a_bad_weights_file(tmp_path, monkeypatch):
     torch.save({"a": 1}, tmp_path / "dict.pt")
     with pytest.raises(ConfigError, match="expected one flat float vector"):
         get_problem("nndraw", weights=str(tmp_path / "dict.pt"))
+    marker = tmp_path / "ran"
+
+    class Code:  # unpickling this would run os.mkdir(marker)
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    torch.save(Code(), tmp_path / "code.pt")
+    with pytest.raises(ConfigError, match="cannot read weights file"):
+        get_problem("nndraw", weights=str(tmp_path / "code.pt"))
+    assert not marker.exists()
 
 
 # ---- item 10: the study's encoding of discrete levels --------------------------------------
@@ -318,11 +328,11 @@ def test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding():
     from bnnbo.optimizer import Optimizer
     from bnnbo.surrogates.gp import GPSurrogate
 
-    class Spy(GPSurrogate):
-        seen: list = []
+    seen = []
 
+    class Spy(GPSurrogate):
         def _fit(self, X, Y, *, seed, state):
-            Spy.seen.append(X.clone())
+            seen.append(X.clone())
             return super()._fit(X, Y, seed=seed, state=state)
 
     problem = get_problem("pest")
@@ -330,7 +340,7 @@ def test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding():
     X = opt.ask(4)
     opt.tell(X, problem.evaluate(X))
     new = opt.ask(1)
-    levels = Spy.seen[-1] * (5 - 1e-6)  # the study's normalize(level, [0, 5 - 1e-6])
+    levels = seen[-1] * (5 - 1e-6)  # the study's normalize(level, [0, 5 - 1e-6])
     torch.testing.assert_close(levels, X, rtol=0, atol=1e-9)
     assert torch.equal(new, new.round())
 

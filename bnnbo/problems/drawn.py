@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 
 import torch
 from torch import Tensor
@@ -127,7 +128,8 @@ def _load_vector(path: str) -> Tensor:
         vec = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ConfigError(f"nndraw: weights file {path!r} does not exist") from None
-    except Exception as exc:  # unpickling refused or a corrupt file
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        # unpickling refused (not plain tensors) or a corrupt file
         raise ConfigError(f"nndraw: cannot read weights file {path!r}: {exc}") from None
     if not isinstance(vec, Tensor) or vec.ndim != 1 or not vec.is_floating_point():
         what = f"a tensor of shape {tuple(vec.shape)}" if isinstance(vec, Tensor) else type(vec).__name__
