@@ -267,6 +267,9 @@ The defaults are bnnbo's own where the study's choice is a weakness; paper mode 
 - **SGHMC minibatches**: pybnn cycles shuffled epochs and keeps every 5th state after step 1000
   (199 networks); bnnbo draws each minibatch afresh and keeps 200. The log-noise parameter: one per
   output here, one shared in pybnn (the same for a single objective).
+- **DKL noise bound under Adam**: the study's `GreaterThan(1e-4, transform=None)` is enforced by
+  nothing under its plain Adam; bnnbo projects the noise back onto the bound after each step (on
+  tiny designs Adam otherwise drove it below 1e-4 and the kernel matrix singular).
 - **Knowledge distillation**: bnnbo's student is smaller (2,390 vs 6,230 parameters, smaller images;
   the study's teacher and MNIST files are not available); see docs/problems.md.
 - **nndraw**: the study's function is its parameter file; bnnbo does not ship it (the study's

@@ -111,9 +111,21 @@ def train_mll(gp: SingleTaskGP, steps: int, lr: float, target: Tensor | None = N
             raise SurrogateError(f"DKL training diverged at step {step} (lr {lr}): {exc}") from exc
         loss.backward()
         opt.step()
+        _project_noise(gp)
     if not torch.isfinite(loss):
         raise SurrogateError(f"DKL training diverged: marginal log-likelihood loss {float(loss)}")
     return float(loss.detach())
+
+
+def _project_noise(gp: SingleTaskGP) -> None:
+    """Keep an untransformed noise bound (the study's ``transform=None``) after an Adam step:
+    nothing else enforces it, and noise below it soon makes the kernel matrix singular (the
+    study's plain Adam could step past it; BoTorch's L-BFGS-B fits respect it as a box)."""
+    noise = gp.likelihood.noise_covar
+    c = noise.raw_noise_constraint
+    if not c.enforced:
+        with torch.no_grad():
+            noise.raw_noise.clamp_(min=float(c.lower_bound))
 
 
 class DKLSurrogate(Surrogate):
