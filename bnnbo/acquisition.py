@@ -35,6 +35,7 @@ from torch import Tensor
 
 from bnnbo.errors import unknown
 from bnnbo.exact_logei import log_ei
+from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
 
 MODES = ("default", "mc", "paper")
@@ -56,7 +57,8 @@ class OptimizerPreset:
 #: docs/performance.md): the smallest budget whose median acquisition value is within 1% of a
 #: 4x larger budget's on Hartmann6 and Ackley.
 OPTIMIZER_PRESETS = {
-    "paper": OptimizerPreset(num_restarts=2, raw_samples=16, maxiter=10, batch_limit=1),
+    "paper": OptimizerPreset(**{k: STUDY_LOOP[k] for k in ("num_restarts", "raw_samples",
+                                                         "maxiter", "batch_limit")}),
     "default": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200),
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
     #: the default for analytic LogEI (q = 1): "default" plus raw samples around the best
@@ -159,7 +161,7 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         )
         cands = cands.reshape(-1, q, d)
         if not space.is_continuous:
-            cands = space.snap_unit(cands)
+            cands = space.snap_unit(cands, "paper" if rounding == "paper" else "centre")
         with torch.no_grad():
             values = acq(cands)
         return cands[values.argmax()].detach()

@@ -101,6 +101,11 @@ class Optimizer:
         self._asks = 0
         self.last_model = None
 
+    @property
+    def encoding(self) -> str:
+        """How the surrogate sees discrete levels: the study's in paper mode, else cell centres."""
+        return "paper" if self.mode == "paper" else "centre"
+
     # ---- data ------------------------------------------------------------------------------
     @property
     def X(self) -> Tensor:
@@ -135,7 +140,7 @@ class Optimizer:
             self._asks += 1
             return X
         step_seed = derive_seed(self.seed, n)
-        X_unit = self.space.to_unit(self.X)
+        X_unit = self.space.to_unit(self.X, self.encoding)
         Y_max = self.Y * self._sign
         with torch.random.fork_rng():
             torch.manual_seed(step_seed)
@@ -149,7 +154,7 @@ class Optimizer:
             U = optimize_acquisition(acq, self.space, q, preset, rounding)
             t2 = time.perf_counter()
         self.last_model = model
-        X = self.space.from_unit(U)
+        X = self.space.from_unit(U, self.encoding)
         info = {"initial": False, "batch": self._asks, "fit_seconds": t1 - t0,
                 "acq_seconds": t2 - t1, "diagnostics": dict(self.surrogate.diagnostics_)}
         self._pending = (X, info)

@@ -5,6 +5,12 @@ floats as they are, integers as whole numbers, categoricals as the index of the 
 The *unit* encoding has one column per parameter too: floats are scaled linearly (or in log
 space), integers and categoricals are mapped so that level ``i`` of ``k`` sits at the centre
 of its cell, ``(i + 0.5) / k``; ``from_unit`` snaps any point of a cell to its level.
+
+``encoding="paper"`` is the study's instead: ``normalize(level, [0, k - 1e-6])``, i.e. level
+``i`` at ``i / (k - 1e-6)``, the left edge of its cell, and a unit value ``u`` back to level
+``floor(u (k - 1e-6))`` (plus 1e-9, so that float rounding cannot send a level's own
+encoding to the level below). The cells nearly agree, but I-BNN kernels and neural networks are
+not shift-invariant, so the two encodings give different surrogates.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ from torch import Tensor
 from bnnbo.errors import ConfigError, DataError
 
 DTYPE = torch.float64
+#: "centre" (bnnbo's) or "paper" (the study's left-edge encoding) of discrete levels
+ENCODINGS = ("centre", "paper")
+#: the study's discrete upper bounds are k - PAPER_EPS
+PAPER_EPS = 1e-6
+#: i / (k - eps) * (k - eps) can land a rounding error below i
+PAPER_ROUNDING_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -190,19 +202,24 @@ class SearchSpace:
             raise DataError(f"{what}[{i}, {j}] = {X[i, j].item()} for {self.names[j]!r} must be a whole number")
         return X.clamp(self._low, self._high)
 
-    def to_unit(self, X: Tensor) -> Tensor:
+    def to_unit(self, X: Tensor, encoding: str = "centre") -> Tensor:
         """Original units (``n x d``) -> unit cube (``n x d``)."""
+        _check_encoding(encoding)
         X = self.validate(X)
         U = (X - self._low) / (self._high - self._low)
         if self._log.any():
             lo, hi = self._low[self._log].log(), self._high[self._log].log()
             U[:, self._log] = (X[:, self._log].log() - lo) / (hi - lo)
         disc = self._levels > 0
-        U[:, disc] = (X[:, disc] - self._low[disc] + 0.5) / self._levels[disc]
+        if encoding == "paper":
+            U[:, disc] = (X[:, disc] - self._low[disc]) / (self._levels[disc] - PAPER_EPS)
+        else:
+            U[:, disc] = (X[:, disc] - self._low[disc] + 0.5) / self._levels[disc]
         return U
 
-    def from_unit(self, U: Tensor) -> Tensor:
+    def from_unit(self, U: Tensor, encoding: str = "centre") -> Tensor:
         """Unit cube (``... x d``) -> original units; discrete values snap to their level."""
+        _check_encoding(encoding)
         U = torch.as_tensor(U, dtype=DTYPE).clamp(0.0, 1.0)
         if U.shape[-1] != self.dim:
             raise DataError(f"unit points have {U.shape[-1]} columns; the space has {self.dim} parameters")
@@ -212,13 +229,18 @@ class SearchSpace:
             X[..., self._log] = (lo + U[..., self._log] * (hi - lo)).exp()
         disc = self._levels > 0
         if disc.any():
-            level = torch.minimum((U[..., disc] * self._levels[disc]).floor(), self._levels[disc] - 1)
+            if encoding == "paper":  # the tolerance maps a level's own encoding back to it
+                scaled = U[..., disc] * (self._levels[disc] - PAPER_EPS) + PAPER_ROUNDING_TOL
+            else:
+                scaled = U[..., disc] * self._levels[disc]
+            level = torch.minimum(scaled.floor(), self._levels[disc] - 1)
             X[..., disc] = self._low[disc] + level
         return X
 
-    def snap_unit(self, U: Tensor) -> Tensor:
-        """Move unit points onto the nearest valid point (discrete cells to their centres)."""
-        return self.to_unit(self.from_unit(U).reshape(-1, self.dim)).reshape(U.shape)
+    def snap_unit(self, U: Tensor, encoding: str = "centre") -> Tensor:
+        """Move unit points onto the nearest valid point (discrete cells to their encoding)."""
+        X = self.from_unit(U, encoding).reshape(-1, self.dim)
+        return self.to_unit(X, encoding).reshape(U.shape)
 
     def sobol(self, n: int, seed: int) -> Tensor:
         """``n`` scrambled-Sobol points in original units (discrete values snapped)."""
@@ -242,6 +264,11 @@ class SearchSpace:
                     row[p.name] = v
             rows.append(row)
         return rows
+
+
+def _check_encoding(encoding: str) -> None:
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"encoding = {encoding!r}; expected one of {', '.join(ENCODINGS)}")
 
 
 def _box(p: Parameter) -> tuple[float, float]:

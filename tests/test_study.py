@@ -99,7 +99,7 @@ BAD = [
     ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { depth = 2.5 }\n",
      ["setting 'depth' = 2.5; expected an integer"]),
     ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { preset = 'paper:moon' }\n",
-     ["unknown preset 'paper:moon'; expected one of: paper:realworld, paper:synthetic"]),
+     ["unknown preset 'paper:moon'; expected one of: paper:ackley, paper:branin", "paper:realworld, paper:synthetic"]),
     ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsurrogate = ['gp']\n",
      ["[surrogates.gp] surrogate = ['gp']; expected a registered surrogate name"]),
     ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = 'paper'\n",

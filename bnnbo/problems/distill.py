@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.problems.availability import require
 from bnnbo.problems.base import Problem
 from bnnbo.space import DTYPE, SearchSpace
@@ -132,7 +133,7 @@ class KnowledgeDistillation(Problem):
 
     name = "distill"
     num_objectives = 1
-    paper_budget = {"n_init": 100, "q": 10, "iterations": 25}
+    paper_budget = paper.budget("distill")
 
     def __init__(self, seed: int = 0, cache: str | None = None):
         require("sklearn.datasets", "distill", package="scikit-learn")

@@ -5,15 +5,24 @@
 * ``nndraw`` (default d = 400): the output of a random ``d -> 256 -> 256 -> 1`` tanh network
   whose weights and biases are all drawn N(0, 1); x in [0, 1]^d, maximised.
 
-The study drew these with the global torch RNG and cached them as files (``bnn_params/``);
-here each is drawn from its own ``torch.Generator`` seeded with ``seed`` (default 2, the
-study's config seed), so the same seed gives the same function on any machine, with no files.
-The draws are not the study's exact ones (its RNG state at draw time is not recoverable).
+The study drew these with the global torch RNG and cached them as files (``bnn_params/``).
+By default each is drawn here from its own ``torch.Generator`` seeded with ``seed`` (default 2,
+the study's config seed), so the same seed gives the same function on any machine, with no
+files; these are not the study's draws.
+
+The study's own nndraw is its parameter file ``400_1_2_tanh_256_256.pt`` (one flat float64
+vector of 168,705 values: layer 0 weight 256 x 400 (out x in), bias, layer 1 weight and bias,
+layer 2 weight 1 x 256, bias). ``nndraw(weights=path)``, or the environment variable
+``BNNBO_NNDRAW_WEIGHTS``, loads it (tensors only, no code) and then equals the study's
+function. The file comes from the study's repository, which carries no licence: bnnbo does
+not ship it.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import pickle
 
 import torch
 from torch import Tensor
@@ -78,18 +87,26 @@ class NNDraw(Problem):
     negated = False
     paper_budget = {"n_init": 100, "q": 10, "iterations": 50}
 
-    def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2):
+    def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
+                 weights: str | None = None):
         for key, value, low in (("dim", dim, 1), ("width", width, 1), ("depth", depth, 1)):
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"nndraw: {key} must be an integer >= {low}, got {value!r}")
         super().__init__(_unit_box(dim))
         self.seed = int(seed)
-        gen = _generator(seed)
         sizes = [dim] + [width] * depth + [1]
+        shapes = list(itertools.pairwise(sizes))
+        weights = weights if weights is not None else os.environ.get(WEIGHTS_ENV) or None
+        #: where the function comes from: the study's parameter file, or the seeded draw
+        self.weights = None if weights is None else str(weights)
+        if weights is not None:
+            self.layers = _layers_of(_load_vector(str(weights)), shapes)
+            return
+        gen = _generator(seed)
         # one stream, layer by layer, weight then bias (the study's parameter-vector order)
         self.layers = [
             (torch.randn(o, i, generator=gen, dtype=DTYPE), torch.randn(o, generator=gen, dtype=DTYPE))
-            for i, o in itertools.pairwise(sizes)
+            for i, o in shapes
         ]
 
     def _evaluate(self, X: Tensor) -> Tensor:
@@ -101,9 +118,48 @@ class NNDraw(Problem):
         return h.squeeze(-1)
 
 
+#: environment variable naming the study's nndraw parameter file
+WEIGHTS_ENV = "BNNBO_NNDRAW_WEIGHTS"
+
+
+def _load_vector(path: str) -> Tensor:
+    """The one flat tensor a parameter file holds (``torch.load`` with ``weights_only``)."""
+    try:
+        vec = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"nndraw: weights file {path!r} does not exist") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        # unpickling refused (not plain tensors) or a corrupt file
+        raise ConfigError(f"nndraw: cannot read weights file {path!r}: {exc}") from None
+    if not isinstance(vec, Tensor) or vec.ndim != 1 or not vec.is_floating_point():
+        what = f"a tensor of shape {tuple(vec.shape)}" if isinstance(vec, Tensor) else type(vec).__name__
+        raise ConfigError(f"nndraw: weights file {path!r} holds {what}; expected one flat float vector")
+    return vec.to(DTYPE)
+
+
+def _layers_of(vec: Tensor, shapes: list[tuple[int, int]]) -> list[tuple[Tensor, Tensor]]:
+    """Split a flat vector into (weight ``out x in``, bias) per layer, in that order."""
+    need = sum(o * i + o for i, o in shapes)
+    if vec.numel() != need:
+        sizes = " -> ".join(str(i) for i, _ in shapes) + f" -> {shapes[-1][1]}"
+        raise ConfigError(
+            f"nndraw: the weights file holds {vec.numel()} values; a {sizes} network needs {need}"
+        )
+    layers, k = [], 0
+    for i, o in shapes:
+        W = vec[k : k + o * i].reshape(o, i)
+        b = vec[k + o * i : k + o * i + o]
+        layers.append((W, b))
+        k += o * i + o
+    return layers
+
+
 def poly(dim: int = 200, seed: int = 2) -> Problem:
     return PolyDraw(dim=dim, seed=seed)
 
 
-def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2) -> Problem:
-    return NNDraw(dim=dim, seed=seed, width=width, depth=depth)
+def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
+           weights: str | None = None) -> Problem:
+    """``weights``: the study's parameter file (default: ``$BNNBO_NNDRAW_WEIGHTS``, else the
+    seeded draw)."""
+    return NNDraw(dim=dim, seed=seed, width=width, depth=depth, weights=weights)

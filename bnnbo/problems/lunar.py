@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.problems.availability import require
 from bnnbo.problems.base import Problem
@@ -87,7 +88,7 @@ class LunarLanderProblem(Problem):
     name = "lunar"
     num_objectives = 1
     negated = False
-    paper_budget = {"n_init": 50, "q": 50, "iterations": 10}
+    paper_budget = paper.budget("lunar")
 
     def __init__(self, workers: int | None = None, n_seeds: int = N_SEEDS, max_steps: int = MAX_STEPS):
         require("gymnasium.envs.box2d.lunar_lander", "lunar", package="gymnasium[box2d]")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.problems.base import Problem
 from bnnbo.space import DTYPE, Float, Integer, SearchSpace
 
@@ -119,7 +120,7 @@ class OilSorbent(Problem):
     negated = False  # the three properties are maximised in the original problem too
     ref_point = torch.tensor([125.3865, 57.8292, -43.2665], dtype=DTYPE)
     max_hv = None  # see the module docstring
-    paper_budget = {"n_init": 100, "q": 10, "iterations": 10}
+    paper_budget = paper.budget("oil")
 
     def __init__(self):
         params = [Float("V1", 0.0, 1.0)]

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.problems.availability import require
 from bnnbo.problems.base import Problem
@@ -111,7 +112,7 @@ class Brusselator(Problem):
 
     name = "pde"
     num_objectives = 1
-    paper_budget = {"n_init": 5, "q": 1, "iterations": 30}
+    paper_budget = paper.budget("pde")
 
     def __init__(self, seed: int = 0, backend: str = "numba", t_range: float = T_RANGE):
         super().__init__(SearchSpace([

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.problems.base import Problem
 from bnnbo.space import DTYPE, Categorical, SearchSpace
 
@@ -66,7 +67,7 @@ class PestControl(Problem):
 
     name = "pest"
     num_objectives = 1
-    paper_budget = {"n_init": 20, "q": 4, "iterations": 25}
+    paper_budget = paper.budget("pest")
 
     def __init__(self, seed: int = 1):
         super().__init__(SearchSpace([Categorical(f"stage{i + 1}", CHOICES) for i in range(STAGES)]))

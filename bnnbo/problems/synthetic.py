@@ -7,6 +7,7 @@ from botorch.test_functions import multi_objective as mo
 from botorch.test_functions import synthetic as so
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.limits import MAX_DIM
 from bnnbo.problems.base import Problem
@@ -37,37 +38,33 @@ class BoTorchProblem(Problem):
             return self._fn(X)
 
 
-def _budget(n_init: int, q: int, iterations: int) -> dict:
-    return {"n_init": n_init, "q": q, "iterations": iterations}
-
-
 def branin() -> Problem:
-    return BoTorchProblem("branin", so.Branin(negate=True), _budget(10, 10, 9))
+    return BoTorchProblem("branin", so.Branin(negate=True), paper.budget("branin"))
 
 
 def hartmann6() -> Problem:
-    return BoTorchProblem("hartmann6", so.Hartmann(dim=6, negate=True), _budget(10, 10, 19))
+    return BoTorchProblem("hartmann6", so.Hartmann(dim=6, negate=True), paper.budget("hartmann6"))
 
 
 def ackley(dim: int = 10) -> Problem:
     _check_dim("ackley", dim, 1)
-    return BoTorchProblem("ackley", so.Ackley(dim=dim, negate=True), _budget(10, 10, 19))
+    return BoTorchProblem("ackley", so.Ackley(dim=dim, negate=True), paper.budget("ackley"))
 
 
 def branincurrin() -> Problem:
-    return BoTorchProblem("branincurrin", mo.BraninCurrin(negate=True), _budget(10, 5, 19))
+    return BoTorchProblem("branincurrin", mo.BraninCurrin(negate=True), paper.budget("branincurrin"))
 
 
 def dtlz1(dim: int = 5, num_objectives: int = 2) -> Problem:
     _check_dim("dtlz1", dim, num_objectives + 1)
     fn = mo.DTLZ1(dim=dim, num_objectives=num_objectives, negate=True)
-    return BoTorchProblem("dtlz1", fn, _budget(10, 10, 9))
+    return BoTorchProblem("dtlz1", fn, paper.budget("dtlz1"))
 
 
 def dtlz5(dim: int = 20, num_objectives: int = 3) -> Problem:
     _check_dim("dtlz5", dim, num_objectives + 1)
     fn = mo.DTLZ5(dim=dim, num_objectives=num_objectives, negate=True)
-    return BoTorchProblem("dtlz5", fn, _budget(10, 5, 20))
+    return BoTorchProblem("dtlz5", fn, paper.budget("dtlz5"))
 
 
 def _check_dim(name: str, dim: object, minimum: int) -> None:

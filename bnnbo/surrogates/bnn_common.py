@@ -118,30 +118,6 @@ def rescale_outputs(
     return theta
 
 
-#: the study's per-problem network settings, shared by its HMC, SGHMC and ensemble configs
-#: (config name -> widths, prior_var, noise std; the configs' "noise_var" is used as a std)
-PAPER_NETWORKS: dict[str, dict[str, Any]] = {
-    **{
-        k: {"widths": (128,) * 3, "prior_var": 10.0, "noise_std": 0.1}
-        for k in ("branin", "branincurrin")
-    },
-    "hartmann": {"widths": (128,) * 3, "prior_var": 1.0, "noise_std": 0.1},
-    "ackley": {"widths": (128,) * 3, "prior_var": 0.1, "noise_std": 0.1},
-    **{k: {"widths": (128,) * 2, "prior_var": 1.0, "noise_std": 1.0} for k in ("dtlz1", "dtlz5")},
-    "pde": {"widths": (128,) * 3, "prior_var": 10.0, "noise_std": 1.0},
-    "cco": {"widths": (128,) * 3, "prior_var": 0.1, "noise_std": 0.1},
-    "oil": {"widths": (100,) * 5, "prior_var": 10.0, "noise_std": 0.1},
-    **{
-        k: {"widths": (100,) * 5, "prior_var": 10.0, "noise_std": 10.0} for k in ("optics", "lunar")
-    },
-    "pest": {"widths": (128,) * 4, "prior_var": 3.0, "noise_std": 10.0},
-    **{
-        k: {"widths": (256,) * 2, "prior_var": 10.0, "noise_std": 1.0}
-        for k in ("kd", "poly", "bnn_400")
-    },
-}
-
-
 def spec_key(spec: MLPSpec) -> tuple:
     """What a warm-start state must match to be reused."""
     return (spec.d_in, tuple(spec.widths), spec.d_out, spec.activation)

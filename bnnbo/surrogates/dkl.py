@@ -3,7 +3,8 @@
 The study's recipe (bnn-bo ``models/dkl.py``): an MLP ``d -> widths -> 1`` is pre-trained by
 MSE on the standardised y, its 1-unit head is removed, and a Matérn-5/2 ARD GP (the study's
 Gamma priors) acts on the last hidden layer. Network and GP hyperparameters are then trained
-jointly by Adam on the exact marginal likelihood. Several objectives: one DKL GP each.
+jointly by Adam on the exact marginal likelihood (the study's of the raw y, bnnbo's default
+of the standardised y). Several objectives: one DKL GP each.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from gpytorch.kernels import Kernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor, nn
 
+from bnnbo import paper
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
-from bnnbo.surrogates.gp import paper_kernel, paper_likelihood
+from bnnbo.surrogates.gp import NoiseConstraint, paper_kernel, paper_likelihood
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -40,6 +42,11 @@ class DKLSettings(Settings):
     train_steps: int = 5000
     #: learning rate of the joint training
     lr: float = 1e-3
+    #: the marginal likelihood's target: the GP's "standardised" y, or the study's "raw" y
+    #: (its GP still predicts through the standardisation, in all three of its fit paths)
+    mll_target: Literal["standardised", "raw"] = "standardised"
+    #: the noise >= 1e-4 bound: "softplus" or the study's "study" (no transform; gp.py)
+    noise_constraint: NoiseConstraint = "softplus"
 
     def __post_init__(self) -> None:
         errors = []  # every problem at once
@@ -52,30 +59,6 @@ class DKLSettings(Settings):
             errors.append(f"lr and pretrain_lr must be > 0, got {self.lr}, {self.pretrain_lr}")
         if errors:
             raise SettingsProblems(errors)
-
-
-def _study(widths: tuple[int, ...], lr: float = 1e-3, **extra: Any) -> dict[str, Any]:
-    return {"widths": widths, "lr": lr, **extra}
-
-
-#: the study's configs (bnn-bo ``config/*.json``), keyed by bnnbo's problem names
-DKL_PRESETS = {
-    "paper:branin": _study((128,) * 3),
-    "paper:hartmann6": _study((128,) * 3),
-    "paper:ackley": _study((128,) * 3, train_steps=1000),
-    "paper:branincurrin": _study((128,) * 3, pretrain_steps=0),
-    "paper:dtlz1": _study((128,) * 2),
-    "paper:dtlz5": _study((128,) * 2),
-    "paper:pde": _study((128,) * 3),
-    "paper:cco": _study((128,) * 3, 1e-4),
-    "paper:pest": _study((128,) * 4, 1e-4),
-    "paper:lunar": _study((100,) * 5, 1e-4),
-    "paper:oil": _study((100,) * 5, 1e-4),
-    "paper:optics": _study((100,) * 5, 1e-4),
-    "paper:distill": _study((256,) * 2, 1e-4),
-    "paper:poly": _study((256,) * 2, 1e-4),
-    "paper:nndraw": _study((256,) * 2, 1e-4),
-}
 
 
 def mlp(d: int, widths: tuple[int, ...], activation: str, out: int = 1) -> nn.Sequential:
@@ -115,12 +98,13 @@ def pretrain(net: nn.Sequential, X: Tensor, y: Tensor, steps: int, lr: float) ->
     return float(loss.detach())
 
 
-def train_mll(gp: SingleTaskGP, steps: int, lr: float) -> float:
-    """Joint Adam on the exact marginal likelihood (network, kernel, mean, noise); final loss."""
+def train_mll(gp: SingleTaskGP, steps: int, lr: float, target: Tensor | None = None) -> float:
+    """Joint Adam on the exact marginal likelihood (network, kernel, mean, noise) of ``target``
+    (``n``; default the GP's own standardised targets); final loss."""
     mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
     gp.train()
     opt = torch.optim.Adam(gp.parameters(), lr=lr)
-    X, y = gp.train_inputs[0], gp.train_targets
+    X, y = gp.train_inputs[0], gp.train_targets if target is None else target
     loss = torch.tensor(float("nan"))
     for step in range(steps):
         opt.zero_grad()
@@ -130,9 +114,21 @@ def train_mll(gp: SingleTaskGP, steps: int, lr: float) -> float:
             raise SurrogateError(f"DKL training diverged at step {step} (lr {lr}): {exc}") from exc
         loss.backward()
         opt.step()
+        _project_noise(gp)
     if not torch.isfinite(loss):
         raise SurrogateError(f"DKL training diverged: marginal log-likelihood loss {float(loss)}")
     return float(loss.detach())
+
+
+def _project_noise(gp: SingleTaskGP) -> None:
+    """Keep an untransformed noise bound (the study's ``transform=None``) after an Adam step:
+    nothing else enforces it, and noise below it soon makes the kernel matrix singular (the
+    study's plain Adam could step past it; BoTorch's L-BFGS-B fits respect it as a box)."""
+    noise = gp.likelihood.noise_covar
+    c = noise.raw_noise_constraint
+    if not c.enforced:
+        with torch.no_grad():
+            noise.raw_noise.clamp_(min=float(c.lower_bound))
 
 
 class DKLSurrogate(Surrogate):
@@ -140,7 +136,7 @@ class DKLSurrogate(Surrogate):
 
     name = "dkl"
     Settings = DKLSettings
-    presets = DKL_PRESETS
+    presets = paper.dkl_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         models, pre, final = [], [], []
@@ -158,7 +154,8 @@ class DKLSurrogate(Surrogate):
         mse = pretrain(net, X, y, s.pretrain_steps, s.pretrain_lr) if s.pretrain_steps else None
         net[-1] = nn.Identity()  # drop the head: the GP acts on the last hidden layer
         kernel = DeepKernel(net, paper_kernel(s.widths[-1])).to(X)
-        gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=paper_likelihood(),
+        gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=paper_likelihood(s.noise_constraint),
                           outcome_transform=Standardize(m=1))
-        loss = train_mll(gp, s.train_steps, s.lr)
+        target = y.squeeze(-1) if s.mll_target == "raw" else None
+        loss = train_mll(gp, s.train_steps, s.lr, target)
         return gp.eval(), mse, loss

@@ -5,9 +5,12 @@ its own random ``ceil(train_prop * n)`` subset of the data (a 0/1 weight per poi
 shared likelihood), maximising a Gaussian likelihood with fixed noise std plus a
 N(0, prior_var) prior. The posterior is the members' mixture; observation noise is optional.
 
-Study quirks not copied: its ``prior_var`` acted as a precision, and its posterior added
-noise of variance ``noise_var`` while the likelihood used ``noise_var`` as a std. Here
-``prior_var`` is a variance and ``noise_std`` is a std everywhere.
+The ``paper:*`` presets hold each study config's own ensemble values (bnnbo.paper; they
+differ from its HMC values on several problems, and a config without a prior variance gets
+the study's later fallback, 1.0), on raw y, in float64, with noise in the draws.
+Study quirks not copied: at its figure commit ``prior_var`` acted as a precision, and its
+posterior added noise of variance ``noise_var`` while the likelihood used ``noise_var`` as a
+std. Here ``prior_var`` is a variance and ``noise_std`` is a std everywhere.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.bnn_common import PAPER_NETWORKS, adam_map, check_settings, prepare
+from bnnbo.surrogates.bnn_common import adam_map, check_settings, prepare
 from bnnbo.surrogates.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
 
@@ -60,20 +64,12 @@ class EnsembleSettings(Settings):
             )
 
 
-def _presets() -> dict[str, dict[str, Any]]:
-    """The study's ensembles: raw y, noise in the draws, float64."""
-    return {
-        f"paper:{k}": {**v, "standardize_y": False, "observation_noise": True, "dtype": "float64"}
-        for k, v in PAPER_NETWORKS.items()
-    }
-
-
 class EnsembleSurrogate(Surrogate):
     """K members as one stacked network; ``diagnostics_`` reports their spread."""
 
     name = "ensemble"
     Settings = EnsembleSettings
-    presets = _presets()
+    presets = paper.ensemble_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: EnsembleSettings = self.settings

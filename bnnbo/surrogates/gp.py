@@ -17,6 +17,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
 
@@ -31,7 +32,8 @@ DEFAULT_NOISE: Noise = "learned"
 @dataclass(frozen=True)
 class GPSettings(Settings):
     #: "paper": BoTorch 0.8.5 defaults (Matern-5/2 ARD, Gamma(3,6) lengthscale, Gamma(2,0.15)
-    #: outputscale, Gamma(1.1,0.05) noise) as in the study; "modern": current BoTorch defaults.
+    #: outputscale, Gamma(1.1,0.05) noise, noise >= 1e-4 without a transform) as in the study;
+    #: "modern": current BoTorch defaults.
     priors: Priors = "modern"
     #: observation noise (variance of the standardised outputs), modern priors only:
     #: "learned": BoTorch's LogNormal(-4, 1) prior, noise >= 1e-4; "low": learned under a prior
@@ -58,10 +60,17 @@ class GPSettings(Settings):
             raise ValueError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
 
-def paper_likelihood() -> GaussianLikelihood:
+#: how the noise >= 1e-4 bound is kept: "softplus" (gpytorch's default transform) or "study"
+#: (BoTorch 0.8.5's ``GreaterThan(1e-4, transform=None)``: the raw value is the noise and the
+#: bound goes to the optimiser, L-BFGS-B's box; Adam ignores it)
+NoiseConstraint = Literal["softplus", "study"]
+
+
+def paper_likelihood(constraint: NoiseConstraint = "softplus") -> GaussianLikelihood:
     """The study's likelihood: Gamma(1.1, 0.05) noise prior, noise >= 1e-4, started at the prior mode."""
     prior = GammaPrior(1.1, 0.05)
-    lik = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(1e-4))
+    bound = GreaterThan(1e-4, transform=None) if constraint == "study" else GreaterThan(1e-4)
+    lik = GaussianLikelihood(noise_prior=prior, noise_constraint=bound)
     lik.noise = (prior.concentration - 1) / prior.rate
     return lik
 
@@ -131,6 +140,7 @@ class GPSurrogate(Surrogate):
 
     name = "gp"
     Settings = GPSettings
+    presets = paper.gp_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: GPSettings = self.settings
@@ -139,7 +149,7 @@ class GPSurrogate(Surrogate):
             if s.priors == "paper":
                 return SingleTaskGP(
                     X, y, covar_module=paper_kernel(X.shape[-1]),
-                    likelihood=paper_likelihood(), outcome_transform=Standardize(m=1),
+                    likelihood=paper_likelihood("study"), outcome_transform=Standardize(m=1),
                 )
             noise = s.noise or DEFAULT_NOISE
             if noise == "learned":

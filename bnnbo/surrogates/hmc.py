@@ -7,7 +7,8 @@ by Adam toward the MAP, then runs leapfrog HMC with a Metropolis-Hastings correc
 ``n_leapfrog = min(max_leapfrog, ceil(path_length / step_size))``; the step size is adapted
 by dual averaging toward ``target_accept`` during burn-in.
 
-Our changes to the study's sampler (all switched off by the ``paper:*`` presets):
+Our changes to the study's sampler (all switched off by the ``paper:*`` presets, which also
+switch on the study's path-length halving in burn-in and turn the divergence abort off):
 the output layer integrated out (HMC moves the hidden weights, each kept network's output
 layer is drawn from its Gaussian conditional: ``collapse.py``); ``n_chains`` chains (each
 running ``n_burn_in + n_samples`` transitions) as one batched computation, nearly free on a
@@ -28,11 +29,11 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates import collapse
 from bnnbo.surrogates.base import Settings, Surrogate
 from bnnbo.surrogates.bnn_common import (
-    PAPER_NETWORKS,
     FitData,
     adam_map,
     check_settings,
@@ -97,8 +98,12 @@ class HMCSettings(Settings):
     dtype: Literal["float32", "float64"] = "float32"
     #: add N(0, noise_std^2) observation noise to posterior draws
     observation_noise: bool = False
-    #: raise SurrogateError when a larger fraction of kept transitions diverged
+    #: raise SurrogateError when a larger fraction of kept transitions diverged (1.0: never,
+    #: as the study: the fraction is then only recorded in diagnostics_)
     max_divergent: float = 0.5
+    #: the study's burn-in rule: halve path_length whenever path_length / step_size > 200
+    #: (bnnbo's default keeps it and caps the leapfrog count at max_leapfrog instead)
+    halve_path_length: bool = False
 
     def __post_init__(self) -> None:
         check_settings(
@@ -142,56 +147,12 @@ class HMCSettings(Settings):
 #: a warm start adapts its step size only with at least this many burn-in steps per chain
 MIN_ADAPT_BURN_IN = 40
 
-#: the study's per-config runs: burn-in, samples, initial step size, path length, standardize_y
-_PAPER_RUNS = {
-    "branin": (500, 500, 0.02, 0.008, True),
-    "hartmann": (500, 500, 0.02, 0.01, True),
-    "ackley": (500, 500, 0.02, 0.02, True),
-    "branincurrin": (100, 200, 0.01, 0.01, True),
-    "dtlz1": (500, 500, 0.02, 0.08, True),
-    "dtlz5": (500, 500, 0.02, 0.08, True),
-    "pde": (500, 500, 0.01, 0.02, True),
-    **{
-        k: (200, 100, 0.002, 0.01, False)
-        for k in ("cco", "oil", "optics", "lunar", "pest", "kd", "poly", "bnn_400")
-    },
-}
-#: the study's sampler itself: one chain in float64, identity mass, fixed step, cold starts
-_PAPER_SAMPLER = {
-    "n_chains": 1,
-    "thin": 1,
-    "dtype": "float64",
-    "metric": "identity",
-    "warm_start": False,
-    "step_jitter": 0.0,
-    "collapse_output_layer": False,
-}
-
-
-def _presets() -> dict[str, dict[str, Any]]:
-    """``paper:<config>``: the study's model and sampler; ``fast:<config>``: its model and
-    budget with our sampler (vectorised chains, float32, jitter, warm starts)."""
-    out = {}
-    for name, (burn, samples, step, path, std) in _PAPER_RUNS.items():
-        run = {
-            **PAPER_NETWORKS[name],
-            "n_burn_in": burn,
-            "n_samples": samples,
-            "step_size": step,
-            "path_length": path,
-            "standardize_y": std,
-        }
-        out[f"fast:{name}"] = run
-        out[f"paper:{name}"] = {**run, **_PAPER_SAMPLER}
-    return out
-
-
 class HMCSurrogate(Surrogate):
     """HMC BNN; ``state_`` holds the final chain positions for the next fit's warm start."""
 
     name = "hmc"
     Settings = HMCSettings
-    presets = _presets()
+    presets = paper.hmc_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: HMCSettings = self.settings
@@ -275,6 +236,7 @@ class HMCSurrogate(Surrogate):
             "pretrain_seconds": seconds[0],
             "sample_seconds": seconds[1],
             **run.stats,
+            "divergent_fraction": run.stats["divergences"] / max(run.stats["transitions"], 1),
             **summarise(run.outputs),
         }
 
@@ -312,7 +274,7 @@ class HMCSurrogate(Surrogate):
     def _check(self, run: ChainRun) -> None:
         s: HMCSettings = self.settings
         kept, n_div = run.stats["transitions"], run.stats["divergences"]
-        if n_div > s.max_divergent * kept:
+        if s.max_divergent < 1.0 and n_div > s.max_divergent * kept:
             raise SurrogateError(
                 f"hmc diverged: {n_div} of {kept} kept transitions were divergent at step size "
                 f"{run.step_size:.3g}; expected at most {s.max_divergent:.0%}. Lower step_size "

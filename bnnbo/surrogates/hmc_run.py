@@ -1,6 +1,8 @@
 """The HMC run: burn-in with step-size (and mass-matrix) adaptation, then sampling.
 
-Burn-in schedule (per chain, ``B`` transitions): dual averaging throughout. With the
+Burn-in schedule (per chain, ``B`` transitions): dual averaging throughout; with
+``halve_path_length`` (the study's rule) the path length is halved after any update that
+leaves ``path_length / step_size > 200``. With the
 "diagonal" metric and ``B >= MIN_MASS_BURN_IN``, a Stan-like window from 15% to 75% of B
 accumulates each chain's position variance; at its end the diagonal inverse mass is set and
 dual averaging restarts from the current step size. The averaged step size is used for
@@ -30,6 +32,8 @@ from bnnbo.surrogates.samplers import (
 
 #: shorter burn-ins keep the mass matrix they start with
 MIN_MASS_BURN_IN = 40
+#: the study halves the path length in burn-in while it spans more step sizes than this
+PATH_STEPS_LIMIT = 200
 
 
 @dataclass
@@ -62,6 +66,8 @@ class _Adaptation:
             burn,
             adapt_step,
         )
+        self.path_length = s.path_length
+        self.halve = bool(getattr(s, "halve_path_length", False)) and adapt_step
         self.window = None
         if s.metric == "diagonal" and burn >= MIN_MASS_BURN_IN:
             self.window = (int(0.15 * burn), int(0.75 * burn))
@@ -71,6 +77,8 @@ class _Adaptation:
         if self.adapt_step:
             self.da_state = self.da.update(self.da_state, acceptance)
             self.step_size = math.exp(self.da_state.log_step)
+            if self.halve and self.path_length / self.step_size > PATH_STEPS_LIMIT:
+                self.path_length /= 2
         if self.window and self.window[0] <= it < self.window[1]:
             self.var.update(position)
             if it == self.window[1] - 1:
@@ -118,7 +126,7 @@ def run_chains(
     outputs = theta0.new_empty(C, keep, state.outputs[0].numel())
     acc, div, n_grad = [0.0, 0.0], [0, 0], 0  # burn-in, sampling
     for it in range(burn + keep):
-        L = n_leapfrog_for(s.path_length, adapt.step_size, s.max_leapfrog)
+        L = n_leapfrog_for(adapt.path_length, adapt.step_size, s.max_leapfrog)
         eps = adapt.step_size * jitter[it]
         state, info = hmc_step(generator, state, potential, eps, L, adapt.metric, u[it])
         n_grad += L
@@ -139,7 +147,8 @@ def run_chains(
         "acceptance": acc[1] / (C * keep),
         "acceptance_burn_in": acc[0] / (C * burn) if burn else None,
         "step_size": adapt.step_size,
-        "n_leapfrog": n_leapfrog_for(s.path_length, adapt.step_size, s.max_leapfrog),
+        "n_leapfrog": n_leapfrog_for(adapt.path_length, adapt.step_size, s.max_leapfrog),
+        "path_length": adapt.path_length,
         "gradient_evaluations": n_grad,
         "divergences": div[1],
         "divergences_burn_in": div[0],

@@ -20,8 +20,9 @@ from gpytorch.constraints import Positive
 from gpytorch.kernels import Kernel
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
-from bnnbo.surrogates.gp import fit_exact_gps, paper_likelihood
+from bnnbo.surrogates.gp import NoiseConstraint, fit_exact_gps, paper_likelihood
 
 _ACOS_EPS = 1e-7
 
@@ -103,6 +104,8 @@ class IBNNSettings(Settings):
     learn_variances: bool = False
     #: noise prior: "paper" Gamma(1.1, 0.05) (the study) or "modern" (BoTorch's current default)
     priors: Literal["modern", "paper"] = "paper"
+    #: the noise >= 1e-4 bound with the "paper" priors: "softplus" or the study's "study" (gp.py)
+    noise_constraint: NoiseConstraint = "softplus"
 
     def __post_init__(self) -> None:
         errors = []  # every problem at once
@@ -119,10 +122,7 @@ class IBNNSurrogate(Surrogate):
 
     name = "ibnn"
     Settings = IBNNSettings
-    presets = {
-        "paper:synthetic": {"activation": "relu", "var_w": 10.0, "var_b": 1.3, "depth": 3},
-        "paper:realworld": {"activation": "relu", "var_w": 10.0, "var_b": 1.6, "depth": 3},
-    }
+    presets = paper.ibnn_presets()
 
     def kernel(self) -> NNGPKernel:
         s: IBNNSettings = self.settings
@@ -132,7 +132,7 @@ class IBNNSurrogate(Surrogate):
         s: IBNNSettings = self.settings
 
         def build(X: Tensor, y: Tensor) -> SingleTaskGP:
-            lik = paper_likelihood() if s.priors == "paper" else None
+            lik = paper_likelihood(s.noise_constraint) if s.priors == "paper" else None
             return SingleTaskGP(X, y, covar_module=self.kernel().to(X), likelihood=lik,
                                 outcome_transform=Standardize(m=1))
 

@@ -23,13 +23,14 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
 from torch import Tensor, nn
 
+from bnnbo import paper
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
 from bnnbo.surrogates.bnn_common import adam
 from bnnbo.surrogates.mlp import MLPSpec
 
-#: added to the standardised predictive covariance so joint q-point samples stay well defined
-_JITTER = 1e-8
+#: the study's prior tuning (laplace-torch 0.1a2 ``optimize_prior_precision``): Adam steps, lr
+STUDY_TUNING_STEPS, STUDY_TUNING_LR = 50, 0.1
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class LaplaceSettings(Settings):
     warm_start: bool = True
     #: linearise in "all" weights (default) or only the output layer's ("last_layer")
     weights: Literal["all", "last_layer"] = "all"
+    #: "lbfgs": maximise the evidence from prior_var / noise_var by L-BFGS; "study":
+    #: laplace-torch 0.1a2's, the prior variance reset to 1.0 (so prior_var has no effect)
+    #: then 50 Adam steps at lr 0.1 on its log (the noise stays at noise_var)
+    prior_tuning: Literal["lbfgs", "study"] = "lbfgs"
+    #: added to the predictive covariance's diagonal so joint q-point samples stay well
+    #: defined, in standardised units or (the study: 1e-4) in raw units
+    jitter: float = 1e-8
+    jitter_units: Literal["standardised", "raw"] = "standardised"
 
     def __post_init__(self) -> None:
         errors = []  # every problem at once
@@ -66,36 +75,12 @@ class LaplaceSettings(Settings):
         for name in ("lr", "prior_var", "noise_var"):
             if getattr(self, name) <= 0:
                 errors.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.jitter < 0:
+            errors.append(f"jitter must be >= 0, got {self.jitter}")
         if self.weight_decay < 0:
             errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
         if errors:
             raise SettingsProblems(errors)
-
-
-def _study(widths: tuple[int, ...], prior_var: float, noise_var: float) -> dict[str, Any]:
-    # the study: lr 0.1 on raw y, fixed noise, prior precision tuned by marginal likelihood
-    return {"widths": widths, "prior_var": prior_var, "noise_var": noise_var, "lr": 0.1,
-            "standardize_y": False, "tune_noise": False}
-
-
-#: the study's per-problem networks and (prior_var, noise_var), shared with HMC (§1.4)
-LAPLACE_PRESETS = {
-    "paper:branin": _study((128,) * 3, 10.0, 0.1),
-    "paper:hartmann6": _study((128,) * 3, 1.0, 0.1),
-    "paper:ackley": _study((128,) * 3, 0.1, 0.1),
-    "paper:branincurrin": _study((128,) * 3, 10.0, 0.1),
-    "paper:dtlz1": _study((128,) * 2, 1.0, 1.0),
-    "paper:dtlz5": _study((128,) * 2, 1.0, 1.0),
-    "paper:pde": _study((128,) * 3, 10.0, 1.0),
-    "paper:cco": _study((128,) * 3, 0.1, 0.1),
-    "paper:pest": _study((128,) * 4, 3.0, 10.0),
-    "paper:oil": _study((100,) * 5, 10.0, 0.1),
-    "paper:optics": _study((100,) * 5, 10.0, 10.0),
-    "paper:lunar": _study((100,) * 5, 10.0, 10.0),
-    "paper:poly": _study((256,) * 2, 10.0, 1.0),
-    "paper:nndraw": _study((256,) * 2, 10.0, 1.0),
-    "paper:distill": _study((256,) * 2, 10.0, 1.0),
-}
 
 
 def ntk_terms(spec: MLPSpec, theta: Tensor, x: Tensor,
@@ -150,7 +135,10 @@ def log_evidence(log_v: Tensor, log_s2: Tensor, lam: Tensor, sq_resid: Tensor, t
 
 
 def tune_hypers(s: LaplaceSettings, lam: Tensor, sq_resid: Tensor, theta_sq: Tensor) -> tuple[float, float]:
-    """Maximise the evidence over log prior variance and/or log noise variance (L-BFGS)."""
+    """Maximise the evidence over log prior variance and/or log noise variance (L-BFGS), or
+    tune the prior as the study did (``prior_tuning="study"``)."""
+    if s.prior_tuning == "study":
+        return _study_tuning(s, lam, sq_resid, theta_sq)
     log_v = torch.tensor(math.log(s.prior_var), dtype=lam.dtype, requires_grad=s.tune_prior)
     log_s2 = torch.tensor(math.log(s.noise_var), dtype=lam.dtype, requires_grad=s.tune_noise)
     params = [p for p in (log_v, log_s2) if p.requires_grad]
@@ -165,6 +153,21 @@ def tune_hypers(s: LaplaceSettings, lam: Tensor, sq_resid: Tensor, theta_sq: Ten
 
         opt.step(closure)
     return float(log_v.detach().exp()), max(float(log_s2.detach().exp()), 1e-6)
+
+
+def _study_tuning(s: LaplaceSettings, lam: Tensor, sq_resid: Tensor, theta_sq: Tensor) -> tuple[float, float]:
+    """Adam on the log prior variance from 0 (precision 1.0). Adam is unchanged by flipping
+    the sign of its variable, so this is laplace-torch's Adam on the log precision."""
+    log_s2 = torch.tensor(math.log(s.noise_var), dtype=lam.dtype)
+    log_v = torch.zeros((), dtype=lam.dtype, requires_grad=True)
+    if not s.tune_prior:
+        return s.prior_var, s.noise_var
+    opt = torch.optim.Adam([log_v], lr=STUDY_TUNING_LR)
+    for _ in range(STUDY_TUNING_STEPS):
+        opt.zero_grad()
+        (-log_evidence(log_v, log_s2, lam, sq_resid, theta_sq)).backward()
+        opt.step()
+    return float(log_v.detach().exp()), s.noise_var
 
 
 def train_map(spec: MLPSpec, theta: Tensor, X: Tensor, Z: Tensor, s: LaplaceSettings) -> tuple[Tensor, float]:
@@ -190,9 +193,11 @@ class LaplaceModel(Model):
     """GLM predictive of a linearised MAP network: mean ``f_MAP``, joint covariance over ``q x m``."""
 
     def __init__(self, spec: MLPSpec, theta: Tensor, X: Tensor, v: float, s2: float,
-                 y_mean: Tensor, y_std: Tensor, last_layer: bool = False):
+                 y_mean: Tensor, y_std: Tensor, last_layer: bool = False,
+                 jitter: float = 1e-8, jitter_raw: bool = False):
         super().__init__()
         self.spec, self.v, self.s2, self.last_layer = spec, v, s2, last_layer
+        self.jitter, self.jitter_raw = jitter, jitter_raw
         self.register_buffer("theta", theta)
         self.register_buffer("y_mean", y_mean)
         self.register_buffer("y_std", y_std)
@@ -231,9 +236,12 @@ class LaplaceModel(Model):
         W = torch.linalg.solve_triangular(self._chol, k_sx.transpose(-1, -2), upper=False)
         cov = self.v * k_ss - self.v**2 * (W.transpose(-1, -2) @ W)
         eye = torch.eye(q * m, dtype=X.dtype)
-        cov = cov + (_JITTER + (self.s2 if noise else 0.0)) * eye
+        std_jitter = 0.0 if self.jitter_raw else self.jitter
+        cov = cov + (std_jitter + (self.s2 if noise else 0.0)) * eye
         scale = self.y_std.repeat(q)
         cov = cov * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+        if self.jitter_raw:
+            cov = cov + self.jitter * eye
         return f * self.y_std + self.y_mean, cov
 
 
@@ -242,7 +250,7 @@ class LaplaceSurrogate(Surrogate):
 
     name = "laplace"
     Settings = LaplaceSettings
-    presets = LAPLACE_PRESETS
+    presets = paper.laplace_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: LaplaceSettings = self.settings
@@ -259,7 +267,8 @@ class LaplaceSurrogate(Surrogate):
         self.state_ = {"theta": theta.clone()}
         self.diagnostics_ = {"map_mse": mse, "prior_var": v, "noise_var": s2, "warm_started": warm}
         try:
-            return LaplaceModel(spec, theta, X, v, s2, y_mean, y_std, last)
+            return LaplaceModel(spec, theta, X, v, s2, y_mean, y_std, last, s.jitter,
+                                s.jitter_units == "raw")
         except torch.linalg.LinAlgError as exc:
             raise SurrogateError(f"Laplace: Cholesky of the NTK Gram matrix failed: {exc}") from exc
 

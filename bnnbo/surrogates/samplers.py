@@ -248,7 +248,7 @@ def sghmc_step(
         g = g - g * r + r * grad
         v_hat = v_hat - v_hat * r + r * grad * grad
     minv = 1.0 / (v_hat.sqrt() + s.epsilon)
-    lr = s.lr  # pybnn's sampler works with sqrt(lr) and squares it again
+    lr = s.lr  # the squared step: pybnn's update uses the square of the lr it is given
     # the injected noise minus BOHAMIANN's estimate of the minibatch gradient's own noise
     # (lr^2: it takes all of v_hat for noise, so full-batch runs come out too cold)
     noise_var = 2.0 * lr * s.mdecay * minv - (lr * lr if s.noise_correction else 0.0)

@@ -8,8 +8,11 @@ homoscedastic log noise variance per output, with pybnn's Gaussian prior on it. 
 outputs are z-scored (pybnn's default); the input scaling is folded into the stored first
 layers so the posterior takes unit-cube X.
 
-Not copied from pybnn: its weight prior never reached the gradient (it was rebuilt with
-``torch.tensor`` from detached sums), so here the N(0, prior_var) prior is a real one.
+The weight prior: pybnn adds ``sum(-w**2 / (2 prior_var)) / P`` (P parameters, the log noise
+variance included) to the log posterior, so the study's prior is effectively
+N(0, prior_var * P), far weaker than its name says. bnnbo's default is the N(0, prior_var)
+prior itself (``prior_scale="proper"``); the ``paper:*`` presets use pybnn's
+(``prior_scale="per_parameter"``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
+from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.bnn_common import PAPER_NETWORKS, FitData, check_settings, prepare
+from bnnbo.surrogates.bnn_common import FitData, check_settings, prepare
 from bnnbo.surrogates.mcmc_stats import summarise
 from bnnbo.surrogates.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
@@ -37,6 +41,9 @@ class SGHMCSettings(Settings):
     widths: tuple[int, ...] = (128, 128, 128)
     activation: Literal["tanh", "relu"] = "tanh"
     prior_var: float = 1.0
+    #: "proper": a N(0, prior_var) weight prior; "per_parameter": pybnn's, the log prior
+    #: divided by the number of parameters P (effectively N(0, prior_var * P))
+    prior_scale: Literal["proper", "per_parameter"] = "proper"
     #: learn a homoscedastic noise variance (else keep noise_var_init fixed)
     learn_noise: bool = True
     #: initial noise variance (of standardised y); pybnn's 1e-3
@@ -49,7 +56,8 @@ class SGHMCSettings(Settings):
     num_steps: int = 2000
     n_burn_in: int = 1000
     keep_every: int = 5
-    #: pybnn's lr: the squared step of the preconditioned dynamics
+    #: the squared step of the preconditioned dynamics: pybnn squares the lr it is given, so
+    #: the study's lr = 1e-2 is 1e-4 here (the paper presets); the default 1e-2 is bnnbo's
     lr: float = 1e-2
     mdecay: float = 0.05
     batch_size: int = 5
@@ -89,10 +97,7 @@ class SGHMCSurrogate(Surrogate):
 
     name = "sghmc"
     Settings = SGHMCSettings
-    presets = {
-        f"paper:{k}": {"widths": v["widths"], "prior_var": v["prior_var"], "dtype": "float64"}
-        for k, v in PAPER_NETWORKS.items()
-    }
+    presets = paper.sghmc_presets()
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: SGHMCSettings = self.settings
@@ -170,13 +175,24 @@ class SGHMCSurrogate(Surrogate):
         theta = position[:, :P]
         log_var = position[:, P:] if s.learn_noise else fixed_log_var
         var = log_var.exp().unsqueeze(1)  # C x 1 x m
-        _, g_theta, f = spec.potential_and_grad(theta, Xb, Yb, var, s.prior_var, scale, value=False)
+        prior_var = self.prior_variance(spec)
+        _, g_theta, f = spec.potential_and_grad(theta, Xb, Yb, var, prior_var, scale, value=False)
         if not s.learn_noise:
             return g_theta
         r2 = ((f - Yb) ** 2 / var).sum(1)  # C x m
         g_lv = scale * 0.5 * (Yb.shape[1] - r2)
         g_lv = g_lv + (log_var - math.log(s.noise_prior_center)) / s.noise_prior_var
+        if s.prior_scale == "per_parameter":  # pybnn's weight prior covers the noise too
+            g_lv = g_lv + log_var / prior_var
         return torch.cat([g_theta, g_lv], 1)
+
+    def prior_variance(self, spec: MLPSpec) -> float:
+        """The variance of the weight prior the sampler uses: prior_var, or pybnn's
+        prior_var * P with P the parameters (the learned log noise variances included)."""
+        s: SGHMCSettings = self.settings
+        if s.prior_scale == "proper":
+            return s.prior_var
+        return s.prior_var * (spec.num_params + (spec.d_out if s.learn_noise else 0))
 
 
 def fold_input_scaling(

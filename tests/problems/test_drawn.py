@@ -6,6 +6,12 @@ import torch
 from bnnbo import ConfigError, get_problem, optimize
 
 
+@pytest.fixture(autouse=True)
+def _seeded_nndraw(monkeypatch):
+    """These tests are about the seeded draws: the study's file must not replace them."""
+    monkeypatch.delenv("BNNBO_NNDRAW_WEIGHTS", raising=False)
+
+
 def test_poly_definition_and_defaults():
     p = get_problem("poly")
     assert (p.dim, p.num_objectives, p.seed, p.negated) == (200, 1, 2, False)

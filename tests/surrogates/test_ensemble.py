@@ -54,7 +54,7 @@ def test_paper_preset_and_bad_settings():
     assert (s.n_members, s.prior_var, s.noise_std, s.standardize_y, s.observation_noise) == (
         10,
         10.0,
-        0.1,
+        1.0,  # the study's branin ensemble noise, not its HMC noise (0.1)
         False,
         True,
     )
