@@ -265,3 +265,9 @@ def test_a_sqlite_study_resumed_in_another_process_continues_as_an_uninterrupted
     uninterrupted.optimize(ns["objective"], n_trials=7)
     assert [t.params for t in resumed.trials] == [t.params for t in uninterrupted.trials]
     assert [t.value for t in resumed.trials] == [t.value for t in uninterrupted.trials]
+
+
+def test_reseeding_keeps_the_seed_so_trials_stay_reproducible():
+    sampler = BnnboSampler(seed=9)
+    sampler.reseed_rng()  # what Optuna does with n_jobs > 1
+    assert sampler.seed == 9

@@ -165,8 +165,8 @@ class BnnboSampler(BaseSampler):
         return self._seed
 
     def reseed_rng(self) -> None:
-        # Optuna calls this on each worker's copy when n_jobs > 1, so copies do not repeat each other
-        self._seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        # Optuna calls this when n_jobs > 1 so that workers do not repeat each other; our streams
+        # are per trial number and never shared, so the seed stays (and with it reproducibility)
         if self._independent is not None:
             self._independent.reseed_rng()
 
