@@ -615,7 +615,9 @@ def _coverage(ok: list[dict], args) -> list[str]:
         "",
         f"Seeds run: {', '.join(map(str, all_seeds))}. "
         + (f"**Partial:** not yet run: {', '.join(missing)}. " if missing else "")
-        + "The plan is 10 seeds on the synthetic problems.",
+        + "The plan is 10 seeds on the synthetic problems and as many as fit on the others; "
+        "`python benchmarks/peers.py run --problems all --seeds 0-9` completes it (finished runs are "
+        "skipped), then `python benchmarks/peers.py doc`.",
         "",
         (f"The machine (2 cores) was shared with other jobs: the 1-minute load average at the runs' start "
          f"ranged {min(loads):.1f}-{max(loads):.1f}, so overhead seconds are inflated and noisy; compare "
