@@ -601,14 +601,16 @@ def _coverage(ok: list[dict], args) -> list[str]:
     if not ok:
         return lines + ["Nothing yet.", ""]
     all_seeds = sorted({r["seed"] for r in ok})
-    lines += ["| problem | q | budget (initial design) | optimisers | seeds |", "|---|---|---|---|---|"]
+    lines += ["| problem | q | budget (initial design) | optimisers with runs | seeds |", "|---|---|---|---|---|"]
     for problem in PROBLEMS:
         for q in sorted({r["q"] for r in ok if r["problem"] == problem}):
             prow = [r for r in ok if r["problem"] == problem and r["q"] == q]
             seeds = sorted({r["seed"] for r in prow})
             names = sorted({r["optimizer"] for r in prow})
-            lines.append(f"| {problem} | {q} | {prow[0]['budget']} ({prow[0]['n_init']}) | {len(names)} | "
-                         f"{', '.join(map(str, seeds))} |")
+            absent = [n for n in OPTIMISERS if n not in names]
+            lines.append(f"| {problem} | {q} | {prow[0]['budget']} ({prow[0]['n_init']}) | {len(names)}"
+                         + (f" (none from: {', '.join(absent)})" if absent else "")
+                         + f" | {', '.join(map(str, seeds))} |")
     missing = [p for p in PROBLEMS if not any(r["problem"] == p for r in ok)]
     loads = [r["loadavg"] for r in ok]
     lines += [
