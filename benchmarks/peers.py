@@ -309,8 +309,9 @@ def run_ax(problem, spec, seed, q, f) -> dict:
             for p in problem.space.parameters:
                 v = params_[p.name]
                 row.append(float([str(c) for c in p.choices].index(v)) if isinstance(p, Categorical) else float(v))
+            # the values in the problem's source convention, which the objective string's sign matches
             v = _loss(problem, f(row))
-            client.complete_trial(index, raw_data={n: (-x if problem.negated else x) for n, x in zip(names, v)})
+            client.complete_trial(index, raw_data=dict(zip(names, v)))
     return {"api": "ax.Client", "generation_strategy": "configure_generation_strategy() defaults ('fast')",
             "initialization_budget": spec.n_init}
 
