@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,43 @@ def test_a_missing_or_unsupported_peer_is_recorded_with_its_reason(peers, tmp_pa
     assert row["status"] == "skipped" and row["reason"].startswith("not installed: ModuleNotFoundError")
     row = peers.run_one("branin", "smac", 0, 4)
     assert row["status"] == "skipped" and "no joint batch" in row["reason"]
+
+
+def test_ax_is_told_the_problems_own_values_under_a_matching_objective(peers, monkeypatch):
+    # a stand-in for ax.Client that records what the benchmark tells it (the real one is slow)
+    told, config = [], {}
+
+    class Client:
+        def __init__(self, random_seed=None):
+            self.n = 0
+
+        def configure_experiment(self, parameters):
+            config["names"] = [p.name for p in parameters]
+
+        def configure_optimization(self, objective):
+            config["objective"] = objective
+
+        def configure_generation_strategy(self, initialization_budget):
+            config["init"] = initialization_budget
+
+        def get_next_trials(self, max_trials):
+            self.n += 1
+            return {self.n: {"x0": 1.0, "x1": 2.0}}
+
+        def complete_trial(self, index, raw_data):
+            told.append(raw_data)
+
+    fake = types.ModuleType("ax")
+    fake.Client, fake.RangeParameterConfig, fake.ChoiceParameterConfig = Client, ParamConfig, ParamConfig
+    monkeypatch.setitem(sys.modules, "ax", fake)
+    problem = peers.PROBLEMS["branin"].build()
+    rec = peers.Recorder(problem, 4)
+    peers.run_ax(problem, peers.PROBLEMS["branin"], 0, 1, rec)
+    # Branin is minimised in its source: Ax minimises f0 and gets the positive Branin value
+    assert config == {"names": ["x0", "x1"], "objective": "-f0", "init": 3}
+    assert [t["f0"] for t in told] == [-y[0] for y in rec.Y] and all(t["f0"] > 0 for t in told)
+
+
+class ParamConfig:
+    def __init__(self, name, **kwargs):
+        self.name = name
