@@ -685,6 +685,12 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
                   f"bnnbo's default (`gp`) {'at least ties' if tie else 'does not tie'} the best peer "
                   "(better median, or mean +- SE intervals that overlap)"
                   + (f"; its median overhead is {ratio:.2f}x Optuna GPSampler's." if ratio else "."), ""]
+    if "random" in stats:
+        worse = [n for n in bnnbo_names
+                 if (stats[n]["median"] > stats["random"]["median"]) == lower
+                 and stats[n]["median"] != stats["random"]["median"]]
+        if worse:
+            lines += [f"Worse than random search by median here: {', '.join(worse)}.", ""]
     return lines
 
 
@@ -727,7 +733,8 @@ def _limits_section(not_ok: list[dict]) -> list[str]:
 
 
 def _settings_section(ok: list[dict]) -> list[str]:
-    lines = ["## Settings", "", "Each optimiser's own defaults except the initial-design size:", ""]
+    lines = ["## Settings", "", ("Each optimiser's own defaults except the initial-design size (the sizes "
+                                 "below are those of the first problem run; each problem's is in its section):"), ""]
     seen = {}
     for r in ok:
         seen.setdefault(r["optimizer"], r.get("settings"))
