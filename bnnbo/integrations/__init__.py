@@ -1,0 +1,1 @@
+"""Bridges to other tools; each module needs its tool installed (``pip install 'bnnbo[peers]'``)."""
