@@ -25,7 +25,8 @@ import torch
 
 from bnnbo.acquisition import check_mode, get_preset
 from bnnbo.errors import ConfigError, UnavailableError
-from bnnbo.optimizer import Optimizer, _check_int, derive_seed
+from bnnbo.limits import MAX_BUDGET, MAX_SEED, check_count
+from bnnbo.optimizer import Optimizer, derive_seed
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 
@@ -133,14 +134,19 @@ class BnnboSampler(BaseSampler):
         ref_point: Sequence[float] | None = None, warn_independent_sampling: bool = True,
     ):
         self._surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
+        s = self._surrogate.settings
+        if self._surrogate.name == "gp" and getattr(s, "warm_start", False) is None:
+            # a cold GP unless asked: its warm start lives in this process only, and a study
+            # resumed from storage must propose what an uninterrupted one would
+            self._surrogate = get_surrogate(self._surrogate, warm_start=False)
         self._acquisition = check_mode(acquisition)
         self._acq_optimizer = acq_optimizer
         if acq_optimizer is not None:
             get_preset(acq_optimizer)
-        _check_int("n_startup_trials", n_startup_trials, 0)
+        check_count("n_startup_trials", n_startup_trials, 0, MAX_BUDGET)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
-        _check_int("seed", seed, 0)
+        check_count("seed", seed, 0, MAX_SEED)
         if ref_point is not None:
             ref_point = [float(v) for v in ref_point]
             if not all(math.isfinite(v) for v in ref_point):
@@ -198,7 +204,7 @@ class BnnboSampler(BaseSampler):
         state = self._state[1] if self._state is not None and self._state[0] == space else None
         opt = Optimizer(
             space, num_objectives=Y.shape[1], surrogate=self._surrogate,
-            seed=derive_seed(self._seed, "optuna", trial.number), q=1, n_init=1,
+            seed=derive_seed(self._seed, "optuna", trial.number), q=1, n_init=MIN_TRIALS,
             acquisition=self._acquisition, acq_optimizer=self._acq_optimizer,
             maximize=[d == StudyDirection.MAXIMIZE for d in study.directions],
             ref_point=self._ref_point, surrogate_state=state,
