@@ -150,3 +150,17 @@ def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
     before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
                       surrogate_settings={"noise": "learned", "warm_start": False})
     assert torch.equal(now.X, before.X)
+
+
+def test_multi_objective_batches_are_optimised_greedily():
+    # a joint q-batch of qLogNEHVI sums over 2^q - 1 subsets: q = 10 took > 30 min per step
+    p = get_problem("branincurrin")
+    assert Optimizer(p.space, q=4, num_objectives=2).preset == OPTIMIZER_PRESETS["sequential"]
+    assert Optimizer(p.space, q=1, num_objectives=2).preset == OPTIMIZER_PRESETS["default"]
+    assert Optimizer(p.space, q=4, num_objectives=2, acquisition="paper").preset == OPTIMIZER_PRESETS["paper"]
+    opt = Optimizer(p.space, q=6, num_objectives=2, n_init=6, seed=0)
+    X = opt.ask()
+    opt.tell(X, p.evaluate(X))
+    X = opt.ask()
+    assert X.shape == (6, 2) and torch.unique(X, dim=0).shape[0] == 6
+    opt.tell(X, p.evaluate(X))
