@@ -18,6 +18,7 @@ default one at a time. Optuna is the optional ``peers`` extra.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 from bnnbo import Optimizer, get_problem
+from bnnbo.acquisition import OPTIMIZER_PRESETS
 from bnnbo.space import Categorical, Float, Integer
 
 PROBLEMS = {
@@ -35,17 +37,24 @@ PROBLEMS = {
     "hartmann6": ("hartmann6", {}),
     "ackley10": ("ackley", {"dim": 10}),
     "pest": ("pest", {}),
+    "oil": ("oil", {}),
 }
 
 #: bnnbo loops compared with the default: Optimizer keyword arguments
 VARIANTS: dict[str, dict] = {
     "bnnbo": {},
-    # the default before issue 20: BoTorch's noise prior, qLogNEI, cold fits
-    "bnnbo/old": {"acquisition": "mc", "surrogate_settings": {"noise": "learned", "warm_start": False}},
-    "bnnbo/low-noise": {"surrogate_settings": {"noise": "low"}},
+    # the default before issue 20: BoTorch's GP (noise prior, RBF kernel), qLogNEI, cold fits
+    "bnnbo/old": {"acquisition": "mc",
+                  "surrogate_settings": {"noise": "learned", "warm_start": False, "kernel": "botorch"}},
+    # the default after issue 20's first round: BoTorch's GP warm-started, LogEI, samples around the best
+    "bnnbo/round1": {"acq_optimizer": "around-best", "surrogate_settings": {"noise": "learned", "kernel": "botorch"}},
+    # one choice of today's default undone at a time
+    "bnnbo/botorch-kernel": {"surrogate_settings": {"kernel": "botorch"}},
+    "bnnbo/learned-noise": {"surrogate_settings": {"noise": "learned"}},
     "bnnbo/fixed-noise": {"surrogate_settings": {"noise": "fixed"}},
+    "bnnbo/around-best": {"acq_optimizer": "around-best"},
+    "bnnbo/pgtol-1e-3": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-3)},
     "bnnbo/qlognei": {"acquisition": "mc"},
-    "bnnbo/no-around-best": {"acq_optimizer": "default"},
     "bnnbo/cold-fit": {"surrogate_settings": {"warm_start": False}},
 }
 

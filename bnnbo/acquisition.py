@@ -73,8 +73,7 @@ OPTIMIZER_PRESETS = {
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
     #: the default for analytic LogEI (q = 1): many cheap Sobol raw samples, and one restart at
     #: the incumbent so that it is refined (docs/performance.md)
-    "analytic": OptimizerPreset(num_restarts=10, raw_samples=2048, maxiter=200, start_at_incumbent=True,
-                                pgtol=1e-3),
+    "analytic": OptimizerPreset(num_restarts=10, raw_samples=2048, maxiter=200, start_at_incumbent=True),
     #: the "analytic" preset before issue 20's second round (kept for comparison)
     "around-best": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200, sample_around_best=True),
 }
@@ -217,10 +216,16 @@ def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: Optimizer
     scale = acq.inv_ls.detach() if isinstance(getattr(acq, "inv_ls", None), Tensor) else torch.ones(d, dtype=raw.dtype)
     scale = scale.reshape(d).to(raw)
 
+    fused = getattr(acq, "has_fused_gradient", False)
+
     def neg_acq(z, batch_indices=None):
-        x = (torch.from_numpy(z).reshape(-1, d) / scale).requires_grad_(True)
-        v = acq(x.unsqueeze(-2))
-        (g,) = torch.autograd.grad(v.sum(), x)
+        x = torch.from_numpy(z).reshape(-1, d) / scale
+        if fused:
+            v, g = acq.value_and_grad(x)
+        else:
+            x.requires_grad_(True)
+            v = acq(x.unsqueeze(-2))
+            (g,) = torch.autograd.grad(v.sum(), x)
         return -v.detach().numpy(), -(g / scale).numpy()
 
     upper = scale.numpy()

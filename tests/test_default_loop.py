@@ -116,13 +116,15 @@ def test_warm_started_loop_is_reproducible_and_resumes_identically():
     assert torch.equal(resumed.ask(), a.X[-1:])
 
 
-def test_plain_algebra_logei_equals_botorchs():
+@pytest.mark.parametrize("kernel", ["matern", "botorch"])
+def test_plain_algebra_logei_equals_botorchs(kernel):
     from bnnbo.exact_logei import ExactGPLogEI
 
     X, Y = toy_data(n=15)
     Y = 50 * Y + 3  # the outcome transform must be undone
-    model = get_surrogate("gp").fit(X, Y)
+    model = get_surrogate("gp", kernel=kernel).fit(X, Y)
     ours = ExactGPLogEI(model, Y.max())
+    assert ours.has_fused_gradient
     ref = LogExpectedImprovement(model, best_f=Y.max())
     x = torch.rand(64, 1, X.shape[-1], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     x = torch.cat([x, X[:4].unsqueeze(-2)])  # at training points too (small variance)
@@ -132,6 +134,56 @@ def test_plain_algebra_logei_equals_botorchs():
     xr = x[:5].clone().requires_grad_(True)
     ref(xr).sum().backward()
     assert torch.allclose(xg.grad, xr.grad, atol=1e-6, rtol=1e-5)
+    # the hand-written gradient the optimiser uses equals autograd's
+    value, grad = ours.value_and_grad(x[:64, 0])
+    assert torch.allclose(value, ref(x[:64]), atol=1e-6, rtol=1e-6)
+    xa = x[:64, 0].clone().requires_grad_(True)
+    (auto,) = torch.autograd.grad(ours(xa.unsqueeze(-2)).sum(), xa)
+    assert torch.allclose(grad, auto, atol=1e-8, rtol=1e-6)
+
+
+def test_log_h_equals_botorchs_helper_from_the_far_tail_up():
+    from botorch.acquisition.analytic import _log_ei_helper
+
+    from bnnbo.exact_logei import log_h
+
+    u = torch.cat([-torch.logspace(4, 0, 300), torch.linspace(-1, 30, 300), torch.tensor([-1 - 1e-12])])
+    u = u.double().requires_grad_(True)
+    ours, ref = log_h(u), _log_ei_helper(u)
+    assert torch.allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    (g_ours,) = torch.autograd.grad(ours.sum(), u)
+    (g_ref,) = torch.autograd.grad(ref.sum(), u)
+    assert torch.isfinite(g_ours).all() and torch.allclose(g_ours, g_ref, rtol=1e-6, atol=1e-10)
+
+
+def test_matern_map_fit_matches_gpytorchs_posterior_and_optimum():
+    """The plain-algebra objective is gpytorch's marginal likelihood plus the registered priors:
+    at the optimum it found, gpytorch's own gradient is ~0."""
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    X, Y = toy_data(n=20)
+    model = get_surrogate("gp").fit(X, Y, seed=0)
+    assert _noise(model) < 1e-2  # low noise: Gamma(1.1, 30)
+    model.train()
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    loss = -mll(model(*model.train_inputs), model.train_targets)  # includes the priors, / n
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params)
+    assert max(g.abs().max().item() for g in grads) < 5e-3
+
+
+def test_incumbent_start_never_proposes_worse_than_the_incumbent():
+    from bnnbo.acquisition import optimize_acquisition
+
+    X, Y = toy_data(n=12, d=2)
+    model = get_surrogate("gp").fit(X, Y)
+    acq = build_acquisition(model, X, Y, mode="default", ref_point=None, seed=0, q=1)
+    space = get_problem("branin").space  # 2-D continuous
+    best = X[Y[:, 0].argmax()]
+    x = optimize_acquisition(acq, space, 1, OPTIMIZER_PRESETS["analytic"], "proper", incumbent=best)
+    assert x.shape == (1, X.shape[-1]) and ((0 <= x) & (x <= 1)).all()
+    with torch.no_grad():
+        assert acq(x.unsqueeze(0)) >= acq(best.reshape(1, 1, -1))
 
 
 def test_gp_warm_starts_by_default_only_in_the_q1_single_objective_loop():

@@ -160,7 +160,10 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
         return -log_post.item(), t.grad.numpy()
 
     options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {})
-    res = minimize(loss, start, jac=True, method="L-BFGS-B", options=options)
+    # a box keeps line searches out of overflow (standardised outputs, unit-cube inputs)
+    bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0), (-10.0, 10.0)]
+    start = start.clip([b[0] for b in bounds], [b[1] for b in bounds])
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
     with torch.no_grad():
         ls, scale, noise, c = unpack(torch.from_numpy(res.x))
         base.lengthscale = ls.reshape(base.lengthscale.shape)
