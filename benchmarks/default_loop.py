@@ -37,7 +37,6 @@ PROBLEMS = {
     "hartmann6": ("hartmann6", {}),
     "ackley10": ("ackley", {"dim": 10}),
     "pest": ("pest", {}),
-    "oil": ("oil", {}),
 }
 
 #: bnnbo loops compared with the default: Optimizer keyword arguments
