@@ -19,7 +19,7 @@ from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.means import ConstantMean
+from gpytorch.means import ConstantMean, ZeroMean
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
@@ -84,9 +84,10 @@ class ExactGPLogEI(AcquisitionFunction):
                 self.register_buffer("train_sq", self.train_Xs.square().sum(-1))
                 scale = kernel.outputscale.reshape(()) if self._matern else torch.ones((), dtype=X.dtype)
                 self.register_buffer("outputscale", scale.detach())
-        self._const = type(model.mean_module) is ConstantMean
+        self._const = type(model.mean_module) in (ConstantMean, ZeroMean)
         if self._const:
-            self.register_buffer("const", model.mean_module.constant.detach().reshape(()))
+            c = model.mean_module.constant if type(model.mean_module) is ConstantMean else torch.zeros(())
+            self.register_buffer("const", c.detach().to(X).reshape(()))
 
     def _cross(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Prior covariances ``k(x, X)`` (``n x N``) and prior variances ``k(x, x)`` (``n``)."""

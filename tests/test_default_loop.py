@@ -204,3 +204,24 @@ def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
     before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
                       surrogate_settings={"noise": "learned", "warm_start": False, "kernel": "botorch"})
     assert torch.equal(now.X, before.X)
+
+
+def test_matern_fit_and_fused_logei_with_a_zero_mean():
+    """GPSampler's zero prior mean was tried as an alternative to BoTorch's constant mean
+    (docs/performance.md); the plain fit and the fused LogEI handle it."""
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.means import ZeroMean
+
+    from bnnbo.exact_logei import ExactGPLogEI
+    from bnnbo.surrogates.gp import fit_matern_map, low_noise_likelihood, matern_kernel
+
+    X, Y = toy_data(n=15)
+    gp = SingleTaskGP(X, Y, covar_module=matern_kernel(3), likelihood=low_noise_likelihood(),
+                      mean_module=ZeroMean(), outcome_transform=Standardize(m=1))
+    assert fit_matern_map(gp)
+    gp.eval()
+    ours, ref = ExactGPLogEI(gp, Y.max()), LogExpectedImprovement(gp, best_f=Y.max())
+    x = torch.rand(16, 1, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert ours.has_fused_gradient
+    assert torch.allclose(ours.value_and_grad(x[:, 0])[0], ref(x), atol=1e-6, rtol=1e-6)

@@ -15,6 +15,7 @@ from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_l
 from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from linear_operator.utils.cholesky import psd_safe_cholesky
@@ -130,17 +131,18 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
     kernel, base, lik = gp.covar_module, gp.covar_module.base_kernel, gp.likelihood
     floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
     fixed = not lik.noise_covar.raw_noise.requires_grad
+    const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean
     with torch.no_grad():
         start = torch.cat([
             base.lengthscale.reshape(-1).log(), kernel.outputscale.reshape(1).log(),
             (lik.noise.reshape(1) - 0.99 * floor).clamp_min(1e-3 * floor).log(),
-            gp.mean_module.constant.reshape(1),
+            gp.mean_module.constant.reshape(1) if const else torch.zeros(0, dtype=X.dtype),
         ]).numpy()
     noise_now = lik.noise.detach().reshape(())
 
     def unpack(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         noise = noise_now if fixed else floor + t[d + 1].exp()
-        return t[:d].exp(), t[d].exp(), noise, t[d + 2]
+        return t[:d].exp(), t[d].exp(), noise, (t[d + 2] if const else 0.0)
 
     def loss(theta):
         t = torch.from_numpy(theta).requires_grad_(True)
@@ -161,7 +163,7 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
 
     options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {})
     # a box keeps line searches out of overflow (standardised outputs, unit-cube inputs)
-    bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0), (-10.0, 10.0)]
+    bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0)] + [(-10.0, 10.0)] * const
     start = start.clip([b[0] for b in bounds], [b[1] for b in bounds])
     res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
     with torch.no_grad():
@@ -170,7 +172,8 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
         kernel.outputscale = scale
         if not fixed:
             lik.noise = noise
-        gp.mean_module.constant.copy_(c)
+        if const:
+            gp.mean_module.constant.copy_(c)
     return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
 
 
