@@ -41,6 +41,8 @@ def test_default_noise_is_the_documented_one():
     ({"priors": "paper", "noise": "low"}, "apply to priors='modern'"),
     ({"priors": "paper", "warm_start": True}, "apply to priors='modern'"),
     ({"noise": "tiny"}, r"'noise' = 'tiny'; expected 'learned' or 'low' or 'fixed' or None"),
+    ({"priors": "paper", "kernel": "matern"}, "kernel='matern' applies to priors='modern'"),
+    ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
     ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
 ])
 def test_gp_noise_settings_errors(kwargs, msg):
