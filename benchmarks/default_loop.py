@@ -55,6 +55,7 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/pgtol-1e-3": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-3)},
     "bnnbo/qlognei": {"acquisition": "mc"},
     "bnnbo/cold-fit": {"surrogate_settings": {"warm_start": False}},
+    "bnnbo/warm-uncapped": {"surrogate_settings": {"warm_maxiter": 1000}},
 }
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
