@@ -2,10 +2,12 @@
 
 On Hartmann6 with n Sobol points (default 30), in one process, alternating the variants:
 
-* GP fit: cold (BoTorch's fit to convergence) vs warm-started from the fit on n - 1 points,
-  with 5 and 20 L-BFGS-B iterations; seconds and the marginal likelihood reached;
+* GP fit: BoTorch's GP (``kernel="botorch"``, fit_gpytorch_mll) and the default Matern GP
+  (plain-algebra MAP), each cold and warm-started from the fit on n - 1 points (5 and 20
+  L-BFGS-B iterations); seconds and the log marginal likelihood / n reached (+ priors);
 * one LogEI call + gradient on 8 points: BoTorch's LogExpectedImprovement vs bnnbo's
-  ExactGPLogEI (generic kernel path and the fused RBF path).
+  ExactGPLogEI (generic kernel path, fused kernel with autograd, fused value and gradient by
+  hand), on the default GP.
 
     python benchmarks/default_loop_costs.py [--n 30] [--repeats 5]
 """
@@ -43,10 +45,13 @@ def main() -> None:
     p = get_problem("hartmann6")
     X = p.space.sobol(args.n, seed=1)
     U, Y = p.space.to_unit(X), p.evaluate(X)
-    prev = get_surrogate("gp")
-    prev.fit(U[:-1], Y[:-1], seed=0)
-    fits = {"cold": ({"warm_start": False}, None), "warm, 5 iterations": ({"warm_maxiter": 5}, prev.state_),
-            "warm, 20 iterations": ({"warm_maxiter": 20}, prev.state_)}
+    fits = {}
+    for kernel in ("botorch", "matern"):
+        prev = get_surrogate("gp", kernel=kernel)
+        prev.fit(U[:-1], Y[:-1], seed=0)
+        fits[f"{kernel}, cold"] = ({"kernel": kernel, "warm_start": False}, None)
+        for it in (5, 20):
+            fits[f"{kernel}, warm, {it} iterations"] = ({"kernel": kernel, "warm_maxiter": it}, prev.state_)
     secs: dict = {k: [] for k in fits}
     value = {}
     for _ in range(args.repeats):
@@ -57,27 +62,36 @@ def main() -> None:
             secs[label].append(time.perf_counter() - t)
             value[label] = mll(model)
     print(f"torch threads {torch.get_num_threads()}; Hartmann6, n = {args.n}; median of {args.repeats}")
-    print("| GP fit | median s | marginal log likelihood / n |\n|---|---:|---:|")
+    print("| GP (kernel), fit | median s | log marginal likelihood / n (+ priors) |\n|---|---:|---:|")
     for label in fits:
         print(f"| {label} | {statistics.median(secs[label]):.3f} | {value[label]:.4f} |")
 
     model = get_surrogate("gp").fit(U, Y, seed=0)
     fused = ExactGPLogEI(model, Y.max())
     generic = ExactGPLogEI(model, Y.max())
-    generic._rbf = generic._const = False
-    acqs = {"BoTorch LogExpectedImprovement": LogExpectedImprovement(model, best_f=Y.max()),
-            "ExactGPLogEI, generic kernel": generic, "ExactGPLogEI, fused RBF": fused}
-    x = torch.rand(8, 1, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-    ms: dict = {k: [] for k in acqs}
+    generic._matern = generic._rbf = generic._const = False
+    x = torch.rand(8, 1, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def autograd(acq):
+        def call():
+            xg = x.clone().requires_grad_(True)
+            torch.autograd.grad(acq(xg).sum(), xg)
+        return call
+
+    calls = {"BoTorch LogExpectedImprovement": autograd(LogExpectedImprovement(model, best_f=Y.max())),
+             "ExactGPLogEI, generic kernel": autograd(generic),
+             "ExactGPLogEI, fused Matern, autograd": autograd(fused),
+             "ExactGPLogEI, fused Matern, gradient by hand": lambda: fused.value_and_grad(x[:, 0])}
+    ms: dict = {k: [] for k in calls}
     for _ in range(args.repeats):
-        for label, acq in acqs.items():
+        for label, call in calls.items():
             t = time.perf_counter()
             for _ in range(20):
-                acq(x).sum().backward()
+                call()
             ms[label].append((time.perf_counter() - t) / 20 * 1000)
     base = statistics.median(ms["BoTorch LogExpectedImprovement"])
     print("\n| LogEI value + gradient, 8 points | median ms | vs BoTorch |\n|---|---:|---:|")
-    for label in acqs:
+    for label in calls:
         m = statistics.median(ms[label])
         print(f"| {label} | {m:.2f} | {m / base:.2f}x |")
 

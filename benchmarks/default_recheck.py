@@ -25,7 +25,7 @@ CASES = [  # (problem, q, n_init, budget)
     ("branincurrin", 4, 10, 30),
     ("hartmann6", 4, 10, 34),
 ]
-GPS = {"gp now": {}, "gp before": {"noise": "learned", "warm_start": False}}
+GPS = {"gp now": {}, "gp before": {"noise": "learned", "warm_start": False, "kernel": "botorch"}}
 
 
 def main() -> None:

@@ -90,7 +90,7 @@ class Optimizer:
         self.preset = get_preset(acq_optimizer or default_preset_name(self.mode, num_objectives, q))
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
-            self.surrogate = get_surrogate(self.surrogate, warm_start=False)
+            self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
         self._ref_max = None if ref is None else ref * self._sign
@@ -151,7 +151,8 @@ class Optimizer:
             acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q)
             rounding = "paper" if self.mode == "paper" else "proper"
             preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
-            U = optimize_acquisition(acq, self.space, q, preset, rounding)
+            best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
+            U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=best)
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U, self.encoding)
@@ -413,12 +414,18 @@ def _plain(value: Any) -> Any:
         return jsonable(value)
 
 
+#: the GP that batches, several objectives and the MC acquisition keep (the q = 1 loop's GP
+#: was chosen and measured in that loop only: docs/performance.md)
+_PREVIOUS_GP = {"warm_start": False, "noise": "learned", "kernel": "botorch"}
+
+
 def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:
-    """GP warm starts are on by default only in the loop they were measured in (q = 1, one
-    objective, default acquisition); batches and several objectives fit cold as before
-    (docs/performance.md: default loop against Optuna's GPSampler)."""
+    """The q = 1 default GP (Matern kernel, low noise, warm starts) is on by default only in the
+    loop it was measured in (q = 1, one objective, default acquisition); batches and several
+    objectives keep BoTorch's GP fitted cold, unless the user set any of those options."""
     s = surrogate.settings
-    return (surrogate.name == "gp" and getattr(s, "priors", None) == "modern" and s.warm_start is None
+    return (surrogate.name == "gp" and getattr(s, "priors", None) == "modern"
+            and all(getattr(s, k) is None for k in _PREVIOUS_GP)
             and (q > 1 or m > 1 or mode != "default"))
 
 

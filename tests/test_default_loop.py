@@ -41,6 +41,8 @@ def test_default_noise_is_the_documented_one():
     ({"priors": "paper", "noise": "low"}, "apply to priors='modern'"),
     ({"priors": "paper", "warm_start": True}, "apply to priors='modern'"),
     ({"noise": "tiny"}, r"'noise' = 'tiny'; expected 'learned' or 'low' or 'fixed' or None"),
+    ({"priors": "paper", "kernel": "matern"}, "kernel='matern' applies to priors='modern'"),
+    ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
     ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
 ])
 def test_gp_noise_settings_errors(kwargs, msg):
@@ -48,17 +50,19 @@ def test_gp_noise_settings_errors(kwargs, msg):
         get_surrogate("gp", **kwargs)
 
 
-def test_warm_start_starts_from_the_previous_hyperparameters():
+@pytest.mark.parametrize("kernel, key", [("matern", "covar_module.base_kernel.raw_lengthscale"),
+                                         ("botorch", "covar_module.raw_lengthscale")])
+def test_warm_start_starts_from_the_previous_hyperparameters(kernel, key):
     X, Y = toy_data(n=15)
-    s = get_surrogate("gp")
+    s = get_surrogate("gp", kernel=kernel)
     s.fit(X, Y, seed=0)
     state = s.state_
-    assert isinstance(state, list) and "covar_module.raw_lengthscale" in state[0]
+    assert isinstance(state, list) and key in state[0]
     # a warm start from a fit on the same data ends where that fit ended
     again = s.fit(X, Y, seed=1, state=state)
-    assert torch.allclose(again.covar_module.raw_lengthscale, state[0]["covar_module.raw_lengthscale"], atol=1e-2)
-    assert get_surrogate("gp", warm_start=False).fit(X, Y) is not None
-    cold = get_surrogate("gp", warm_start=False)
+    assert torch.allclose(dict(again.named_parameters())[key], state[0][key], atol=1e-2)
+    assert get_surrogate("gp", warm_start=False, kernel=kernel).fit(X, Y) is not None
+    cold = get_surrogate("gp", warm_start=False, kernel=kernel)
     cold.fit(X, Y)
     assert cold.state_ is None
 
@@ -114,13 +118,15 @@ def test_warm_started_loop_is_reproducible_and_resumes_identically():
     assert torch.equal(resumed.ask(), a.X[-1:])
 
 
-def test_plain_algebra_logei_equals_botorchs():
+@pytest.mark.parametrize("kernel", ["matern", "botorch"])
+def test_plain_algebra_logei_equals_botorchs(kernel):
     from bnnbo.exact_logei import ExactGPLogEI
 
     X, Y = toy_data(n=15)
     Y = 50 * Y + 3  # the outcome transform must be undone
-    model = get_surrogate("gp").fit(X, Y)
+    model = get_surrogate("gp", kernel=kernel).fit(X, Y)
     ours = ExactGPLogEI(model, Y.max())
+    assert ours.has_fused_gradient
     ref = LogExpectedImprovement(model, best_f=Y.max())
     x = torch.rand(64, 1, X.shape[-1], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     x = torch.cat([x, X[:4].unsqueeze(-2)])  # at training points too (small variance)
@@ -130,6 +136,56 @@ def test_plain_algebra_logei_equals_botorchs():
     xr = x[:5].clone().requires_grad_(True)
     ref(xr).sum().backward()
     assert torch.allclose(xg.grad, xr.grad, atol=1e-6, rtol=1e-5)
+    # the hand-written gradient the optimiser uses equals autograd's
+    value, grad = ours.value_and_grad(x[:64, 0])
+    assert torch.allclose(value, ref(x[:64]), atol=1e-6, rtol=1e-6)
+    xa = x[:64, 0].clone().requires_grad_(True)
+    (auto,) = torch.autograd.grad(ours(xa.unsqueeze(-2)).sum(), xa)
+    assert torch.allclose(grad, auto, atol=1e-8, rtol=1e-6)
+
+
+def test_log_h_equals_botorchs_helper_from_the_far_tail_up():
+    from botorch.acquisition.analytic import _log_ei_helper
+
+    from bnnbo.exact_logei import log_h
+
+    u = torch.cat([-torch.logspace(4, 0, 300), torch.linspace(-1, 30, 300), torch.tensor([-1 - 1e-12])])
+    u = u.double().requires_grad_(True)
+    ours, ref = log_h(u), _log_ei_helper(u)
+    assert torch.allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    (g_ours,) = torch.autograd.grad(ours.sum(), u)
+    (g_ref,) = torch.autograd.grad(ref.sum(), u)
+    assert torch.isfinite(g_ours).all() and torch.allclose(g_ours, g_ref, rtol=1e-6, atol=1e-10)
+
+
+def test_matern_map_fit_matches_gpytorchs_posterior_and_optimum():
+    """The plain-algebra objective is gpytorch's marginal likelihood plus the registered priors:
+    at the optimum it found, gpytorch's own gradient is ~0."""
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    X, Y = toy_data(n=20)
+    model = get_surrogate("gp").fit(X, Y, seed=0)
+    assert _noise(model) < 1e-2  # low noise: Gamma(1.1, 30)
+    model.train()
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    loss = -mll(model(*model.train_inputs), model.train_targets)  # includes the priors, / n
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params)
+    assert max(g.abs().max().item() for g in grads) < 5e-3
+
+
+def test_incumbent_start_never_proposes_worse_than_the_incumbent():
+    from bnnbo.acquisition import optimize_acquisition
+
+    X, Y = toy_data(n=12, d=2)
+    model = get_surrogate("gp").fit(X, Y)
+    acq = build_acquisition(model, X, Y, mode="default", ref_point=None, seed=0, q=1)
+    space = get_problem("branin").space  # 2-D continuous
+    best = X[Y[:, 0].argmax()]
+    x = optimize_acquisition(acq, space, 1, OPTIMIZER_PRESETS["analytic"], "proper", incumbent=best)
+    assert x.shape == (1, X.shape[-1]) and ((0 <= x) & (x <= 1)).all()
+    with torch.no_grad():
+        assert acq(x.unsqueeze(0)) >= acq(best.reshape(1, 1, -1))
 
 
 def test_gp_warm_starts_by_default_only_in_the_q1_single_objective_loop():
@@ -148,7 +204,7 @@ def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
 
     now = optimize(problem, budget=10, seed=0, n_init=6, q=q)  # the second model-based ask could warm-start
     before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
-                      surrogate_settings={"noise": "learned", "warm_start": False})
+                      surrogate_settings={"noise": "learned", "warm_start": False, "kernel": "botorch"})
     assert torch.equal(now.X, before.X)
 
 
@@ -164,3 +220,22 @@ def test_multi_objective_batches_are_optimised_greedily():
     X = opt.ask()
     assert X.shape == (6, 2) and torch.unique(X, dim=0).shape[0] == 6
     opt.tell(X, p.evaluate(X))
+def test_matern_fit_and_fused_logei_with_a_zero_mean():
+    """GPSampler's zero prior mean was tried as an alternative to BoTorch's constant mean
+    (docs/performance.md); the plain fit and the fused LogEI handle it."""
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.means import ZeroMean
+
+    from bnnbo.exact_logei import ExactGPLogEI
+    from bnnbo.surrogates.gp import fit_matern_map, low_noise_likelihood, matern_kernel
+
+    X, Y = toy_data(n=15)
+    gp = SingleTaskGP(X, Y, covar_module=matern_kernel(3), likelihood=low_noise_likelihood(),
+                      mean_module=ZeroMean(), outcome_transform=Standardize(m=1))
+    assert fit_matern_map(gp)
+    gp.eval()
+    ours, ref = ExactGPLogEI(gp, Y.max()), LogExpectedImprovement(gp, best_f=Y.max())
+    x = torch.rand(16, 1, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert ours.has_fused_gradient
+    assert torch.allclose(ours.value_and_grad(x[:, 0])[0], ref(x), atol=1e-6, rtol=1e-6)

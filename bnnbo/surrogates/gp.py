@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,11 +11,15 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import ModelListGP, SingleTaskGP
 from botorch.models.model import Model
 from botorch.models.transforms.outcome import Standardize
+from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior as botorch_likelihood
 from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.means import ConstantMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior
+from linear_operator.utils.cholesky import psd_safe_cholesky
+from scipy.optimize import minimize
 from torch import Tensor
 
 from bnnbo import paper
@@ -23,10 +28,12 @@ from bnnbo.surrogates.base import Settings, Surrogate
 
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
+Kernel_ = Literal["matern", "botorch"]
 
-#: the noise model when the user names none (modern priors); why "low" is not the default:
+#: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
-DEFAULT_NOISE: Noise = "learned"
+DEFAULT_NOISE: Noise = "low"
+DEFAULT_KERNEL: Kernel_ = "matern"
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,12 @@ class GPSettings(Settings):
     #: ``fixed_noise``. None: DEFAULT_NOISE (modern) or the study's likelihood (paper).
     noise: Noise | None = None
     fixed_noise: float = 1e-6
+    #: modern priors only. "matern": Matern-5/2 ARD times an output scale, lengthscale prior
+    #: LogNormal with its mode at 1 (the unit cube's width), output scale Gamma(2, 1), fitted
+    #: by scipy's L-BFGS-B on a plain-algebra marginal likelihood; "botorch": BoTorch's
+    #: SingleTaskGP defaults (RBF, dimension-scaled LogNormal lengthscale prior, fit_gpytorch_mll).
+    #: None: DEFAULT_KERNEL
+    kernel: Kernel_ | None = None
     #: start the hyperparameters from the previous fit of the same run (modern priors only;
     #: None: on for modern priors, off for the study's)
     warm_start: bool | None = None
@@ -54,6 +67,8 @@ class GPSettings(Settings):
                 f"noise={self.noise!r} / warm_start={self.warm_start!r} apply to priors='modern'; "
                 "priors='paper' uses the study's likelihood and a cold fit"
             )
+        if self.priors == "paper" and self.kernel is not None:
+            raise ValueError(f"kernel={self.kernel!r} applies to priors='modern'; priors='paper' uses the study's kernel")
         if self.warm_maxiter < 1:
             raise ValueError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
         if not 0.0 < self.fixed_noise < 1.0:
@@ -89,6 +104,98 @@ def low_noise_likelihood() -> GaussianLikelihood:
     return lik
 
 
+#: L-BFGS-B's projected-gradient tolerance on the (summed, not per-point) negative log
+#: posterior of the "matern" GP's hyperparameters (docs/performance.md)
+FIT_GTOL = 1e-2
+
+
+def matern_kernel(d: int) -> ScaleKernel:
+    """Matern-5/2 ARD under an output scale, started at the priors' modes."""
+    base = MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=LogNormalPrior(1.0, 1.0))
+    kernel = ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 1.0))
+    base.lengthscale = 1.0
+    kernel.outputscale = 1.0
+    return kernel
+
+
+def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
+    """Type-II MAP of a ``matern_kernel`` SingleTaskGP from its current hyperparameters.
+
+    The log marginal likelihood is written in plain tensor algebra (gpytorch's per-call
+    machinery costs more than the algebra at BO's n) and minimised by scipy's L-BFGS-B over
+    log lengthscales, log output scale, log(noise - floor) and the constant mean; the result
+    is written back into the model. Returns whether L-BFGS-B converged.
+    """
+    X, y = gp.train_inputs[0], gp.train_targets
+    n, d = X.shape
+    kernel, base, lik = gp.covar_module, gp.covar_module.base_kernel, gp.likelihood
+    floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
+    fixed = not lik.noise_covar.raw_noise.requires_grad
+    const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean
+    with torch.no_grad():
+        start = torch.cat([
+            base.lengthscale.reshape(-1).log(), kernel.outputscale.reshape(1).log(),
+            (lik.noise.reshape(1) - 0.99 * floor).clamp_min(1e-3 * floor).log(),
+            gp.mean_module.constant.reshape(1) if const else torch.zeros(0, dtype=X.dtype),
+        ]).numpy()
+    noise_now = lik.noise.detach().reshape(())
+
+    def unpack(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        noise = noise_now if fixed else floor + t[d + 1].exp()
+        return t[:d].exp(), t[d].exp(), noise, (t[d + 2] if const else 0.0)
+
+    def loss(theta):
+        t = torch.from_numpy(theta).requires_grad_(True)
+        ls, scale, noise, c = unpack(t)
+        Xs = X / ls
+        r2 = (Xs.unsqueeze(-2) - Xs.unsqueeze(-3)).square().sum(-1)
+        K = scale * matern52(r2) + noise * torch.eye(n, dtype=X.dtype)
+        L, info = torch.linalg.cholesky_ex(K)
+        if info:
+            L = psd_safe_cholesky(K)  # adds jitter
+        a = torch.linalg.solve_triangular(L, (y - c).unsqueeze(-1), upper=False).squeeze(-1)
+        log_post = -0.5 * a.square().sum() - L.diagonal().log().sum()
+        log_post = log_post + _log_prior(base.lengthscale_prior, ls) + _log_prior(kernel.outputscale_prior, scale)
+        if not fixed:
+            log_post = log_post + _log_prior(lik.noise_covar.noise_prior, noise)
+        (-log_post).backward()
+        return -log_post.item(), t.grad.numpy()
+
+    options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {})
+    # a box keeps line searches out of overflow (standardised outputs, unit-cube inputs)
+    bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0)] + [(-10.0, 10.0)] * const
+    start = start.clip([b[0] for b in bounds], [b[1] for b in bounds])
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
+    with torch.no_grad():
+        ls, scale, noise, c = unpack(torch.from_numpy(res.x))
+        base.lengthscale = ls.reshape(base.lengthscale.shape)
+        kernel.outputscale = scale
+        if not fixed:
+            lik.noise = noise
+        if const:
+            gp.mean_module.constant.copy_(c)
+    return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
+
+
+def _log_prior(prior, x: Tensor) -> Tensor:
+    """Summed log density of a LogNormal or Gamma prior, in closed form (torch.distributions'
+    log_prob costs more than the whole marginal likelihood at BO's n)."""
+    if isinstance(prior, LogNormalPrior):
+        mu, sigma = float(prior.loc), float(prior.scale)
+        z = (x.log() - mu) / sigma
+        return (-0.5 * z.square() - x.log() - math.log(sigma) - 0.5 * math.log(2 * math.pi)).sum()
+    if isinstance(prior, GammaPrior):
+        a, b = float(prior.concentration), float(prior.rate)
+        return ((a - 1) * x.log() - b * x + a * math.log(b) - math.lgamma(a)).sum()
+    return prior.log_prob(x).sum()
+
+
+def matern52(r2: Tensor) -> Tensor:
+    """Matern-5/2 correlation of squared scaled distances (finite gradients at r2 = 0)."""
+    s = (5.0 * r2.clamp_min(1e-36)).sqrt()
+    return (1.0 + s + s.square() / 3.0) * torch.exp(-s)
+
+
 def fixed_noise_likelihood(noise: float) -> GaussianLikelihood:
     lik = GaussianLikelihood(noise_constraint=GreaterThan(noise / 10))
     lik.noise = noise
@@ -109,7 +216,9 @@ def fit_exact_gps(
 
     ``build(X, y)`` returns an unfitted SingleTaskGP for one ``n x 1`` output; ``start`` (from
     ``hyperparameters``) sets its initial hyperparameters where names and shapes match, and
-    then the fit runs at most ``warm_maxiter`` L-BFGS-B iterations.
+    then the fit runs at most ``warm_maxiter`` L-BFGS-B iterations (BoTorch's fit; the
+    "matern" fit likewise, and a cold one stops at its gradient tolerance; a warm start that
+    fails is retried cold).
     """
     models = []
     for j in range(Y.shape[-1]):
@@ -117,11 +226,31 @@ def fit_exact_gps(
         warm = start is not None and len(start) == Y.shape[-1] and _load_matching(gp, start[j])
         options = {"optimizer_kwargs": {"options": {"maxiter": warm_maxiter}}} if warm else {}
         try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp), **options)
+            if _is_matern(gp):
+                if not (warm and _try(fit_matern_map, gp, warm_maxiter)):
+                    # cold: L-BFGS-B's end point is kept even if its line search gave up there
+                    gp = build(X, Y[:, j : j + 1])
+                    fit_matern_map(gp)
+            else:
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp), **options)
         except Exception as exc:  # botorch raises several types; report them as one
             raise SurrogateError(f"GP fit failed on output {j}: {exc}") from exc
         models.append(gp.eval())
     return models[0] if len(models) == 1 else ModelListGP(*models)
+
+
+def _is_matern(gp: SingleTaskGP) -> bool:
+    k = gp.covar_module
+    return (isinstance(k, ScaleKernel) and type(k.base_kernel) is MaternKernel and k.base_kernel.nu == 2.5
+            and getattr(k.base_kernel, "lengthscale_prior", None) is not None and k.active_dims is None
+            and k.base_kernel.active_dims is None and getattr(k, "outputscale_prior", None) is not None)
+
+
+def _try(fit, gp, maxiter: int) -> bool:
+    try:
+        return fit(gp, maxiter)
+    except Exception:  # a warm start that fails numerically is retried cold
+        return False
 
 
 def _load_matching(gp: SingleTaskGP, values: dict[str, Tensor]) -> bool:
@@ -152,10 +281,12 @@ class GPSurrogate(Surrogate):
                     likelihood=paper_likelihood("study"), outcome_transform=Standardize(m=1),
                 )
             noise = s.noise or DEFAULT_NOISE
-            if noise == "learned":
-                return SingleTaskGP(X, y, outcome_transform=Standardize(m=1))
-            lik = low_noise_likelihood() if noise == "low" else fixed_noise_likelihood(s.fixed_noise)
-            return SingleTaskGP(X, y, likelihood=lik, outcome_transform=Standardize(m=1))
+            kernel = matern_kernel(X.shape[-1]) if (s.kernel or DEFAULT_KERNEL) == "matern" else None
+            lik = None if noise == "learned" else (
+                low_noise_likelihood() if noise == "low" else fixed_noise_likelihood(s.fixed_noise))
+            if lik is None and kernel is not None:  # BoTorch's noise model, written out
+                lik = botorch_likelihood()
+            return SingleTaskGP(X, y, covar_module=kernel, likelihood=lik, outcome_transform=Standardize(m=1))
 
         warm = s.priors == "modern" and s.warm_start is not False
         start = state if warm and _is_hyperparameters(state) else None

@@ -34,7 +34,7 @@ def test_member_states_and_diagnostics_are_kept():
     assert s.state_["mean"]["theta"].shape[0] == 1
     # the GP member keeps its fitted hyperparameters as its warm start (one dict per output)
     gp_state = s.state_["uncertainty"]
-    assert len(gp_state) == 1 and "covar_module.raw_lengthscale" in gp_state[0]
+    assert len(gp_state) == 1 and "covar_module.base_kernel.raw_lengthscale" in gp_state[0]
     s.fit(X, Y, state=s.state_)
     assert s.diagnostics_["mean"]["warm_started"] is True
 
