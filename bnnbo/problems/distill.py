@@ -32,7 +32,7 @@ from torch import Tensor
 
 from bnnbo import paper
 from bnnbo.problems.availability import require
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo, with_info
 from bnnbo.space import DTYPE, SearchSpace
 
 #: Bump when anything that changes the trained teacher changes (invalidates caches).
@@ -167,5 +167,14 @@ class KnowledgeDistillation(Problem):
         return torch.stack(values)
 
 
+def distill_info(seed: int = 0, cache: str | None = None) -> ProblemInfo:
+    """The problem's metadata: no data set loaded, no teacher trained."""
+    require("sklearn.datasets", "distill", package="scikit-learn")
+    cls = KnowledgeDistillation
+    return ProblemInfo(name=cls.name, dim=STUDENT_SIZE, num_objectives=1, negated=cls.negated,
+                       paper_budget=cls.paper_budget)
+
+
+@with_info(distill_info)
 def distill(seed: int = 0, cache: str | None = None) -> Problem:
     return KnowledgeDistillation(seed=seed, cache=cache)

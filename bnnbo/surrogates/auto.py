@@ -1,7 +1,7 @@
 """Automatic surrogate choice by held-out predictive log-likelihood.
 
 Every ``every`` fits, each candidate is fitted on part of the data and scored on the rest with
-``bnnbo.assess.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
+``bnnbo.surrogates.scoring.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
 held-out log predictive density is then fitted on all the data and used until the next scoring.
 
 Held-out points (``holdout``):
@@ -31,9 +31,9 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
-from bnnbo.assess import score, surrogate_name
 from bnnbo.errors import BnnboError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.scoring import score, surrogate_name
 
 
 @dataclass(frozen=True)

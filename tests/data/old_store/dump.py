@@ -9,6 +9,7 @@ Regenerate (only for a new old store; the point is that these files do not chang
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -49,9 +50,10 @@ def run_table(db: str | Path) -> str:
     from bnnbo.progress import ranking_tables
     from bnnbo.results import summarize
 
-    console = Console(width=100, record=True, file=open("/dev/null", "w"), color_system=None)
-    for table in ranking_tables(summarize(db)):
-        console.print(table)
+    with open(os.devnull, "w") as sink:
+        console = Console(width=100, record=True, file=sink, color_system=None)
+        for table in ranking_tables(summarize(db)):
+            console.print(table)
     return console.export_text()
 
 
