@@ -116,7 +116,8 @@ def load_exports(source) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFra
     paths = export_paths(source)
     if not paths:
         raise ConfigError(f"{source!r} names no exported results")
-    studies, runs, evals, next_id = [], [], [], 1
+    studies: list[dict[str, Any]] = []
+    runs, evals, next_id = [], [], 1
     for path in paths:
         meta, ev = _read_one(path)
         r = pd.DataFrame(meta["runs"])

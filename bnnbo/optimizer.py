@@ -359,7 +359,7 @@ def _is_complex(value: object) -> bool:
     if isinstance(value, complex):
         return True
     try:
-        return bool(np.iscomplexobj(value))
+        return bool(np.iscomplexobj(value))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - not array-like: as_tensor reports it
         return False
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bnnbo.records import RunStatus
@@ -59,7 +59,7 @@ class RichProgress(NullProgress):
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[best]}"), TimeElapsedColumn(), console=self.console,
         )
-        self._overall = None
+        self._overall: TaskID | None = None
         self._tasks: dict[int, Any] = {}
 
     def start(self, study: str, total: int, done: int, executor: str) -> None:
@@ -87,7 +87,8 @@ class RichProgress(NullProgress):
         task = self._tasks.pop(run.run_id, None)
         if task is not None:
             self._progress.remove_task(task)
-        self._progress.advance(self._overall)
+        if self._overall is not None:
+            self._progress.advance(self._overall)
         if status == RunStatus.FAILED:
             self._progress.console.print(
                 f"[red]failed[/red] {run.problem} / {run.surrogate} / seed {run.seed}: "

@@ -55,9 +55,9 @@ def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = 
             store.close()
     now = datetime.now(timezone.utc)
     status = RUN_COLUMNS.index("status")
-    rows = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace), *r[status + 1:-3],
-             r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    table = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace),
+              *r[status + 1:-3], r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
+    return pd.DataFrame(table, columns=RUN_COLUMNS)
 
 
 def load_results(url: str | os.PathLike | Store | None = None, study: str | None = None,
@@ -94,7 +94,7 @@ def _traces(df: pd.DataFrame) -> list[float]:
     from bnnbo.problems import problem_info
 
     out: list[float] = []
-    refs: dict[str, object] = {}
+    refs: dict[str, torch.Tensor | None] = {}
     for _, rows in df.groupby("run_id", sort=False):
         Y = torch.tensor(rows["y"].tolist(), dtype=torch.float64)
         ref = None

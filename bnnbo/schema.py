@@ -157,8 +157,9 @@ def _sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str, readonly: bool = False) -> Engine:
     sqlite = url.startswith("sqlite")
-    if readonly and sqlite and _sqlite_path(url) is not None:
-        return _readonly_sqlite(_sqlite_path(url))
+    path = _sqlite_path(url)
+    if readonly and sqlite and path is not None:
+        return _readonly_sqlite(path)
     kwargs: dict[str, Any] = ({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite
                               else {"pool_pre_ping": True})
     if readonly and url.startswith("postgresql"):

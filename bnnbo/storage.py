@@ -176,12 +176,12 @@ class Store:
             running = s.execute(select(RunRow.study_id, RunRow.heartbeat_at, RunRow.updated_at)
                                 .where(RunRow.status == RunStatus.RUNNING.value)).all()
         now = _now()
-        counts = [*counts, *((sid, shown_status(RunStatus.RUNNING.value, hb, up, now, grace), 1)
-                             for sid, hb, up in running)]
-        out = [{"id": i, "name": n, "updated_at": u, "runs": {}} for i, n, u in rows]
-        by_id = {d["id"]: d for d in out}
-        for sid, status, count in counts:
-            by_id[sid]["runs"][status] = by_id[sid]["runs"].get(status, 0) + count
+        tally: list[tuple[int, str, int]] = [(sid, status, count) for sid, status, count in counts]
+        tally += [(sid, shown_status(RunStatus.RUNNING.value, hb, up, now, grace), 1) for sid, hb, up in running]
+        by_run: dict[int, dict[str, int]] = {i: {} for i, _, _ in rows}
+        out = [{"id": i, "name": n, "updated_at": u, "runs": by_run[i]} for i, n, u in rows]
+        for sid, status, count in tally:
+            by_run[sid][status] = by_run[sid].get(status, 0) + count
         return out
 
     # ---- runs ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -86,7 +86,7 @@ def with_info(info: Callable[..., ProblemInfo]) -> Callable[[Callable[..., Any]]
     return wrap
 
 
-def check_ref_point(ref: Tensor | None, m: int) -> Tensor | None:
+def check_ref_point(ref: Sequence[float] | Tensor | None, m: int) -> Tensor | None:
     if ref is None:
         return None
     if isinstance(ref, Tensor) and ref.is_complex():

@@ -157,11 +157,12 @@ class KnowledgeDistillation(Problem):
     def _evaluate(self, X: Tensor) -> Tensor:
         if self._teacher_logp is None:
             self._prepare()
-        logp_t = self._teacher_logp
+        logp_t, batch = self._teacher_logp, self._batch
+        assert logp_t is not None and batch is not None  # set by _prepare
         values = []
         with torch.no_grad():
             for x in X:
-                logp_s = student_logits(x, self._batch).log_softmax(-1)
+                logp_s = student_logits(x, batch).log_softmax(-1)
                 kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1).mean()
                 values.append(-kl)
         return torch.stack(values)

@@ -197,6 +197,9 @@ def _describe(hint: Any) -> str:
     return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
+_SettingsBase = Settings  # the class body below rebinds the name Settings
+
+
 class Surrogate(ABC):
     """Base class: constructor stores settings; ``fit`` learns and returns a botorch Model."""
 
@@ -207,14 +210,15 @@ class Surrogate(ABC):
     #: named presets of settings (e.g. the study's per-problem settings)
     presets: ClassVar[Presets] = {}
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any):
+    def __init__(self, settings: _SettingsBase | None = None, **overrides: Any):
         if settings is not None and overrides:
             raise ConfigError(f"{self.name}: give either a settings object or overrides, not both")
         if settings is None:
             settings = make_settings(self.Settings, overrides, self.name, self.presets)
         elif not isinstance(settings, self.Settings):
             raise ConfigError(f"{self.name}: settings must be {self.Settings.__name__}, got {type(settings).__name__}")
-        self.settings = settings
+        # Any: each subclass reads its own Settings subclass's fields
+        self.settings: Any = settings
         self.state_: Any = None
         self.diagnostics_: dict[str, Any] = {}
 
