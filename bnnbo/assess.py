@@ -108,7 +108,7 @@ def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int =
     # spawn, not fork: a forked child of a process whose torch thread pools have run can deadlock
     ctx = multiprocessing.get_context("spawn")
     n = min(workers, len(sur))
-    # the cores shared out: oversubscribed OpenMP threads made an HMC fit 4x slower
+    # the cores shared out: oversubscribed OpenMP threads slow every fit (docs/performance.md)
     threads = (max(1, default_threads() // n),)
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=set_threads, initargs=threads) as pool:
         futures = [pool.submit(_assess_one, label, s, *data, seed) for label, s in sur.items()]
