@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import SettingsProblems
+from bnnbo.surrogates.base import SettingsProblems, y_moments
 from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
 
@@ -29,8 +29,7 @@ def prepare(X: Tensor, Y: Tensor, standardize_y: bool, dtype: str) -> FitData:
     """Cast to the fitting dtype; z-score each output column if ``standardize_y``
     (a constant column keeps std 1 so it is only shifted)."""
     if standardize_y:
-        mean, std = Y.mean(0), Y.std(0)
-        std = torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
+        mean, std = y_moments(Y)
     else:
         mean, std = torch.zeros_like(Y[0]), torch.ones_like(Y[0])
     dt = dtype_of(dtype)

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from bnnbo.errors import SurrogateError
 from bnnbo.space import DTYPE
+from bnnbo.surrogates.base import y_moments
 
 #: central-interval levels of the tables (``bnnbo.assess`` plots more)
 LEVELS = (0.5, 0.9, 0.95)
@@ -72,7 +73,7 @@ def gaussian_scores(mean: Tensor, var: Tensor, Y: Tensor, center: Tensor, scale:
 def score(model: Model, X: Tensor, Y: Tensor, Y_train: Tensor, levels=LEVELS) -> dict[str, Any]:
     """Score a fitted model on held-out ``X``, ``Y``, standardising by ``Y_train``'s moments."""
     mean, var = predict(model, X)
-    center, scale = Y_train.mean(0), Y_train.std(0).clamp_min(1e-12)
+    center, scale = y_moments(Y_train)
     if not (torch.isfinite(mean).all() and torch.isfinite(var).all()):
         raise SurrogateError("the model predicts NaN or infinite values on the held-out points")
     return gaussian_scores(mean, var, Y, center, scale, levels)
