@@ -1,12 +1,13 @@
 """bnnbo: Bayesian optimization with interchangeable surrogate models."""
 
+from bnnbo.driver import Result, optimize
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
-from bnnbo.optimizer import Optimizer, Result, optimize
+from bnnbo.optimizer import Optimizer
 from bnnbo.problems import PROBLEMS, Problem, get_problem
 from bnnbo.space import Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import SURROGATES, Surrogate, get_surrogate
 
-__version__ = "0.1.0"
+from bnnbo.version import __version__ as __version__
 
 # Studies and their store pull in SQLAlchemy and pandas: imported on first use only.
 _LAZY = {"load_results": "bnnbo.results", "load_study": "bnnbo.study", "run_study": "bnnbo.runner",

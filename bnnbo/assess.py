@@ -1,21 +1,13 @@
 """Surrogate-quality assessment: held-out NLL, RMSE and calibration of fitted surrogates.
 
 ``assess(problem, ["gp", "ibnn"], n=100)`` fits each surrogate on ``n`` scrambled-Sobol points
-(seeded) and scores it on ``m`` uniform random test points (another seeded stream). The same
-``score`` function ranks the candidates of the ``auto`` surrogate.
-
-Scores use each point's Gaussian predictive marginal (posterior mean and variance, with the
-model's observation noise where it has one; sample-based posteriors are moment-matched), on y
-standardised by the *training* mean and standard deviation, so numbers compare across problems:
-
-* ``nll``: mean negative log predictive density (lower is better);
-* ``rmse``: root mean squared error of the mean, in training standard deviations;
-* ``coverage[p]``: fraction of test values inside the central ``p`` interval (ideal: ``p``).
+(seeded) and scores it on ``m`` uniform random test points (another seeded stream). The scores
+(``nll``, ``rmse``, ``coverage``) are ``bnnbo.surrogates.scoring``'s, the code that also ranks the
+candidates of the ``auto`` surrogate; this module is the tool on top (designs, tables, plots).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,69 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from botorch.models.model import Model
 from torch import Tensor
 
-from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.errors import ConfigError
 from bnnbo.limits import MAX_ASSESS_M, MAX_ASSESS_N
 from bnnbo.outputs import check_output_file
 from bnnbo.problems import Problem, get_problem
 from bnnbo.space import DTYPE
+from bnnbo.surrogates.scoring import (  # noqa: F401 - part of this module's interface
+    LEVELS,
+    gaussian_scores,
+    predict,
+    score,
+    surrogate_name,
+)
 
-#: central-interval levels of the table; the plot uses CURVE_LEVELS
-LEVELS = (0.5, 0.9, 0.95)
+#: central-interval levels of the plot (the table uses LEVELS)
 CURVE_LEVELS = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.99,)
-_VAR_FLOOR = 1e-10  # standardised units: keeps an overconfident model's NLL finite, not small
-_CHUNK = 256
-
-
-def surrogate_name(label: str) -> str:
-    """``"gp/paper"`` -> ``"gp"``: a label may carry a ``/suffix`` to tell configurations apart."""
-    return label.split("/", 1)[0]
-
-
-def predict(model: Model, X: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-point predictive mean and variance at ``n x d`` inputs: two ``n x m`` tensors."""
-    means, variances = [], []
-    with torch.no_grad():
-        for chunk in X.split(_CHUNK):
-            post = _posterior(model, chunk.unsqueeze(-2))  # n x 1 x d: marginals
-            means.append(post.mean.squeeze(-2))
-            variances.append(post.variance.squeeze(-2))
-    return torch.cat(means), torch.cat(variances)
-
-
-def _posterior(model: Model, X: Tensor):
-    try:
-        return model.posterior(X, observation_noise=True)
-    except (NotImplementedError, TypeError, ValueError):  # models without a noise model
-        return model.posterior(X)
-
-
-def gaussian_scores(mean: Tensor, var: Tensor, Y: Tensor, center: Tensor, scale: Tensor,
-                    levels: tuple[float, ...] = LEVELS) -> dict[str, Any]:
-    """Scores of ``n x m`` predictive means/variances against ``n x m`` values, per objective.
-
-    ``center`` and ``scale`` (``m``) standardise y. Returns lists of length ``m``:
-    ``nll``, ``rmse`` and ``coverage`` (``{level: [m values]}``)."""
-    mu, y = (mean - center) / scale, (Y - center) / scale
-    var = (var / scale**2).clamp_min(_VAR_FLOOR)
-    z = (y - mu) / var.sqrt()
-    nll = 0.5 * (math.log(2 * math.pi) + var.log() + z**2)
-    cover = {}
-    for p in levels:
-        half = torch.special.ndtri(torch.tensor((1 + p) / 2, dtype=DTYPE))
-        cover[p] = (z.abs() <= half).to(DTYPE).mean(0).tolist()
-    return {"nll": nll.mean(0).tolist(), "rmse": ((y - mu) ** 2).mean(0).sqrt().tolist(), "coverage": cover}
-
-
-def score(model: Model, X: Tensor, Y: Tensor, Y_train: Tensor, levels=LEVELS) -> dict[str, Any]:
-    """Score a fitted model on held-out ``X``, ``Y``, standardising by ``Y_train``'s moments."""
-    mean, var = predict(model, X)
-    center, scale = Y_train.mean(0), Y_train.std(0).clamp_min(1e-12)
-    if not (torch.isfinite(mean).all() and torch.isfinite(var).all()):
-        raise SurrogateError("the model predicts NaN or infinite values on the held-out points")
-    return gaussian_scores(mean, var, Y, center, scale, levels)
 
 
 @dataclass
@@ -162,7 +108,7 @@ def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int =
     # spawn, not fork: a forked child of a process whose torch thread pools have run can deadlock
     ctx = multiprocessing.get_context("spawn")
     n = min(workers, len(sur))
-    # the cores shared out: oversubscribed OpenMP threads made an HMC fit 4x slower
+    # the cores shared out: oversubscribed OpenMP threads slow every fit (docs/performance.md)
     threads = (max(1, default_threads() // n),)
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=set_threads, initargs=threads) as pool:
         futures = [pool.submit(_assess_one, label, s, *data, seed) for label, s in sur.items()]

@@ -54,12 +54,12 @@ def parse_assignments(items: list[str] | None) -> dict[str, object]:
 # ---- problems / surrogates ---------------------------------------------------------------------
 @command("problems", "list the registered problems")
 def cmd_problems(args: argparse.Namespace) -> int:
-    from bnnbo.problems import PROBLEMS, get_problem, problem_options
+    from bnnbo.problems import PROBLEMS, problem_info, problem_options
 
     table = Table("problem", "d", "objectives", "optimum / ref point", "options", title="problems")
     for name in PROBLEMS:
         try:
-            p = get_problem(name)
+            p = problem_info(name)
         except BnnboError as exc:
             table.add_row(name, "-", "-", f"unavailable: {exc}", "")
             continue
@@ -102,7 +102,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bnnbo.executors import default_threads, requested_threads, set_threads
-    from bnnbo.optimizer import optimize
+    from bnnbo.driver import optimize
     from bnnbo.problems import get_problem
     from bnnbo.surrogates import get_surrogate
 
@@ -276,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def check_persistent(url) -> None:
     """``run`` and ``demo`` promise stored results: refuse a store that lives in memory only."""
-    from bnnbo.schema import is_memory_url, resolve_url
+    from bnnbo.storage import is_memory_url, resolve_url
 
     resolved = resolve_url(url)
     if is_memory_url(resolved):
@@ -408,7 +408,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _print_plan(study, args: argparse.Namespace) -> int:
     from bnnbo.plan import CostTable, plan_study, plan_table
-    from bnnbo.schema import resolve_url
+    from bnnbo.storage import resolve_url
 
     costs = CostTable.load(getattr(args, "costs", None))
     plan = plan_study(study, resolve_url(args.db), costs, workers=args.workers or 1,
@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         sa = sys.modules.get("sqlalchemy.exc")
         if sa is None or not isinstance(exc, sa.DBAPIError):
             raise
-        from bnnbo.schema import explain_db_error
+        from bnnbo.storage import explain_db_error
 
         err_console.print(f"[red]error:[/red] {escape(explain_db_error(exc))}")
         return 2

@@ -127,7 +127,7 @@ class DaskExecutor:
             raise UnavailableError(f"Dask execution needs dask[distributed]: {exc}") from None
         self.scheduler, self.workers = scheduler, None if scheduler else (workers or 1)
         threads = requested_threads(threads)
-        self.threads = threads if scheduler else (threads or default_threads(_local_threads(self.workers)))
+        self.threads = threads if scheduler else (threads or default_threads(_local_threads(self.workers or 1)))
         self.cluster = self.client = None
         self._futures: set = set()
         if scheduler:  # connect now: an unreachable address fails before the store is touched

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from bnnbo.errors import ConfigError
-from bnnbo.schema import RunRow, StudyRow
+from bnnbo.version import __version__
 
 FORMAT, VERSION = "bnnbo-export", 1
 SUFFIXES = (".parquet", ".csv")
@@ -35,31 +34,11 @@ def _iso(value) -> str | None:
 
 def export_metadata(store, study: str | None) -> dict[str, Any]:
     """The export's JSON document: studies and runs (not superseded ones, as the evaluations)."""
-    from bnnbo import __version__
-
-    q = select(StudyRow).order_by(StudyRow.id)
-    if study is not None:
-        q = q.where(StudyRow.name == study)
-    runs_q = (select(RunRow, StudyRow.name).join(StudyRow, StudyRow.id == RunRow.study_id)
-              .where(RunRow.status != "superseded").order_by(RunRow.id))
-    if study is not None:
-        runs_q = runs_q.where(StudyRow.name == study)
-    from bnnbo.storage import shown_status, stale_after
-
-    now, grace = datetime.now(timezone.utc), stale_after()
-    with store._session() as s:
-        studies = [{"name": r.name, "description": r.description, "source": r.source,
-                    "created_at": _iso(r.created_at), "updated_at": _iso(r.updated_at)}
-                   for r in s.scalars(q)]
-        runs = [{"study": name, "run_id": r.id, "problem": r.problem, "surrogate": r.surrogate,
-                 "seed": r.seed, "problem_name": r.problem_name, "surrogate_name": r.surrogate_name,
-                 "status": shown_status(r.status, r.heartbeat_at, r.updated_at, now, grace),
-                 "heartbeat_at": _iso(r.heartbeat_at), "n_evaluations": r.n_evaluations, "budget": r.budget, "best": r.best,
-                 "error": r.error, "traceback": r.traceback, "created_at": _iso(r.created_at),
-                 "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
-                 "updated_at": _iso(r.updated_at), "problem_options": r.spec.get("problem_options", {}),
-                 "settings": r.settings, "spec": r.spec}
-                for r, name in s.execute(runs_q)]
+    studies, runs = store.export_documents(study)
+    for row in (*studies, *runs):
+        for key, value in row.items():
+            if key.endswith("_at"):
+                row[key] = _iso(value)
     return {"format": FORMAT, "version": VERSION, "bnnbo": __version__,
             "exported_at": datetime.now(timezone.utc).isoformat(), "studies": studies, "runs": runs}
 
@@ -137,7 +116,8 @@ def load_exports(source) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFra
     paths = export_paths(source)
     if not paths:
         raise ConfigError(f"{source!r} names no exported results")
-    studies, runs, evals, next_id = [], [], [], 1
+    studies: list[dict[str, Any]] = []
+    runs, evals, next_id = [], [], 1
     for path in paths:
         meta, ev = _read_one(path)
         r = pd.DataFrame(meta["runs"])

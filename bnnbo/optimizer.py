@@ -1,4 +1,5 @@
-"""The one BO loop: ``Optimizer.ask() / tell()``, and ``optimize(problem, ...)`` on top of it.
+"""The one BO loop: ``Optimizer.ask() / tell()`` (the benchmark driver ``optimize`` on top of it
+lives in ``bnnbo.driver``).
 
 Every random stream of an ask is derived from ``(seed, number of evaluations told)``, so a
 loop rebuilt from stored evaluations continues exactly as an uninterrupted one.
@@ -9,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
-from botorch.utils.multi_objective.box_decompositions import DominatedPartitioning
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
@@ -24,8 +23,10 @@ from bnnbo.acquisition import (
     OptimizerPreset, build_acquisition, check_mode, default_preset_name, get_preset, optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
-from bnnbo.limits import MAX_BUDGET, MAX_N_INIT, MAX_Q, MAX_SEED, check_count
-from bnnbo.problems.base import Problem, check_ref_point
+from bnnbo.limits import MAX_N_INIT, MAX_Q, MAX_SEED, check_count
+from bnnbo.metrics import progress_trace  # noqa: F401 - importable from here as before
+from bnnbo.problems.base import check_ref_point
+from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 
@@ -34,19 +35,6 @@ def derive_seed(seed: int, *keys: int | str) -> int:
     """A 31-bit seed for the stream named by ``keys`` under the run seed ``seed``."""
     words = [int(seed)] + [k if isinstance(k, int) else int.from_bytes(k.encode(), "little") for k in keys]
     return int(np.random.SeedSequence(words).generate_state(1)[0] >> 1)
-
-
-@dataclass
-class Evaluation:
-    """One told point with what it cost to propose it."""
-
-    x: Tensor                      # d, original units
-    y: Tensor                      # m, user's convention
-    initial: bool                  # from the initial design
-    batch: int = -1                # index of the ask that proposed it (-1: not asked)
-    fit_seconds: float = 0.0       # of the ask that proposed it (shared by its batch)
-    acq_seconds: float = 0.0
-    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 class Optimizer:
@@ -286,105 +274,6 @@ class Optimizer:
         return infer_reference_point(Y_max)
 
 
-@dataclass
-class Result:
-    """Outcome of ``optimize``: all evaluations in order, with the progress trace."""
-
-    problem: str
-    surrogate: str
-    seed: int
-    X: Tensor                      # n x d, original units
-    Y: Tensor                      # n x m, maximisation convention
-    initial: Tensor                # n, bool
-    trace: Tensor                  # n: best so far (m = 1) or dominated hypervolume (m > 1)
-    fit_seconds: list[float]       # per model-based iteration
-    acq_seconds: list[float]
-    diagnostics: list[dict[str, Any]]
-
-    @property
-    def best_value(self) -> float:
-        if self.Y.shape[-1] != 1:
-            raise DataError("best_value is defined for one objective; use trace (hypervolume)")
-        return float(self.Y.max())
-
-    @property
-    def best_x(self) -> Tensor:
-        if self.Y.shape[-1] != 1:
-            raise DataError("best_x is defined for one objective")
-        return self.X[self.Y[:, 0].argmax()]
-
-
-def progress_trace(Y: Tensor, ref_point: Tensor | None) -> Tensor:
-    """Best value so far (``m = 1``) or dominated hypervolume w.r.t. ``ref_point`` after each row."""
-    if Y.shape[-1] == 1:
-        return Y[:, 0].cummax(0).values
-    ref = infer_reference_point(Y) if ref_point is None else ref_point.to(Y)
-    out, last = torch.zeros(Y.shape[0], dtype=DTYPE), 0.0
-    for i in range(Y.shape[0]):
-        if (Y[i] > ref).all() or i == 0:
-            last = float(DominatedPartitioning(ref_point=ref, Y=Y[: i + 1]).compute_hypervolume())
-        out[i] = last
-    return out
-
-
-def optimize(
-    problem: Problem | str, surrogate: str | Surrogate = "gp", budget: int | None = None, seed: int = 0,
-    q: int | None = None, n_init: int | None = None, acquisition: str = "default",
-    surrogate_settings: dict[str, Any] | None = None, acq_optimizer: str | None = None,
-    callback: Callable[[Optimizer, Tensor, Tensor], None] | None = None,
-) -> Result:
-    """Run BO on a problem for ``budget`` evaluations (default: the study's budget).
-
-    ``callback(optimizer, X, Y)`` is called after every batch is told.
-    """
-    if isinstance(problem, str):
-        from bnnbo.problems import get_problem
-
-        problem = get_problem(problem)
-    pb = problem.paper_budget or {}
-    q = q if q is not None else pb.get("q", 1)
-    n_init = n_init if n_init is not None else pb.get("n_init")
-    if budget is None:
-        budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
-    _check_int("budget", budget, 1, MAX_BUDGET)
-    opt = Optimizer(
-        problem.space, problem.num_objectives, surrogate, seed=seed, q=q, n_init=n_init,
-        acquisition=acquisition, ref_point=problem.ref_point, acq_optimizer=acq_optimizer,
-        surrogate_settings=surrogate_settings,
-    )
-    while opt.n_told < budget:
-        X, Y = step(opt, problem, budget)
-        if callback is not None:
-            callback(opt, X, Y)
-    return result_of(opt, problem)
-
-
-def step(opt: Optimizer, problem: Problem, budget: int) -> tuple[Tensor, Tensor]:
-    """One iteration of the loop: ask (the whole initial design at once, then ``q`` points,
-    never past ``budget``), evaluate on ``problem``, tell. Returns the batch ``X``, ``Y``."""
-    ask_q = opt.n_init if opt.n_told < opt.n_init else opt.q
-    X = opt.ask(min(ask_q, budget - opt.n_told))
-    Y = problem.evaluate(X)
-    opt.tell(X, Y)
-    return X, Y
-
-
-def result_of(opt: Optimizer, problem: Problem) -> Result:
-    Y = opt.to_max(opt.Y)
-    seen, fits, acqs, diags = set(), [], [], []
-    for e in opt.history:  # one entry per model-based ask (a batch shares its timings)
-        if not e.initial and e.batch not in seen:
-            seen.add(e.batch)
-            fits.append(e.fit_seconds)
-            acqs.append(e.acq_seconds)
-            diags.append(e.diagnostics)
-    return Result(
-        problem=problem.name, surrogate=opt.surrogate.name, seed=opt.seed, X=opt.X, Y=Y,
-        initial=torch.tensor([e.initial for e in opt.history]),
-        trace=progress_trace(Y, problem.ref_point), fit_seconds=fits, acq_seconds=acqs, diagnostics=diags,
-    )
-
-
 CHECKPOINT = "bnnbo-optimizer"
 
 
@@ -409,8 +298,6 @@ def _plain(value: Any) -> Any:
     try:
         return statefile.check(value, "diagnostics")
     except statefile.StateError:
-        from bnnbo.schema import jsonable
-
         return jsonable(value)
 
 
@@ -479,7 +366,7 @@ def _is_complex(value: object) -> bool:
     if isinstance(value, complex):
         return True
     try:
-        return bool(np.iscomplexobj(value))
+        return bool(np.iscomplexobj(value))  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - not array-like: as_tensor reports it
         return False
 

@@ -162,10 +162,10 @@ def _surrogate_section(sur: str) -> list[str]:
                 _row("problem", "setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
                 _row(*["---"] * 6)]
         for name, c in paper.STUDY.items():
-            study = _study_per_problem(sur, c)
+            in_study = _study_per_problem(sur, c)
             for field in per_problem:
                 note = NOTES.get((sur, field))
-                s = study.get(field, "—")
+                s = in_study.get(field, "—")
                 s = f"{s} ({note})" if note and name == next(iter(paper.STUDY)) else s
                 out.append(_row(name, f"`{field}`", s, _fmt(resolved[name][field]),
                                 _fmt(defaults[field]), TESTS.get((sur, field), _LEDGER_TEST)))

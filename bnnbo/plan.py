@@ -214,24 +214,21 @@ class Plan:
 
 
 def _problem_facts(study: Study) -> dict[str, tuple[int, int]]:
-    """label -> (dimension, objectives): building a problem reads metadata only (no evaluation)."""
-    from bnnbo.problems import get_problem
+    """label -> (dimension, objectives), from the problems' metadata (nothing is built)."""
+    from bnnbo.problems import problem_info
 
     out = {}
     for p in study.problems:
-        prob = get_problem(p["problem_name"], **p["options"])
-        out[p["label"]] = (prob.space.dim, prob.num_objectives)
+        info = problem_info(p["problem_name"], **p["options"])
+        out[p["label"]] = (info.dim, info.num_objectives)
     return out
 
 
 def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, int, bool]]:
     """cell -> (stored spec, evaluations stored, has a surrogate state); read-only."""
-    from sqlalchemy import select
+    from bnnbo.storage import Store, sqlite_path
 
-    from bnnbo.schema import RunStateRow, _sqlite_path, resolve_url
-    from bnnbo.storage import Store
-
-    path = _sqlite_path(resolve_url(url))
+    path = sqlite_path(url)
     if path is not None and not path.exists():
         return {}  # no store yet: every run is still to do
     with Store(url, create=False) as store:
@@ -239,10 +236,7 @@ def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, 
         if study_id is None:
             return {}
         records = store.runs(study_id)
-        with store.engine.connect() as conn:
-            ids = [r.id for r in records]
-            with_state = set(conn.scalars(select(RunStateRow.run_id).where(
-                RunStateRow.run_id.in_(ids), RunStateRow.blob.is_not(None))).all())
+        with_state = store.runs_with_state([r.id for r in records])
     return {r.cell: (r.spec, r.n_evaluations, r.id in with_state) for r in records}
 
 

@@ -1,34 +1,53 @@
 """What a person sees while a study runs: rich progress bars, then a ranking table per problem.
 
-The runner calls ``start``, ``run_started``, ``run_advanced``, ``run_finished`` and ``stop``;
+The runner calls ``start``, ``run_started``, ``run_advanced``, ``run_finished`` (each with a
+``RunEvent``: what a person sees of a run, nothing of the runner's internals) and ``stop``;
 ``NullProgress`` (for ``--quiet`` and library use) does nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from bnnbo.records import RunStatus
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A run's state as progress shows it: its cell, evaluations so far, best value so far (or
+    hypervolume), and the error of a failed run."""
+
+    run_id: int
+    problem: str
+    surrogate: str
+    seed: int
+    budget: int
+    n: int
+    best: float | None
+    objectives: int = 1
+    error: str | None = None
 
 
 class NullProgress:
     def start(self, study: str, total: int, done: int, executor: str) -> None: ...
-    def run_started(self, run: Any) -> None: ...
-    def run_advanced(self, run: Any) -> None: ...
-    def run_finished(self, run: Any, status: str) -> None: ...
+    def run_started(self, run: RunEvent) -> None: ...
+    def run_advanced(self, run: RunEvent) -> None: ...
+    def run_finished(self, run: RunEvent, status: RunStatus) -> None: ...
     def stop(self) -> None: ...
 
 
-def _best_text(run: Any) -> str:
-    best = run.best()
-    if best is None:
+def _best_text(run: RunEvent) -> str:
+    if run.best is None:
         return ""
-    label = "best" if run.problem.num_objectives == 1 else "hypervolume"
-    return f"{label} {best:.6g}"
+    label = "best" if run.objectives == 1 else "hypervolume"
+    return f"{label} {run.best:.6g}"
 
 
 class RichProgress(NullProgress):
@@ -40,7 +59,7 @@ class RichProgress(NullProgress):
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[best]}"), TimeElapsedColumn(), console=self.console,
         )
-        self._overall = None
+        self._overall: TaskID | None = None
         self._tasks: dict[int, Any] = {}
 
     def start(self, study: str, total: int, done: int, executor: str) -> None:
@@ -54,26 +73,26 @@ class RichProgress(NullProgress):
         self._progress.start()
         self._overall = self._progress.add_task("[bold]runs", total=total, completed=done, best="")
 
-    def run_started(self, run: Any) -> None:
-        s = run.spec
-        desc = f"  {s.problem} / {s.surrogate} / seed {s.seed}"
-        self._tasks[run.record.id] = self._progress.add_task(
-            desc, total=s.budget, completed=run.n, best=_best_text(run))
+    def run_started(self, run: RunEvent) -> None:
+        desc = f"  {run.problem} / {run.surrogate} / seed {run.seed}"
+        self._tasks[run.run_id] = self._progress.add_task(
+            desc, total=run.budget, completed=run.n, best=_best_text(run))
 
-    def run_advanced(self, run: Any) -> None:
-        task = self._tasks.get(run.record.id)
+    def run_advanced(self, run: RunEvent) -> None:
+        task = self._tasks.get(run.run_id)
         if task is not None:
             self._progress.update(task, completed=run.n, best=_best_text(run))
 
-    def run_finished(self, run: Any, status: str) -> None:
-        task = self._tasks.pop(run.record.id, None)
+    def run_finished(self, run: RunEvent, status: RunStatus) -> None:
+        task = self._tasks.pop(run.run_id, None)
         if task is not None:
             self._progress.remove_task(task)
-        self._progress.advance(self._overall)
-        if status == "failed":
-            s = run.spec
+        if self._overall is not None:
+            self._progress.advance(self._overall)
+        if status == RunStatus.FAILED:
             self._progress.console.print(
-                f"[red]failed[/red] {s.problem} / {s.surrogate} / seed {s.seed}: {escape(run.record.error or 'see bnnbo status')}")
+                f"[red]failed[/red] {run.problem} / {run.surrogate} / seed {run.seed}: "
+                f"{escape(run.error or 'see bnnbo status')}")
 
     def stop(self) -> None:
         self._progress.stop()

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from sqlalchemy import select
 
 from bnnbo.errors import ConfigError, UnavailableError
+from bnnbo.metrics import final_values, mean_ranks, progress_trace, standard_error
 from bnnbo.outputs import check_output_file
-from bnnbo.schema import EvaluationRow, RunRow, StudyRow
+from bnnbo.records import EVALUATION_FIELDS, RunStatus
 from bnnbo.storage import Store, shown_status
 from bnnbo.storage import stale_after as stale_after_seconds
 
@@ -29,25 +29,13 @@ RUN_COLUMNS = ["study", "run_id", "problem", "surrogate", "seed", "problem_name"
                "problem_options", "heartbeat_at"]
 EVAL_COLUMNS = ["run_id", "index", "batch", "initial", "x", "y", "fit_seconds", "acq_seconds",
                 "diagnostics", "created_at"]
+assert set(EVALUATION_FIELDS) <= set(EVAL_COLUMNS)
 
 
 def _store(url: str | os.PathLike | Store | None) -> tuple[Store, bool]:
     if isinstance(url, Store):
         return url, False
     return Store(url, create=False), True
-
-
-def _runs_query(study: str | None, include_superseded: bool):
-    q = (select(StudyRow.name, RunRow.id, RunRow.problem, RunRow.surrogate, RunRow.seed,
-                RunRow.problem_name, RunRow.surrogate_name, RunRow.status, RunRow.n_evaluations,
-                RunRow.budget, RunRow.best, RunRow.error, RunRow.created_at, RunRow.finished_at, RunRow.spec,
-                RunRow.heartbeat_at, RunRow.updated_at)
-         .join(StudyRow, StudyRow.id == RunRow.study_id).order_by(RunRow.id))
-    if study is not None:
-        q = q.where(StudyRow.name == study)
-    if not include_superseded:
-        q = q.where(RunRow.status != "superseded")
-    return q
 
 
 def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = None,
@@ -61,16 +49,15 @@ def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = 
     store, own = _store(url)
     try:
         _check_study(store, study)
-        with store.engine.connect() as conn:
-            rows = conn.execute(_runs_query(study, include_superseded)).all()
+        rows = store.run_rows(study, include_superseded)
     finally:
         if own:
             store.close()
     now = datetime.now(timezone.utc)
     status = RUN_COLUMNS.index("status")
-    rows = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace), *r[status + 1:-3],
-             r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+    table = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace),
+              *r[status + 1:-3], r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
+    return pd.DataFrame(table, columns=RUN_COLUMNS)
 
 
 def load_results(url: str | os.PathLike | Store | None = None, study: str | None = None,
@@ -84,12 +71,8 @@ def load_results(url: str | os.PathLike | Store | None = None, study: str | None
     store, own = _store(url)
     try:
         runs = load_runs(store, study, include_superseded)
-        q = select(*(getattr(EvaluationRow, c) for c in EVAL_COLUMNS)).order_by(
-            EvaluationRow.run_id, EvaluationRow.index)
-        if study is not None or not include_superseded:
-            q = q.where(EvaluationRow.run_id.in_(runs["run_id"].tolist()))
-        with store.engine.connect() as conn:
-            rows = conn.execute(q).all()
+        only = runs["run_id"].tolist() if study is not None or not include_superseded else None
+        rows = store.evaluation_rows(EVAL_COLUMNS, only)
     finally:
         if own:
             store.close()
@@ -108,11 +91,10 @@ def _check_study(store: Store, study: str | None) -> None:
 
 def _traces(df: pd.DataFrame) -> list[float]:
     """Best so far / hypervolume after each evaluation, per run (rows are in run order)."""
-    from bnnbo.optimizer import progress_trace
-    from bnnbo.problems import get_problem
+    from bnnbo.problems import problem_info
 
     out: list[float] = []
-    refs: dict[str, object] = {}
+    refs: dict[str, torch.Tensor | None] = {}
     for _, rows in df.groupby("run_id", sort=False):
         Y = torch.tensor(rows["y"].tolist(), dtype=torch.float64)
         ref = None
@@ -121,7 +103,7 @@ def _traces(df: pd.DataFrame) -> list[float]:
             key = json.dumps([name, options], sort_keys=True)
             if key not in refs:
                 try:
-                    refs[key] = get_problem(name, **options).ref_point
+                    refs[key] = problem_info(name, **options).ref_point
                 except Exception:  # noqa: BLE001 - a problem no longer registered: infer the ref point
                     refs[key] = None
             ref = refs[key]
@@ -132,7 +114,8 @@ def _traces(df: pd.DataFrame) -> list[float]:
 def summarize(url: str | os.PathLike | Store | None = None, study: str | None = None,
               run_ids: list[int] | None = None) -> pd.DataFrame:
     """Per problem and surrogate: runs, finished, failed, mean ± SE of the final best (or
-    hypervolume) over finished runs, mean fit seconds per model-based iteration; ranked."""
+    hypervolume) over finished runs, mean fit seconds per model-based iteration, mean rank over
+    seeds; ranked by that mean rank, as the report ranks (``bnnbo.metrics``)."""
     store, own = _store(url)
     try:
         runs, evals = load_runs(store, study), load_results(store, study)
@@ -144,22 +127,23 @@ def summarize(url: str | os.PathLike | Store | None = None, study: str | None = 
     fits = (evals[~evals.initial].groupby(["run_id", "batch"]).fit_seconds.first()
             .groupby("run_id").mean())
     m = evals.groupby("run_id").y.first().map(len)
+    finals, ranks = final_values(runs, evals), mean_ranks(runs, evals)
     rows = []
     for (problem, surrogate), g in runs.groupby(["problem", "surrogate"], sort=False):
-        done = g[g.status == "finished"]
-        best = done.best.astype(float)
-        n = len(best)
+        v = finals[(finals.problem == problem) & (finals.surrogate == surrogate)].final
         rows.append({
-            "problem": problem, "surrogate": surrogate, "runs": len(g), "finished": n,
-            "failed": int((g.status == "failed").sum()),
-            "mean": best.mean() if n else math.nan,
-            "se": best.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan,
+            "problem": problem, "surrogate": surrogate, "runs": len(g), "finished": len(v),
+            "failed": int((g.status == RunStatus.FAILED).sum()),
+            "mean": v.mean() if len(v) else math.nan, "se": standard_error(v),
             "fit_seconds": fits.reindex(g.run_id).mean(),
             "objectives": int(m.reindex(g.run_id).max()) if m.reindex(g.run_id).notna().any() else 1,
+            "mean_rank": ranks.at[surrogate, problem] if surrogate in ranks.index and problem in ranks.columns
+            else math.nan,
         })
     out = pd.DataFrame(rows, columns=["problem", "surrogate", "runs", "finished", "failed", "mean", "se",
-                                      "fit_seconds", "objectives"])
-    out["rank"] = out.groupby("problem")["mean"].rank(ascending=False, method="min").astype("Int64")
+                                      "fit_seconds", "objectives", "mean_rank"])
+    # the report's ranking (bnnbo.metrics): by mean per-seed rank, not by the mean value
+    out["rank"] = out.groupby("problem")["mean_rank"].rank(method="min").astype("Int64")
     return out.sort_values(["problem", "rank"], kind="stable", na_position="last").reset_index(drop=True)
 
 

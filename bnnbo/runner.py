@@ -2,13 +2,14 @@
 
 ``run_step`` is the one pure unit of work every executor runs: it rebuilds the Optimizer from
 a run's stored evaluations and surrogate state, does one iteration of the loop
-(``bnnbo.optimizer.step``) and returns what is new. Because every random stream of an ask
+(``bnnbo.driver.step``) and returns what is new. Because every random stream of an ask
 derives from (seed, evaluations so far), a run continued from the store — after a crash, on
 another worker, or in another process — proposes exactly what an uninterrupted run would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import traceback
@@ -18,18 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from botorch.utils.multi_objective.box_decompositions import DominatedPartitioning
-from botorch.utils.multi_objective.hypervolume import infer_reference_point
 
+from bnnbo.driver import step
 from bnnbo.errors import ConfigError
 from bnnbo.executors import InProcessExecutor, set_threads
-from bnnbo.optimizer import Evaluation, Optimizer, step
-from bnnbo.progress import NullProgress
+from bnnbo.metrics import final_value
+from bnnbo.optimizer import Optimizer
+from bnnbo.problems import ProblemInfo
+from bnnbo.progress import NullProgress, RunEvent
+from bnnbo.records import Evaluation, RunStatus
 from bnnbo.space import DTYPE
 from bnnbo.statefile import decode as decode_state
 from bnnbo.statefile import encode as encode_state
 from bnnbo.statefile import from_store as state_from_store
-from bnnbo.storage import RunRecord, Store, heartbeat_seconds
+from bnnbo.storage import Run, Store, heartbeat_seconds
 from bnnbo.study import RunSpec, Study
 
 log = logging.getLogger("bnnbo")
@@ -64,10 +67,10 @@ def run_step(spec: RunSpec, history: list[dict[str, Any]], state: bytes | None,
             warnings.filterwarnings("ignore", message=".*qExpected.*numerical issues.*")
             problem = get_problem(spec.problem_name, **spec.problem_options)
             opt = build_optimizer(spec, problem)
-            opt.restore([_to_evaluation(e) for e in history], decode_state(state))
+            opt.restore([Evaluation.from_row(e) for e in history], decode_state(state))
             n0 = opt.n_told
             step(opt, problem, spec.budget)
-        new = [_to_record(e, n0 + i) for i, e in enumerate(opt.history[n0:])]
+        new = [e.to_row(n0 + i) for i, e in enumerate(opt.history[n0:])]
         return StepOutcome(new, encode_state(opt.surrogate_state))
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
         return failure(exc)
@@ -78,27 +81,15 @@ def failure(exc: BaseException) -> StepOutcome:
     return StepOutcome([], None, error=f"{type(exc).__name__}: {exc}"[:2000], traceback=tb[-20000:])
 
 
-def _to_evaluation(e: dict[str, Any]) -> Evaluation:
-    return Evaluation(x=torch.tensor(e["x"], dtype=DTYPE), y=torch.tensor(e["y"], dtype=DTYPE),
-                      initial=e["initial"], batch=e["batch"], fit_seconds=e["fit_seconds"],
-                      acq_seconds=e["acq_seconds"], diagnostics=e.get("diagnostics") or {})
-
-
-def _to_record(e: Evaluation, index: int) -> dict[str, Any]:
-    return {"index": index, "batch": e.batch, "x": e.x.tolist(), "y": e.y.tolist(),
-            "initial": e.initial, "fit_seconds": e.fit_seconds, "acq_seconds": e.acq_seconds,
-            "diagnostics": e.diagnostics}
-
-
 # ---- the driver ---------------------------------------------------------------------------------
 @dataclass
 class ActiveRun:
-    """A run the driver is advancing: its stored history, state and the problem for the trace."""
+    """A run the driver is advancing: its stored history, state and the problem's metadata."""
 
-    record: RunRecord
+    record: Run
     history: list[dict[str, Any]]
     state: bytes | None
-    problem: Any = None
+    problem: ProblemInfo | None = None
 
     @property
     def spec(self) -> RunSpec:
@@ -113,14 +104,14 @@ class ActiveRun:
         if not self.history:
             return None
         Y = torch.tensor([e["y"] for e in self.history], dtype=DTYPE)
-        if Y.shape[-1] == 1:
-            return float(Y.max())
-        # only the final hypervolume: progress_trace would partition once per point
-        ref = self.problem.ref_point if self.problem.ref_point is not None else infer_reference_point(Y)
-        better = (Y > ref).all(-1)
-        if not better.any():
-            return 0.0
-        return float(DominatedPartitioning(ref_point=ref, Y=Y[better]).compute_hypervolume())
+        return final_value(Y, self.problem.ref_point if self.problem is not None else None)
+
+    def event(self) -> RunEvent:
+        s = self.spec
+        return RunEvent(run_id=self.record.id, problem=s.problem, surrogate=s.surrogate, seed=s.seed,
+                        budget=s.budget, n=self.n, best=self.best(),
+                        objectives=self.problem.num_objectives if self.problem is not None else 1,
+                        error=self.record.error)
 
 
 @dataclass
@@ -141,7 +132,7 @@ class SettingsChangedError(ConfigError):
     """A cell's stored run was made with other settings than the study file now gives."""
 
 
-def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[int, list[RunRecord]]:
+def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[int, list[Run]]:
     """The study's runs in the store, one per cell, created where missing.
 
     A cell whose stored config differs (other settings under the same labels) is refused,
@@ -168,19 +159,18 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
     for spec in cells:
         old = existing.get((spec.problem, spec.surrogate, spec.seed))
         if old is not None and _conflicts(old, spec):
-            store.set_status(old.id, "superseded")
+            store.set_status(old.id, RunStatus.SUPERSEDED)
             old = None
         if old is None:
             records.append(store.add_run(study_id, spec))
         else:
             if old.spec != spec:
                 store.update_spec(old.id, spec)
-            old.spec = spec
-            records.append(old)
+            records.append(dataclasses.replace(old, spec=spec))
     return study_id, records
 
 
-def _conflicts(old: RunRecord, spec: RunSpec) -> bool:
+def _conflicts(old: Run, spec: RunSpec) -> bool:
     """Other settings, or a budget below what the run has stored (its extra evaluations would
     no longer belong to the study the store describes)."""
     return old.spec.config() != spec.config() or old.n_evaluations > spec.budget
@@ -218,8 +208,8 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
     outcome = StudyOutcome(study.name, [r.id for r in records])
     todo = deque(r for r in records if not r.done)
     for r in records:
-        if r.done and r.status != "finished":  # e.g. the budget was lowered below what is stored
-            store.set_status(r.id, "finished")
+        if r.done and r.status != RunStatus.FINISHED:  # e.g. the budget was lowered below what is stored
+            store.set_status(r.id, RunStatus.FINISHED)
     outcome.skipped = len(records) - len(todo)
     inflight: dict[Any, ActiveRun] = {}
     progress.start(study.name, len(records), outcome.skipped, executor.describe())
@@ -229,7 +219,7 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
             while todo and len(inflight) < executor.capacity:
                 run = _activate(store, todo.popleft())
                 inflight[executor.submit(run_step, run.spec, run.history, run.state, executor.threads)] = run
-                progress.run_started(run)
+                progress.run_started(run.event())
             handle, result = executor.next_done()
             run = inflight[handle]
             again = _apply(store, run, result, outcome, progress)
@@ -241,7 +231,7 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
         heartbeat.stop()
         for run in inflight.values():
             if run.n < run.spec.budget:
-                store.set_status(run.record.id, "interrupted")
+                store.set_status(run.record.id, RunStatus.INTERRUPTED)
     finally:
         heartbeat.stop()
         progress.stop()
@@ -274,15 +264,15 @@ class Heartbeat:
             self._thread.join()
 
 
-def _activate(store: Store, record: RunRecord) -> ActiveRun:
-    from bnnbo.problems import get_problem
+def _activate(store: Store, record: Run) -> ActiveRun:
+    from bnnbo.problems import problem_info
 
     history, state = store.history(record.id)
     # checked here, in the driver: an older store's pickle is converted or dropped, never unpickled
     s = record.spec
     state = state_from_store(state, f"run {record.id} ({s.problem} / {s.surrogate} / seed {s.seed})")
-    problem = get_problem(record.spec.problem_name, **record.spec.problem_options)
-    store.set_status(record.id, "running")
+    problem = problem_info(record.spec.problem_name, **record.spec.problem_options)
+    store.set_status(record.id, RunStatus.RUNNING)
     return ActiveRun(record=record, history=history, state=state, problem=problem)
 
 
@@ -291,18 +281,18 @@ def _apply(store: Store, run: ActiveRun, result: Any, outcome: StudyOutcome, pro
     if isinstance(result, BaseException):
         result = failure(result)
     if result.error is not None:
-        store.set_status(run.record.id, "failed", result.error, result.traceback)
-        run.record.error = result.error
+        store.set_status(run.record.id, RunStatus.FAILED, result.error, result.traceback)
+        run.record = dataclasses.replace(run.record, status=RunStatus.FAILED, error=result.error)
         outcome.failed.append((run.spec, result.error))
-        progress.run_finished(run, "failed")
+        progress.run_finished(run.event(), RunStatus.FAILED)
         return False
     done = run.n + len(result.evaluations) >= run.spec.budget
     run.history.extend(result.evaluations)
     run.state = result.state
     store.commit_step(run.record.id, result.evaluations, result.state, run.best(),
-                      "finished" if done else "running")
-    progress.run_advanced(run)
+                      RunStatus.FINISHED if done else RunStatus.RUNNING)
+    progress.run_advanced(run.event())
     if done:
         outcome.finished += 1
-        progress.run_finished(run, "finished")
+        progress.run_finished(run.event(), RunStatus.FINISHED)
     return not done

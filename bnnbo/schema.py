@@ -6,7 +6,6 @@ interface used by the rest of the package is ``bnnbo.storage.Store``.
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 from datetime import datetime, timezone
@@ -36,16 +35,21 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import NullPool
 
 from bnnbo.errors import ConfigError
+from bnnbo.records import jsonable  # noqa: F401 - importable from here as before
 
 SCHEMA_VERSION = 1
 DEFAULT_URL = "sqlite:///bnnbo.db"
 #: seconds a SQLite connection waits for another process's lock before giving up
 SQLITE_TIMEOUT = 30.0
+#: the stored run states (``bnnbo.records.RunStatus``'s values; kept as text in the store)
 RUN_STATES = ("pending", "running", "finished", "failed", "interrupted", "superseded")
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_now = utc_now  # the column defaults below; older code imported this name
 
 
 class Base(DeclarativeBase):
@@ -153,8 +157,9 @@ def _sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str, readonly: bool = False) -> Engine:
     sqlite = url.startswith("sqlite")
-    if readonly and sqlite and _sqlite_path(url) is not None:
-        return _readonly_sqlite(_sqlite_path(url))
+    path = _sqlite_path(url)
+    if readonly and sqlite and path is not None:
+        return _readonly_sqlite(path)
     kwargs: dict[str, Any] = ({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite
                               else {"pool_pre_ping": True})
     if readonly and url.startswith("postgresql"):
@@ -305,17 +310,3 @@ def _safe(url: str) -> str:
     except Exception:  # noqa: BLE001 - only for a message
         return "the store URL"
 
-
-def jsonable(value: Any) -> Any:
-    """Diagnostics -> strict JSON (PostgreSQL rejects NaN): tensors to lists, NaN/inf to strings."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "tolist"):                 # torch / numpy arrays and scalars
-        return jsonable(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)

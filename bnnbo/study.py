@@ -259,14 +259,14 @@ def _name_and_table(table: dict, kind: str, field: str, label: str, where: str,
 
 
 def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> dict | None:
-    from bnnbo.problems import get_problem
+    from bnnbo.problems import problem_info
 
     named = _name_and_table(table, "problem", "options", label, where, errors)
     if named is None:
         return None
     name, options = named
     try:
-        budget = get_problem(name, **options).paper_budget or {}
+        budget = problem_info(name, **options).paper_budget or {}
     except BnnboError as exc:
         errors.append(f"{where}: {exc}")
         return None

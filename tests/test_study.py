@@ -144,11 +144,12 @@ settings = { prior = "paper" }
 
 
 def test_missing_budget_without_a_study_budget(monkeypatch):
-    from bnnbo.problems import get_problem
+    import dataclasses
 
-    p = get_problem("branin")
-    p.paper_budget = None
-    monkeypatch.setattr("bnnbo.problems.get_problem", lambda name, **o: p)
+    from bnnbo.problems import problem_info
+
+    info = dataclasses.replace(problem_info("branin"), paper_budget=None)
+    monkeypatch.setattr("bnnbo.problems.problem_info", lambda name, **o: info)
     with pytest.raises(StudyError, match="n_init is missing \\(problem 'branin' has no study budget\\)"):
         parse_study("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\n")
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
 
 from bnnbo.errors import ConfigError
+from bnnbo.records import RunStatus
 from bnnbo.report.data import ReportData, curve, curve_runs, load_report_data
 from bnnbo.report.diagnostics import KEYS, auto_choices, diagnostics_table, flatten, number
 from bnnbo.report.plots import COLORS, color_of
@@ -33,7 +33,6 @@ from bnnbo.report.tables import (
     timing,
 )
 from bnnbo.results import load_results, load_runs
-from bnnbo.schema import RunRow, StudyRow
 from bnnbo.storage import Store, shown_status, stale_after
 
 
@@ -101,27 +100,19 @@ class DashboardData:
     # ---- studies ------------------------------------------------------------------------------
     def studies(self) -> list[dict[str, Any]]:
         """Every study: run counts by state, evaluations done / planned, elapsed time."""
-        q = (select(StudyRow.id, StudyRow.name, StudyRow.description, RunRow.status, func.count(RunRow.id),
-                    func.sum(RunRow.n_evaluations), func.sum(RunRow.budget),
-                    func.min(func.coalesce(RunRow.started_at, RunRow.created_at)), func.max(RunRow.updated_at))
-             .join(RunRow, RunRow.study_id == StudyRow.id, isouter=True)
-             .group_by(StudyRow.id, StudyRow.name, StudyRow.description, RunRow.status).order_by(StudyRow.id))
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(q).all()
-            running = conn.execute(select(RunRow.study_id, RunRow.heartbeat_at, RunRow.updated_at)
-                                   .where(RunRow.status == "running")).all()
+        rows, running = self.store.study_overview()
         now = datetime.now(timezone.utc)
         grace = stale_after()
         stale: dict[int, int] = {}  # running runs whose driver stopped beating: shown interrupted
         for sid, beat, updated in running:
-            if shown_status("running", beat, updated, now, grace) == "interrupted":
+            if shown_status(RunStatus.RUNNING.value, beat, updated, now, grace) == RunStatus.INTERRUPTED:
                 stale[sid] = stale.get(sid, 0) + 1
         out: dict[int, dict[str, Any]] = {}
         for sid, name, description, state, count, done, planned, first, last in rows:
             s = out.setdefault(sid, {"name": name, "description": description or "", "runs": 0,
                                      "counts": {k: 0 for k in STATES}, "evaluations": 0, "planned": 0,
                                      "started": None, "updated": None})
-            if state is None or state == "superseded":
+            if state is None or state == RunStatus.SUPERSEDED:
                 continue
             s["counts"][state] = s["counts"].get(state, 0) + count
             s["runs"] += count
@@ -133,10 +124,10 @@ class DashboardData:
                 s["updated"] = max(filter(None, [s["updated"], _utc(last)]))
         for sid, n in stale.items():
             counts = out[sid]["counts"]
-            counts["running"] -= n
-            counts["interrupted"] = counts.get("interrupted", 0) + n
+            counts[RunStatus.RUNNING.value] -= n
+            counts[RunStatus.INTERRUPTED.value] = counts.get(RunStatus.INTERRUPTED.value, 0) + n
         for s in out.values():
-            active = s["counts"].get("running", 0) > 0
+            active = s["counts"].get(RunStatus.RUNNING.value, 0) > 0
             end = now if active else s["updated"]
             s["elapsed_seconds"] = (end - s["started"]).total_seconds() if s["started"] and end else None
             s["elapsed"] = duration(s["elapsed_seconds"])
@@ -145,10 +136,7 @@ class DashboardData:
         return [clean(s) for s in out.values()]
 
     def _version(self, study: str) -> tuple:
-        q = (select(func.count(RunRow.id), func.sum(RunRow.n_evaluations), func.max(RunRow.updated_at))
-             .join(StudyRow, StudyRow.id == RunRow.study_id).where(StudyRow.name == study))
-        with self.store.engine.connect() as conn:
-            return tuple(conn.execute(q).one())
+        return self.store.study_version(study)
 
     def report_data(self, study: str) -> ReportData:
         """The study as the report reads it; re-read only when its runs changed."""
@@ -194,7 +182,8 @@ class DashboardData:
                 c = curve(data, label, surrogate)
                 full = int((c.n == c.n.max()).sum())  # runs only grow: every run reached a prefix
                 series.append({"surrogate": surrogate, "color": color_of(data, surrogate),
-                               "runs": len(drawn), "unfinished": int((drawn.status != "finished").sum()),
+                               "runs": len(drawn),
+                               "unfinished": int((drawn.status != RunStatus.FINISHED).sum()),
                                "x": c.evaluation, "mean": c["mean"], "se": c.se, "n": c.n, "full": full})
             problems.append({"label": label, "name": info.name, "metric": info.metric,
                              "objectives": info.objectives, "n_init": info.n_init, "budget": info.budget,
@@ -214,7 +203,7 @@ class DashboardData:
             "failed": [{"run_id": int(i), "problem": p, "surrogate": s, "seed": int(seed), "error": e,
                         "evaluations": f"{n} / {b}", "traceback": _tail(tb)}
                        for i, p, s, seed, e, n, b, tb in zip(
-                           runs[runs.status == "failed"].run_id, failed.data.problem, failed.data.surrogate,
+                           runs[runs.status == RunStatus.FAILED].run_id, failed.data.problem, failed.data.surrogate,
                            failed.data.seed, failed.data.error, failed.data.evaluations, failed.data.budget,
                            failed.data.traceback)],
             "runs": [{"id": int(r.run_id), "problem": r.problem, "surrogate": r.surrogate, "seed": int(r.seed),
@@ -227,15 +216,12 @@ class DashboardData:
     # ---- one run ------------------------------------------------------------------------------
     def run(self, run_id: int) -> dict[str, Any]:
         """A run's trace, per-iteration seconds and diagnostics, auto's choices."""
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(StudyRow.name, RunRow.status, RunRow.traceback, RunRow.settings,
-                                      func.coalesce(RunRow.started_at, RunRow.created_at), RunRow.updated_at)
-                               .join(StudyRow, StudyRow.id == RunRow.study_id).where(RunRow.id == run_id)).first()
+        row = self.store.run_detail(run_id)
         if row is None:
             raise NotFound(f"no run {run_id} in the store")
         study, state, traceback, settings, started, updated = row
         data = self.report_data(study)
-        if state == "superseded":  # the report leaves superseded runs out: read this one alone
+        if state == RunStatus.SUPERSEDED:  # the report leaves superseded runs out: read this one alone
             runs = load_runs(self.store, study, include_superseded=True)
             evals = load_results(self.store, study, include_superseded=True)
         else:

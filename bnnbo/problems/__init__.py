@@ -10,7 +10,7 @@ import importlib
 import inspect
 
 from bnnbo.errors import ConfigError, unknown
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo
 
 PROBLEMS: dict[str, str] = {
     "branin": "bnnbo.problems.synthetic:branin",
@@ -55,4 +55,18 @@ def get_problem(name: str, **options) -> Problem:
     return factory(**options)
 
 
-__all__ = ["PROBLEMS", "Problem", "get_problem", "problem_options"]
+def problem_info(name: str, **options) -> ProblemInfo:
+    """A registered problem's metadata (dim, objectives, optimum, reference point, direction,
+    study budget) for these options, without building its simulator where the problem says how
+    (``bnnbo.problems.base.with_info``); other problems are cheap to build and are built."""
+    factory = problem_factory(name)
+    allowed = problem_options(name)
+    bad = sorted(set(options) - set(allowed))
+    if bad:
+        listed = ", ".join(allowed) or "none"
+        raise ConfigError(f"problem {name!r} has no option(s) {bad}; allowed: {listed}")
+    info = getattr(factory, "info", None)
+    return info(**options) if info is not None else factory(**options).info()
+
+
+__all__ = ["PROBLEMS", "Problem", "ProblemInfo", "get_problem", "problem_info", "problem_options"]

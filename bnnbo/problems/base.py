@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -50,8 +52,41 @@ class Problem(ABC):
     def __repr__(self) -> str:
         return f"<Problem {self.name}: d={self.dim}, m={self.num_objectives}>"
 
+    def info(self) -> ProblemInfo:
+        """This problem's metadata (``bnnbo.problems.problem_info`` gives it without building)."""
+        return ProblemInfo(name=self.name, dim=self.dim, num_objectives=self.num_objectives,
+                           optimal_value=self.optimal_value, ref_point=self.ref_point, max_hv=self.max_hv,
+                           negated=bool(self.negated), paper_budget=self.paper_budget)
 
-def check_ref_point(ref: Tensor | None, m: int) -> Tensor | None:
+
+@dataclass(frozen=True)
+class ProblemInfo:
+    """What a problem is, without its simulator: for tables, traces, budgets and reports.
+
+    The same fields as on a built ``Problem`` (maximisation convention)."""
+
+    name: str
+    dim: int
+    num_objectives: int = 1
+    optimal_value: float | None = None
+    ref_point: Tensor | None = None
+    max_hv: float | None = None
+    negated: bool = True
+    paper_budget: dict | None = None
+
+
+def with_info(info: Callable[..., ProblemInfo]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a problem factory a cheap ``info(**options)``: its metadata without building the
+    problem (no simulator, compilation or data set). Factories without one are built instead."""
+
+    def wrap(factory: Callable[..., Any]) -> Callable[..., Any]:
+        factory.info = info  # type: ignore[attr-defined]
+        return factory
+
+    return wrap
+
+
+def check_ref_point(ref: Sequence[float] | Tensor | None, m: int) -> Tensor | None:
     if ref is None:
         return None
     if isinstance(ref, Tensor) and ref.is_complex():

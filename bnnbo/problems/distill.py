@@ -32,7 +32,7 @@ from torch import Tensor
 
 from bnnbo import paper
 from bnnbo.problems.availability import require
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo, with_info
 from bnnbo.space import DTYPE, SearchSpace
 
 #: Bump when anything that changes the trained teacher changes (invalidates caches).
@@ -157,15 +157,25 @@ class KnowledgeDistillation(Problem):
     def _evaluate(self, X: Tensor) -> Tensor:
         if self._teacher_logp is None:
             self._prepare()
-        logp_t = self._teacher_logp
+        logp_t, batch = self._teacher_logp, self._batch
+        assert logp_t is not None and batch is not None  # set by _prepare
         values = []
         with torch.no_grad():
             for x in X:
-                logp_s = student_logits(x, self._batch).log_softmax(-1)
+                logp_s = student_logits(x, batch).log_softmax(-1)
                 kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1).mean()
                 values.append(-kl)
         return torch.stack(values)
 
 
+def distill_info(seed: int = 0, cache: str | None = None) -> ProblemInfo:
+    """The problem's metadata: no data set loaded, no teacher trained."""
+    require("sklearn.datasets", "distill", package="scikit-learn")
+    cls = KnowledgeDistillation
+    return ProblemInfo(name=cls.name, dim=STUDENT_SIZE, num_objectives=1, negated=cls.negated,
+                       paper_budget=cls.paper_budget)
+
+
+@with_info(distill_info)
 def distill(seed: int = 0, cache: str | None = None) -> Problem:
     return KnowledgeDistillation(seed=seed, cache=cache)

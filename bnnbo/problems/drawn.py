@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from bnnbo.errors import ConfigError
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo, with_info
 from bnnbo.space import DTYPE, SearchSpace
 
 
@@ -89,9 +89,7 @@ class NNDraw(Problem):
 
     def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
                  weights: str | None = None):
-        for key, value, low in (("dim", dim, 1), ("width", width, 1), ("depth", depth, 1)):
-            if not isinstance(value, int) or value < low:
-                raise ConfigError(f"nndraw: {key} must be an integer >= {low}, got {value!r}")
+        _check_nndraw(dim, width, depth)
         super().__init__(_unit_box(dim))
         self.seed = int(seed)
         sizes = [dim] + [width] * depth + [1]
@@ -158,6 +156,21 @@ def poly(dim: int = 200, seed: int = 2) -> Problem:
     return PolyDraw(dim=dim, seed=seed)
 
 
+def _check_nndraw(dim: object, width: object, depth: object) -> None:
+    for key, value, low in (("dim", dim, 1), ("width", width, 1), ("depth", depth, 1)):
+        if not isinstance(value, int) or value < low:
+            raise ConfigError(f"nndraw: {key} must be an integer >= {low}, got {value!r}")
+
+
+def nndraw_info(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
+                weights: str | None = None) -> ProblemInfo:
+    """The problem's metadata: no network drawn or weights file read."""
+    _check_nndraw(dim, width, depth)
+    return ProblemInfo(name=NNDraw.name, dim=dim, num_objectives=1, negated=NNDraw.negated,
+                       paper_budget=NNDraw.paper_budget)
+
+
+@with_info(nndraw_info)
 def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
            weights: str | None = None) -> Problem:
     """``weights``: the study's parameter file (default: ``$BNNBO_NNDRAW_WEIGHTS``, else the

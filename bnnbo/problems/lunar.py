@@ -27,7 +27,7 @@ from torch import Tensor
 from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.problems.availability import require
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo, with_info
 from bnnbo.space import DTYPE, SearchSpace
 
 N_PARAMS = 12
@@ -91,13 +91,8 @@ class LunarLanderProblem(Problem):
     paper_budget = paper.budget("lunar")
 
     def __init__(self, workers: int | None = None, n_seeds: int = N_SEEDS, max_steps: int = MAX_STEPS):
-        require("gymnasium.envs.box2d.lunar_lander", "lunar", package="gymnasium[box2d]")
+        _check(workers, n_seeds, max_steps)
         super().__init__(SearchSpace.box(torch.tensor([[0.0] * N_PARAMS, [2.0] * N_PARAMS]), prefix="w"))
-        for key, value in (("n_seeds", n_seeds), ("max_steps", max_steps)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"lunar: {key} must be a positive integer, got {value!r}")
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
-            raise ConfigError(f"lunar: workers must be a positive integer or None, got {workers!r}")
         self.workers = workers or os.cpu_count() or 1
         self.n_seeds, self.max_steps = n_seeds, max_steps
         self._pool: ProcessPoolExecutor | None = None
@@ -135,5 +130,23 @@ class LunarLanderProblem(Problem):
         return state
 
 
+def _check(workers: object, n_seeds: object, max_steps: object) -> None:
+    require("gymnasium.envs.box2d.lunar_lander", "lunar", package="gymnasium[box2d]")
+    for key, value in (("n_seeds", n_seeds), ("max_steps", max_steps)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"lunar: {key} must be a positive integer, got {value!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"lunar: workers must be a positive integer or None, got {workers!r}")
+
+
+def lunar_info(workers: int | None = None, n_seeds: int = N_SEEDS, max_steps: int = MAX_STEPS) -> ProblemInfo:
+    """The problem's metadata: its options checked, no process pool or episode started."""
+    _check(workers, n_seeds, max_steps)
+    cls = LunarLanderProblem
+    return ProblemInfo(name=cls.name, dim=N_PARAMS, num_objectives=1, negated=cls.negated,
+                       paper_budget=cls.paper_budget)
+
+
+@with_info(lunar_info)
 def lunar(workers: int | None = None, n_seeds: int = N_SEEDS, max_steps: int = MAX_STEPS) -> Problem:
     return LunarLanderProblem(workers=workers, n_seeds=n_seeds, max_steps=max_steps)

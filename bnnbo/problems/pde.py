@@ -27,7 +27,7 @@ from torch import Tensor
 from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.problems.availability import require
-from bnnbo.problems.base import Problem
+from bnnbo.problems.base import Problem, ProblemInfo, with_info
 from bnnbo.space import DTYPE, Float, SearchSpace
 
 GRID = 64
@@ -118,14 +118,9 @@ class Brusselator(Problem):
         super().__init__(SearchSpace([
             Float("a", 0.1, 5.0), Float("b", 0.1, 5.0), Float("d0", 0.01, 5.0), Float("d1", 0.01, 5.0),
         ]))
-        if backend not in BACKENDS:
-            raise ConfigError(f"pde: backend must be one of {BACKENDS}, got {backend!r}")
-        if not (isinstance(t_range, (int, float)) and t_range >= DT):
-            raise ConfigError(f"pde: t_range must be a number >= {DT}, got {t_range!r}")
+        _check(backend, t_range)
         if backend == "numba":
             _numba_kernel()  # fail now, naming the extra, rather than at the first evaluation
-        else:
-            require("pde", "pde", package="py-pde")
         self.seed, self.backend, self.t_range = int(seed), backend, float(t_range)
         self._noise = np.random.default_rng(self.seed).standard_normal((GRID, GRID))
 
@@ -148,5 +143,24 @@ class Brusselator(Problem):
         return torch.tensor(values, dtype=DTYPE)
 
 
+def _check(backend: object, t_range: object) -> None:
+    if backend not in BACKENDS:
+        raise ConfigError(f"pde: backend must be one of {BACKENDS}, got {backend!r}")
+    if not (isinstance(t_range, (int, float)) and t_range >= DT):
+        raise ConfigError(f"pde: t_range must be a number >= {DT}, got {t_range!r}")
+    if backend == "numba":
+        require("numba", "pde", package="numba (via py-pde)")
+    else:
+        require("pde", "pde", package="py-pde")
+
+
+def pde_info(seed: int = 0, backend: str = "numba", t_range: float = T_RANGE) -> ProblemInfo:
+    """The problem's metadata: its options checked, the solver neither compiled nor run."""
+    _check(backend, t_range)
+    return ProblemInfo(name=Brusselator.name, dim=4, num_objectives=1, negated=Brusselator.negated,
+                       paper_budget=Brusselator.paper_budget)
+
+
+@with_info(pde_info)
 def pde(seed: int = 0, backend: str = "numba", t_range: float = T_RANGE) -> Problem:
     return Brusselator(seed=seed, backend=backend, t_range=t_range)

@@ -1,29 +1,28 @@
 """What a report is made of, read once from the store: runs, evaluations, problem facts, curves.
 
-Data flows one way (store -> report): everything here reads through ``bnnbo.results`` and
-read-only queries; nothing is written back. Values stay in the store's maximisation convention
+Data flows one way (store -> report): everything here reads through ``bnnbo.results`` and the
+Store's read methods; nothing is written back. Values stay in the store's maximisation convention
 (``trace``: best so far, or dominated hypervolume for several objectives); ``ProblemInfo.shown``
 turns them into the problem's own direction only for display.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from bnnbo.errors import BnnboError, ConfigError
+from bnnbo.metrics import standard_error
+from bnnbo.records import UNFINISHED, RunStatus
 from bnnbo.results import load_results, load_runs
-from bnnbo.schema import RunRow
 from bnnbo.storage import Store
 
-#: run states that still have work to do: their results are partial
-UNFINISHED = ("pending", "running", "interrupted")
+#: standard error of the mean (the tables' and curves')
+se = standard_error
 #: smallest regret drawn on a log scale (a run that hit the optimum would be -inf)
 MIN_REGRET = 1e-12
 
@@ -70,7 +69,7 @@ class ReportData:
 
     @property
     def unfinished(self) -> pd.DataFrame:
-        return self.runs[self.runs.status.isin(UNFINISHED)]
+        return self.runs[self.runs.status.isin([s.value for s in UNFINISHED])]
 
     @property
     def partial(self) -> bool:
@@ -138,19 +137,18 @@ def _report_data(name: str, url: str, runs: pd.DataFrame, evals: pd.DataFrame) -
 
 def _tracebacks(store: Store, run_ids: list[int]) -> list[str | None]:
     """load_runs leaves tracebacks out (they are long); the failed-runs table shows their tail."""
-    with store.engine.connect() as conn:
-        found = dict(conn.execute(select(RunRow.id, RunRow.traceback).where(RunRow.id.in_(run_ids))).all())
+    found = store.tracebacks(run_ids)
     return [found.get(i) for i in run_ids]
 
 
 def _problem_info(label: str, runs: pd.DataFrame, evals: pd.DataFrame) -> ProblemInfo:
-    from bnnbo.problems import get_problem
+    from bnnbo.problems import problem_info
 
     first = runs.iloc[0]
     n_init = int(evals.groupby("run_id").initial.sum().max()) if len(evals) else 0
     info = ProblemInfo(label, first.problem_name, _objectives(evals), n_init, int(runs.budget.max()))
     try:  # optimum and direction from the registry; a problem no longer registered keeps neither
-        p = get_problem(first.problem_name, **(first.problem_options or {}))
+        p = problem_info(first.problem_name, **(first.problem_options or {}))
     except (BnnboError, ImportError):
         return info
     info.objectives = p.num_objectives
@@ -168,7 +166,7 @@ def curve_runs(data: ReportData, problem: str, surrogate: str) -> pd.DataFrame:
     """The runs drawn in a curve: every run with evaluations except failed ones (their traces
     stop early and would bias the mean; they are listed in the failed-runs table instead)."""
     r = data.runs
-    return r[(r.problem == problem) & (r.surrogate == surrogate) & (r.status != "failed")
+    return r[(r.problem == problem) & (r.surrogate == surrogate) & (r.status != RunStatus.FAILED)
              & (r.n_evaluations > 0)]
 
 
@@ -202,8 +200,3 @@ def curve(data: ReportData, problem: str, surrogate: str, regret: bool = False) 
         values = info.shown(values)
     return mean_se(values)
 
-
-def se(values) -> float:
-    """Standard error of the mean; NaN with fewer than two values."""
-    v = pd.Series(values, dtype=float).dropna()
-    return float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan

@@ -75,10 +75,10 @@ class Config:
 
     @property
     def dim(self) -> int:
-        from bnnbo.problems import get_problem
+        from bnnbo.problems import problem_info
 
         r = self.data.runs.iloc[0]
-        return get_problem(r.problem_name, **(r.problem_options or {})).dim
+        return problem_info(r.problem_name, **(r.problem_options or {})).dim
 
     @property
     def ranks(self) -> dict[str, float]:

@@ -1,9 +1,9 @@
 """The report's tables: numbers (``ReportTable.data``, written as CSV) and their display text.
 
-Conventions: a run's *final* value is its last trace value (best so far, or hypervolume) and
-counts only once the run is finished; values are shown in the problem's own direction. Ranks
-are per (problem, seed), 1 = best, ties averaged; a failed run ranks last on its seed and an
-unfinished one is left out until it finishes.
+Conventions (``bnnbo.metrics``, shared with ``bnnbo run``'s table): a run's *final* value is its
+last trace value (best so far, or hypervolume) and counts only once the run is finished; values
+are shown in the problem's own direction. Ranks are per (problem, seed), 1 = best, ties
+averaged; a failed run ranks last on its seed and an unfinished one is left out until it finishes.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bnnbo import metrics
+from bnnbo.records import SHOWN_STATES, RunStatus
 from bnnbo.report.data import MIN_REGRET, ReportData, se
 
-STATES = ("finished", "running", "pending", "interrupted", "failed")
+STATES = tuple(s.value for s in SHOWN_STATES)
 
 
 @dataclass
@@ -41,11 +43,7 @@ def pm(mean: float, err: float) -> str:
 
 def final_values(data: ReportData) -> pd.DataFrame:
     """One row per finished run: problem, surrogate, seed, final (maximisation convention)."""
-    done = data.runs[data.runs.status == "finished"]
-    last = data.evals.groupby("run_id").trace.last()
-    out = done[["run_id", "problem", "surrogate", "seed"]].copy()
-    out["final"] = last.reindex(out.run_id).to_numpy()
-    return out
+    return metrics.final_values(data.runs, data.evals)
 
 
 def final_best(data: ReportData) -> ReportTable:
@@ -54,7 +52,7 @@ def final_best(data: ReportData) -> ReportTable:
         info = data.problems[problem]
         v = finals[(finals.problem == problem) & (finals.surrogate == surrogate)].final
         row = {"problem": problem, "surrogate": surrogate, "measure": info.measure, "runs": len(runs),
-               "finished": len(v), "failed": int((runs.status == "failed").sum()),
+               "finished": len(v), "failed": int((runs.status == RunStatus.FAILED).sum()),
                "mean": info.shown(v.mean()) if len(v) else math.nan, "se": se(v)}
         if info.optimum is not None:
             log_regret = np.log10(np.maximum(info.optimum - v, MIN_REGRET))
@@ -78,19 +76,12 @@ def final_best(data: ReportData) -> ReportTable:
 
 def seed_ranks(data: ReportData) -> pd.DataFrame:
     """Rank of each surrogate per (problem, seed): 1 = best; failed runs last, ties averaged."""
-    finals = final_values(data).set_index("run_id").final
-    settled = data.runs[data.runs.status.isin(["finished", "failed"])].copy()
-    settled["value"] = [finals.get(i, -math.inf) if s == "finished" else -math.inf
-                        for i, s in zip(settled.run_id, settled.status)]
-    settled["rank"] = settled.groupby(["problem", "seed"]).value.rank(ascending=False, method="average")
-    return settled[["problem", "surrogate", "seed", "status", "value", "rank"]]
+    return metrics.seed_ranks(data.runs, data.evals)
 
 
 def mean_ranks(data: ReportData) -> ReportTable:
     ranks = seed_ranks(data)
-    wide = ranks.pivot_table(index="surrogate", columns="problem", values="rank", aggfunc="mean")
-    wide = wide.reindex(index=[s for s in data.surrogates if s in wide.index],
-                        columns=[p for p in data.problems if p in wide.columns])
+    wide = metrics.mean_ranks(data.runs, data.evals)
     wide["overall"] = wide.mean(axis=1)   # each problem weighs the same, whatever its seed count
     wide = wide.sort_values("overall", kind="stable")
     df = wide.reset_index().rename_axis(columns=None)
@@ -154,7 +145,7 @@ def status(data: ReportData) -> ReportTable:
 
 
 def failed_runs(data: ReportData) -> ReportTable:
-    f = data.runs[data.runs.status == "failed"]
+    f = data.runs[data.runs.status == RunStatus.FAILED]
     df = pd.DataFrame({"problem": f.problem, "surrogate": f.surrogate, "seed": f.seed,
                        "evaluations": f.n_evaluations, "budget": f.budget,
                        "error": f.error.fillna(""), "traceback": f.traceback.fillna("")})

@@ -1,7 +1,7 @@
 """Automatic surrogate choice by held-out predictive log-likelihood.
 
 Every ``every`` fits, each candidate is fitted on part of the data and scored on the rest with
-``bnnbo.assess.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
+``bnnbo.surrogates.scoring.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
 held-out log predictive density is then fitted on all the data and used until the next scoring.
 
 Held-out points (``holdout``):
@@ -31,9 +31,9 @@ import torch
 from botorch.models.model import Model
 from torch import Tensor
 
-from bnnbo.assess import score, surrogate_name
-from bnnbo.errors import BnnboError, SurrogateError
+from bnnbo.errors import BnnboError, ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.scoring import score, surrogate_name
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,19 @@ class AutoSettings(Settings):
 
     def __post_init__(self) -> None:
         if not self.candidates:
-            raise ValueError("candidates must list at least one surrogate")
+            raise ConfigError("candidates must list at least one surrogate")
         if len(set(self.candidates)) != len(self.candidates):
-            raise ValueError(f"candidates must be distinct, got {list(self.candidates)}")
+            raise ConfigError(f"candidates must be distinct, got {list(self.candidates)}")
         if any(surrogate_name(c) == "auto" for c in self.candidates):
-            raise ValueError("candidates cannot include 'auto'")
+            raise ConfigError("candidates cannot include 'auto'")
         stray = sorted(set(self.candidate_settings) - set(self.candidates))
         if stray:
-            raise ValueError(f"candidate_settings for {stray}, which are not candidates {list(self.candidates)}")
+            raise ConfigError(f"candidate_settings for {stray}, which are not candidates {list(self.candidates)}")
         if self.every < 1 or self.min_holdout < 1 or self.folds < 2:
-            raise ValueError(f"every >= 1, min_holdout >= 1 and folds >= 2 expected, got "
+            raise ConfigError(f"every >= 1, min_holdout >= 1 and folds >= 2 expected, got "
                              f"{self.every}, {self.min_holdout}, {self.folds}")
         if not 0 < self.holdout_fraction < 1:
-            raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+            raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
 
 class AutoSurrogate(Surrogate):

@@ -35,6 +35,34 @@ _PRESET_ALIASES = {"hartmann": "hartmann6", "kd": "distill", "bnn_400": "nndraw"
 _PRESET_ALIASES.update({v: k for k, v in list(_PRESET_ALIASES.items())})
 
 
+#: one vocabulary across surrogates: names accepted for a setting a surrogate spells its own way
+#: (surrogate -> {accepted name: the setting's name}). The settings keep their names, so stored
+#: runs and existing study files read as before; either name works in a study file or a call.
+SETTING_ALIASES: dict[str, dict[str, str]] = {
+    "sghmc": {"standardize_y": "standardize", "train_steps": "num_steps"},
+    "laplace": {"train_steps": "steps"},
+}
+
+
+def _unalias(owner: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    aliases = SETTING_ALIASES.get(owner, {})
+    out = dict(overrides)
+    for alias, name in aliases.items():
+        if alias in out:
+            if name in out:
+                raise ConfigError(f"{owner}: {alias!r} and {name!r} are the same setting; give one of them")
+            out[name] = out.pop(alias)
+    return out
+
+
+def y_moments(Y: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-column mean and standard deviation for z-scoring ``n x m`` values: the one rule of
+    every surrogate that standardises y and of the held-out scores. A (near-)constant column,
+    or a single row, keeps std 1, so it is only shifted."""
+    mean, std = Y.mean(0), Y.std(0)
+    return mean, torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
+
+
 def _resolve_preset(preset: str, presets: Presets) -> str | None:
     if preset in presets:
         return preset
@@ -68,7 +96,7 @@ def make_settings(
     explicit fields win. Unknown fields raise an error listing the allowed ones; values of
     the wrong type raise an error naming the field, the value and the expected type.
     """
-    overrides = dict(overrides or {})
+    overrides = _unalias(owner, dict(overrides or {}))
     preset = overrides.pop("preset", None)
     values: dict[str, Any] = {}
     if preset is not None:
@@ -197,6 +225,9 @@ def _describe(hint: Any) -> str:
     return "None" if hint is type(None) else getattr(hint, "__name__", str(hint))
 
 
+_SettingsBase = Settings  # the class body below rebinds the name Settings
+
+
 class Surrogate(ABC):
     """Base class: constructor stores settings; ``fit`` learns and returns a botorch Model."""
 
@@ -207,14 +238,15 @@ class Surrogate(ABC):
     #: named presets of settings (e.g. the study's per-problem settings)
     presets: ClassVar[Presets] = {}
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any):
+    def __init__(self, settings: _SettingsBase | None = None, **overrides: Any):
         if settings is not None and overrides:
             raise ConfigError(f"{self.name}: give either a settings object or overrides, not both")
         if settings is None:
             settings = make_settings(self.Settings, overrides, self.name, self.presets)
         elif not isinstance(settings, self.Settings):
             raise ConfigError(f"{self.name}: settings must be {self.Settings.__name__}, got {type(settings).__name__}")
-        self.settings = settings
+        # Any: each subclass reads its own Settings subclass's fields
+        self.settings: Any = settings
         self.state_: Any = None
         self.diagnostics_: dict[str, Any] = {}
 

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import SettingsProblems
+from bnnbo.surrogates.base import SettingsProblems, y_moments
 from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
 
@@ -29,8 +29,7 @@ def prepare(X: Tensor, Y: Tensor, standardize_y: bool, dtype: str) -> FitData:
     """Cast to the fitting dtype; z-score each output column if ``standardize_y``
     (a constant column keeps std 1 so it is only shifted)."""
     if standardize_y:
-        mean, std = Y.mean(0), Y.std(0)
-        std = torch.where(std > 1e-12 * (1 + mean.abs()), std, torch.ones_like(std))
+        mean, std = y_moments(Y)
     else:
         mean, std = torch.zeros_like(Y[0]), torch.ones_like(Y[0])
     dt = dtype_of(dtype)
@@ -98,9 +97,9 @@ class FusedAdam:
 
 
 def adam(params: list[Tensor], **kwargs: Any) -> torch.optim.Adam:
-    """``torch.optim.Adam``, fused where torch has the kernel: on one stacked weight
-    tensor its step took 49 us vs 94 us, and the default's first step costs ~1 s of
-    one-time set-up per process (measured on 2 CPU cores)."""
+    """``torch.optim.Adam``, fused where torch has the kernel: its step on one stacked weight
+    tensor is faster and it skips the default's one-time set-up per process
+    (docs/performance.md, "Fused Adam")."""
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     return torch.optim.Adam(params, fused=fused or None, **kwargs)
 

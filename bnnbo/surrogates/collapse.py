@@ -109,7 +109,7 @@ def _marginal_n(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float, fact
     Yd = Y.double().expand_as(alpha)
     U = 0.5 * (Yd * alpha).sum((1, 2)) + m * L.diagonal(dim1=1, dim2=2).log().sum(-1)
     # the gradient needs only the network's precision: invert from the float64 factor in
-    # its dtype (errors ~ sqrt(cond K) eps, ~1e-4 here; 58 vs 100 us at N = 100)
+    # its dtype (errors ~ sqrt(cond K) eps; faster: docs/performance.md)
     a = alpha.to(Phi.dtype)
     G = torch.baddbmm(
         torch.cholesky_inverse(L.to(Phi.dtype)),

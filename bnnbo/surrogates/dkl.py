@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from bnnbo import paper
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
+from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate, y_moments
 from bnnbo.surrogates.gp import NoiseConstraint, paper_kernel, paper_likelihood
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -87,7 +87,8 @@ class DeepKernel(Kernel):
 
 def pretrain(net: nn.Sequential, X: Tensor, y: Tensor, steps: int, lr: float) -> float:
     """Adam on the MSE to standardised ``y`` (``n x 1``); returns the final MSE."""
-    z = (y - y.mean()) / y.std().clamp_min(1e-12)
+    mean, std = y_moments(y)
+    z = (y - mean) / std
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss = torch.tensor(float("nan"))
     for _ in range(steps):

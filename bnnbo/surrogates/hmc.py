@@ -62,9 +62,9 @@ class HMCSettings(Settings):
     pretrain_steps: int = 1000
     pretrain_lr: float = 1e-3
     #: chains, run as one batched computation; None: 1 on a CPU, 4 on a GPU. With the
-    #: output layer integrated out one chain already beats the study's sampler 10x in
-    #: held-out NLL, and each further chain costs ~40% more on 2 CPU cores, while a GPU
-    #: runs several for the price of one (docs/performance.md)
+    #: output layer integrated out one chain already beats the study's sampler in
+    #: held-out NLL, and each further chain costs more on a CPU, while a GPU runs several
+    #: for the price of one (docs/performance.md, "BNN surrogates")
     n_chains: int | None = None
     #: burn-in transitions per chain
     n_burn_in: int = 500
@@ -80,13 +80,14 @@ class HMCSettings(Settings):
     adapt_step_size: bool = True
     #: integrate the output layer out: HMC moves the hidden weights only and each kept
     #: network's output layer is drawn from its Gaussian conditional (collapse.py); the
-    #: study sampled all weights, which needs ~10x smaller steps
+    #: study sampled all weights, which needs much smaller steps (docs/performance.md)
     collapse_output_layer: bool = True
     #: mass matrix: "identity" (the study's); "layers", one inverse mass per layer's W and b
     #: from the curvature at the start (the stiff directions sit in the first layer: it
-    #: lengthens the step ~1.5x, docs/performance.md); "diagonal", estimated within chains
-    #: during burn-in (it did not lengthen the step); None: "layers" with the output layer
-    #: integrated out, else "identity" (sampling all weights, "layers" gave NLL 2.13 vs 0.62)
+    #: lengthens the step); "diagonal", estimated within chains during burn-in (it did not
+    #: lengthen the step); None: "layers" with the output layer integrated out, else
+    #: "identity" (sampling all weights, "layers" gave a worse held-out NLL); the figures are
+    #: in docs/performance.md
     metric: Literal["identity", "layers", "diagonal"] | None = None
     #: start from the previous fit's chains when the run passes them back
     warm_start: bool = True

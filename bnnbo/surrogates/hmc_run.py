@@ -111,7 +111,8 @@ def run_chains(
 
     Each transition's step size is drawn uniformly within ``+-step_jitter`` of the adapted
     one: with a fixed step size and leapfrog count, directions whose period divides the
-    trajectory never move (we saw a Bayesian linear model's variance come out 30% off)."""
+    trajectory never move (a Bayesian linear model's variances came out off: docs/performance.md,
+    "Step-size jitter")."""
     state = hmc_init(theta0, potential)
     adapt = _Adaptation(s, burn, step_size, metric, adapt_step_size, theta0)
     C = theta0.shape[0]

@@ -21,6 +21,7 @@ from gpytorch.kernels import Kernel
 from torch import Tensor
 
 from bnnbo import paper
+from bnnbo.errors import ConfigError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
 from bnnbo.surrogates.gp import NoiseConstraint, fit_exact_gps, paper_likelihood
 
@@ -40,7 +41,7 @@ class NNGPKernel(Kernel):
                  var_b: float = 1.3, learn_variances: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         if activation not in ("relu", "erf"):
-            raise ValueError(f"activation must be 'relu' or 'erf', got {activation!r}")
+            raise ConfigError(f"ibnn: activation must be 'relu' or 'erf', got {activation!r}")
         self.depth = int(depth)
         self.activation = activation
         self.learn_variances = learn_variances

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from bnnbo import paper
 from bnnbo.errors import SurrogateError
-from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
+from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate, y_moments
 from bnnbo.surrogates.bnn_common import adam
 from bnnbo.surrogates.mlp import MLPSpec
 
@@ -254,8 +254,10 @@ class LaplaceSurrogate(Surrogate):
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: LaplaceSettings = self.settings
-        y_mean = Y.mean(0) if s.standardize_y else torch.zeros(Y.shape[-1], dtype=Y.dtype)
-        y_std = Y.std(0).clamp_min(1e-9) if s.standardize_y else torch.ones(Y.shape[-1], dtype=Y.dtype)
+        if s.standardize_y:
+            y_mean, y_std = y_moments(Y)
+        else:
+            y_mean, y_std = torch.zeros(Y.shape[-1], dtype=Y.dtype), torch.ones(Y.shape[-1], dtype=Y.dtype)
         Z = (Y - y_mean) / y_std
         spec = MLPSpec(X.shape[-1], s.widths, Y.shape[-1], s.activation)
         old = state.get("theta") if s.warm_start and isinstance(state, dict) else None

@@ -12,9 +12,9 @@ Two evaluation paths:
 * ``potential_and_grad``: the Gaussian negative log posterior and its gradient by a
   hand-written backward pass into one preallocated ``S x P`` buffer. The samplers call it
   thousands of times per fit; skipping autograd's graph and per-slice zero-fills makes it
-  about twice as fast at these sizes (measured in benchmarks/bnn_speed.py).
+  faster at these sizes (docs/performance.md, "Measured along the way").
 
-``torch.tanh`` is 3-6x slower on this CPU than ``sigmoid``, so tanh is computed as
+``torch.tanh`` is much slower on CPUs than ``sigmoid`` (docs/performance.md), so tanh is computed as
 ``2 sigmoid(2x) - 1`` (absolute error ~1 ulp, irrelevant for a network's activations).
 Posteriors go further: ``to_sigmoid_form`` folds the affine maps of ``tanh = 2 sigmoid(2x) - 1``
 into the weights, so each hidden layer is one matmul and one in-place sigmoid, halving the
