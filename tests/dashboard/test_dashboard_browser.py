@@ -153,27 +153,33 @@ def assert_clean(driver, base: str) -> None:
 
 
 def shown_count(driver) -> int:
-    return int(driver.find_element("id", "n-evaluations").get_attribute("data-count"))
+    return int(unstale(lambda: driver.find_element("id", "n-evaluations").get_attribute("data-count")))
 
 
 def test_dashboard_follows_a_running_study_in_chromium(started, live, browser):
     base, db = live
     open_page(browser, base + "/", plots=False)
-    link = browser.find_element("link text", "live")
-    assert link.get_attribute("href") == base + "/study/live"
+    # the page replaces its live fragment every second: each read below is one settled look
+    href = unstale(lambda: browser.find_element("link text", "live").get_attribute("href"))
+    assert href == base + "/study/live"
     assert browser.find_elements("css selector", "#table-studies progress")
     assert_clean(browser, base)
 
     open_page(browser, base + "/study/live", plots=True)
-    text = browser.find_element("tag name", "body").text
+
+    def look():
+        text = browser.find_element("tag name", "body").text
+        figures = browser.find_elements("css selector", "#plots .js-plotly-plot")
+        drawn = [bool(f.find_elements("css selector", "svg.main-svg")) for f in figures]
+        curves = browser.find_elements("css selector", "#plots .js-plotly-plot .scatterlayer .trace path.js-line")
+        legend = " ".join(e.text for e in browser.find_elements("css selector", "#plots .legendtext"))
+        return text, drawn, len(curves), legend
+
+    text, drawn, curves, legend = unstale(look)
     words = set(text.replace(",", " ").split())
     assert set(PROBLEMS) | set(SURROGATES) <= words
-    figures = browser.find_elements("css selector", "#plots .js-plotly-plot")
-    assert len(figures) == len(PROBLEMS)
-    assert all(f.find_elements("css selector", "svg.main-svg") for f in figures)
-    curves = browser.find_elements("css selector", "#plots .js-plotly-plot .scatterlayer .trace path.js-line")
+    assert len(drawn) == len(PROBLEMS) and all(drawn)
     assert curves  # at least one drawn mean line
-    legend = " ".join(e.text for e in browser.find_elements("css selector", "#plots .legendtext"))
     assert "gp (1 run" in legend
     assert_clean(browser, base)
 
@@ -193,11 +199,24 @@ def test_dashboard_follows_a_running_study_in_chromium(started, live, browser):
           f"everything stored in {time.monotonic() - t0:.1f} s")
     assert_clean(browser, base)
 
-    run_link = browser.find_element("css selector", "#table-runs a").get_attribute("href")
+    run_link = unstale(lambda: browser.find_element("css selector", "#table-runs a").get_attribute("href"))
     open_page(browser, run_link, plots=True)
     assert len(browser.find_elements("css selector", "#plots .js-plotly-plot svg.main-svg")) >= 2
-    assert "branin / gp / seed 0" in browser.find_element("tag name", "h1").text
+    assert "branin / gp / seed 0" in unstale(lambda: browser.find_element("tag name", "h1").text)
     assert_clean(browser, base)
+
+
+def unstale(read, tries: int = 10):
+    """``read()``, again if the live update replaced an element between its find and its read."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for i in range(tries):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.1)
 
 
 def test_html_in_labels_stays_text_in_chromium(started, live, browser):
