@@ -14,7 +14,8 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run two paths on 
 * ``today``: main at commit 1e0a1b3, before the two-stage optimiser (``new`` minus it:
   ``SampleModel.coarse_samples = None``, every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
-* ``cK``: the new path with K networks in the optimiser's first stage.
+* ``cK`` / ``cKpJ``: the new path with K networks in the optimiser's first stage (and J
+  restarts polished on all networks).
 
 The value reached is the log expected improvement of the chosen ``q`` points under a
 reference acquisition: for sample-based posteriors qLogNEI over *all* kept networks (each
@@ -42,7 +43,7 @@ import torch
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
-from bnnbo.surrogates.posterior import COARSE_SAMPLES, SampleModel
+from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
@@ -87,8 +88,10 @@ def reference_acquisition(model, U, Y, seed):
 def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
     if isinstance(model, SampleModel):
         model.fast_draws = path != "old"
+        coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
         model.coarse_samples = (None if path in ("old", "today") else
-                                int(path[1:]) if path[0] == "c" else COARSE_SAMPLES)
+                                int(coarse) if coarse else COARSE_SAMPLES)
+        model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
         kwargs["num_samples"] = int(path[2:])
@@ -110,6 +113,7 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
                "select": t2 - t1 - sec["raw"] - sec["grad"], **calls}
     if isinstance(model, SampleModel):
         model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
+        model.polished_restarts = POLISHED_RESTARTS
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
     return out
@@ -123,7 +127,7 @@ def run(args) -> list[dict]:
         problem = get_problem(name, **options)
         for n in args.n:
             for q in args.q:
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     X = problem.space.sobol(n, seed=seed)
                     U, Y = problem.space.to_unit(X), problem.evaluate(X)
                     for sname in args.surrogates:
@@ -190,9 +194,10 @@ def main() -> None:
     ap.add_argument("--dims", default="2,6,10,200")
     ap.add_argument("--n", default="10,100", help="training points (>= 2 + q for a warm start)")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     ap.add_argument("--paths", default="new,today",
                     help="for sample-based surrogates: new, today, old, mcK (new with K MC samples), "
-                         "cK (new with K networks in the first stage)")
+                         "cK or cKpJ (new with K networks in the first stage, J restarts polished)")
     ap.add_argument("--base", default="today", help="the path the others are compared with")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
     ap.add_argument("--threads", type=int, default=1)
@@ -216,7 +221,7 @@ def main() -> None:
     for bad in set(args.surrogates) - set(SURROGATES):
         ap.error(f"unknown surrogate {bad!r}; expected some of {SURROGATES}")
     for bad in {p for p in args.paths if p not in ("new", "old", "today")
-                and not (p[:2] == "mc" and p[2:].isdigit()) and not (p[:1] == "c" and p[1:].isdigit())}:
+                and not (p[:2] == "mc" and p[2:].isdigit()) and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())}:
         ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK' or 'cK'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):

@@ -37,7 +37,7 @@ from bnnbo.errors import unknown
 from bnnbo.exact_logei import log_ei
 from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
-from bnnbo.surrogates.posterior import POLISHED_RESTARTS, SampleIndexSampler
+from bnnbo.surrogates.posterior import SampleIndexSampler
 
 MODES = ("default", "mc", "paper")
 
@@ -206,7 +206,7 @@ def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:
 def _optimize_two_stage(acq: AcquisitionFunction, coarse: AcquisitionFunction, bounds: Tensor,
                         q: int, preset: OptimizerPreset, options: dict) -> Tensor:
     """Raw samples and every restart's L-BFGS-B on ``coarse`` (a few of ``acq``'s networks),
-    then the best ``POLISHED_RESTARTS`` of those optima, judged by ``acq``, polished on it:
+    then the best ``model.polished_restarts`` of those optima, judged by ``acq``, polished on it:
     most of the optimiser's evaluations cost a fraction of a full one, and the batch returned
     is a local optimum of ``acq`` itself."""
     starts, _ = optimize_acqf(
@@ -215,7 +215,7 @@ def _optimize_two_stage(acq: AcquisitionFunction, coarse: AcquisitionFunction, b
     )
     starts = starts.reshape(-1, q, bounds.shape[-1])
     with torch.no_grad():
-        best = acq(starts).topk(min(POLISHED_RESTARTS, starts.shape[0])).indices
+        best = acq(starts).topk(min(acq.model.polished_restarts, starts.shape[0])).indices
     polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
     cands, _ = optimize_acqf(
         acq, bounds=bounds, q=q, num_restarts=best.numel(), batch_initial_conditions=starts[best],

@@ -77,6 +77,8 @@ class SampleModel(Model):
         #: networks per evaluation in the optimiser's first stage (None or >= the full
         #: acquisition's count: one stage on all of them, the path before this option)
         self.coarse_samples: int | None = COARSE_SAMPLES
+        #: restarts polished on all networks after that stage
+        self.polished_restarts: int = POLISHED_RESTARTS
 
     @property
     def acquisition_samples(self) -> int:
