@@ -33,11 +33,12 @@ _CHUNK = 64
 #: values (docs/performance.md, "One BO iteration with a sample-based surrogate")
 ACQUISITION_SAMPLES = 128
 
-#: networks per evaluation in the acquisition optimiser's first stage (raw-sample search and
-#: L-BFGS-B from every restart), a prefix of the full acquisition's; the best
-#: ``POLISHED_RESTARTS`` of its optima are then polished on all ACQUISITION_SAMPLES networks
-#: (acquisition.py; figures in docs/performance.md, "One BO iteration with a sample-based
-#: surrogate")
+#: the two-stage acquisition search (acquisition.py), off by default: raw samples and
+#: L-BFGS-B from every restart on the first COARSE_SAMPLES of the acquisition's networks, then
+#: the best POLISHED_RESTARTS of those optima polished on all of them. It took 0.3-0.5x the
+#: acquisition step's time but its batches reached a few per cent less expected improvement
+#: at n = 100 (docs/performance.md, "One BO iteration with a sample-based surrogate"); switch
+#: it on per model with ``SampleModel.coarse_samples``
 COARSE_SAMPLES = 16
 POLISHED_RESTARTS = 2
 
@@ -74,9 +75,9 @@ class SampleModel(Model):
         #: draws evaluate each distinct network once (False: the pre-issue-19 path, kept
         #: for benchmarks/iteration_cost.py's side-by-side comparison)
         self.fast_draws = True
-        #: networks per evaluation in the optimiser's first stage (None or >= the full
-        #: acquisition's count: one stage on all of them, the path before this option)
-        self.coarse_samples: int | None = COARSE_SAMPLES
+        #: networks per evaluation in the optimiser's first stage (None, the default, or >=
+        #: the full acquisition's count: one stage on all of them)
+        self.coarse_samples: int | None = None
         #: restarts polished on all networks after that stage
         self.polished_restarts: int = POLISHED_RESTARTS
 
