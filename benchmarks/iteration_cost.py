@@ -8,11 +8,12 @@ optimised; surrogates and paths run interleaved, next to each other, so the mach
 hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths on the same fit:
 
 * ``new``: the library's default acquisition path (each distinct network evaluated once per
-  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network);
+  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network; the
+  two-stage search, ``c16p2``);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
-* ``today``: main at commit 1e0a1b3 (the same as ``new`` while the two-stage search is off
-  by default: ``SampleModel.coarse_samples = None``, every evaluation on all MC samples);
+* ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
+  ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
 * ``cK`` / ``cKpJ``: the two-stage search, K networks in the optimiser's first stage and J
   (default ``posterior.POLISHED_RESTARTS``) restarts polished on all networks.
@@ -43,7 +44,7 @@ import torch
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
-from bnnbo.surrogates.posterior import POLISHED_RESTARTS, SampleModel
+from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
@@ -89,7 +90,8 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
     if isinstance(model, SampleModel):
         model.fast_draws = path != "old"
         coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
-        model.coarse_samples = int(coarse) if coarse else None
+        model.coarse_samples = (None if path in ("old", "today") else
+                                int(coarse) if coarse else COARSE_SAMPLES)
         model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
@@ -111,7 +113,7 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         out = {"setup": t1 - t0, "raw": sec["raw"], "grad": sec["grad"],
                "select": t2 - t1 - sec["raw"] - sec["grad"], **calls}
     if isinstance(model, SampleModel):
-        model.fast_draws, model.coarse_samples = True, None
+        model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
         model.polished_restarts = POLISHED_RESTARTS
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))

@@ -33,12 +33,12 @@ _CHUNK = 64
 #: values (docs/performance.md, "One BO iteration with a sample-based surrogate")
 ACQUISITION_SAMPLES = 128
 
-#: the two-stage acquisition search (acquisition.py), off by default: raw samples and
-#: L-BFGS-B from every restart on the first COARSE_SAMPLES of the acquisition's networks, then
-#: the best POLISHED_RESTARTS of those optima polished on all of them. It took 0.3-0.5x the
-#: acquisition step's time but its batches reached a few per cent less expected improvement
-#: at n = 100 (docs/performance.md, "One BO iteration with a sample-based surrogate"); switch
-#: it on per model with ``SampleModel.coarse_samples``
+#: the two-stage acquisition search (acquisition.py): raw samples and L-BFGS-B from every
+#: restart on the first COARSE_SAMPLES of the acquisition's networks, then the best
+#: POLISHED_RESTARTS of those optima polished on all of them: most evaluations cost a
+#: fraction of a full one, and the batch returned is a local optimum of the full acquisition
+#: (measured against the one-stage search in docs/performance.md, "One BO iteration with a
+#: sample-based surrogate"); ``SampleModel.coarse_samples = None`` gives the one-stage search
 COARSE_SAMPLES = 16
 POLISHED_RESTARTS = 2
 
@@ -75,9 +75,9 @@ class SampleModel(Model):
         #: draws evaluate each distinct network once (False: the pre-issue-19 path, kept
         #: for benchmarks/iteration_cost.py's side-by-side comparison)
         self.fast_draws = True
-        #: networks per evaluation in the optimiser's first stage (None, the default, or >=
-        #: the full acquisition's count: one stage on all of them)
-        self.coarse_samples: int | None = None
+        #: networks per evaluation in the optimiser's first stage (None or >= the full
+        #: acquisition's count: one stage on all of them, main before the two-stage search)
+        self.coarse_samples: int | None = COARSE_SAMPLES
         #: restarts polished on all networks after that stage
         self.polished_restarts: int = POLISHED_RESTARTS
 

@@ -197,7 +197,7 @@ def test_the_optimiser_searches_on_a_few_networks_then_polishes_on_all(monkeypat
     from bnnbo.surrogates import posterior
 
     model = _model(S=200, m=1, dtype=torch.float32)
-    assert model.coarse_samples is None  # off by default (docs/performance.md)
+    assert model.coarse_samples == posterior.COARSE_SAMPLES  # on by default
     U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
     Y = model.posterior(U).mean.detach()
     space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
