@@ -223,7 +223,7 @@ def main() -> None:
         ap.error(f"unknown surrogate {bad!r}; expected some of {SURROGATES}")
     for bad in {p for p in args.paths if p not in ("new", "old", "today")
                 and not (p[:2] == "mc" and p[2:].isdigit()) and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())}:
-        ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK' or 'cK'")
+        ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):
         ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")
