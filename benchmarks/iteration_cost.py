@@ -5,13 +5,18 @@ For each data set (problem by dimension, ``n`` Sobol points, seed) every surroga
 once (a warm start, as in a BO run, where the surrogate has one: first fitted untimed on the
 first ``n - q`` points) and its acquisition (qLogNEI, the "default" optimiser preset) is
 optimised; surrogates and paths run interleaved, next to each other, so the machine's drift
-hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run two paths on the same fit:
+hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths on the same fit:
 
 * ``new``: the library's default acquisition path (each distinct network evaluated once per
-  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network);
+  draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network; the
+  two-stage search, ``c16p2``);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
-* ``mcK``: the new path with K MC samples.
+* ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
+  ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
+* ``mcK``: the new path with K MC samples;
+* ``cK`` / ``cKpJ``: the two-stage search, K networks in the optimiser's first stage and J
+  (default ``posterior.POLISHED_RESTARTS``) restarts polished on all networks.
 
 The value reached is the log expected improvement of the chosen ``q`` points under a
 reference acquisition: for sample-based posteriors qLogNEI over *all* kept networks (each
@@ -39,7 +44,7 @@ import torch
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
-from bnnbo.surrogates.posterior import SampleModel
+from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
@@ -84,6 +89,10 @@ def reference_acquisition(model, U, Y, seed):
 def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
     if isinstance(model, SampleModel):
         model.fast_draws = path != "old"
+        coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
+        model.coarse_samples = (None if path in ("old", "today") else
+                                int(coarse) if coarse else COARSE_SAMPLES)
+        model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
         kwargs["num_samples"] = int(path[2:])
@@ -104,7 +113,8 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         out = {"setup": t1 - t0, "raw": sec["raw"], "grad": sec["grad"],
                "select": t2 - t1 - sec["raw"] - sec["grad"], **calls}
     if isinstance(model, SampleModel):
-        model.fast_draws = True
+        model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
+        model.polished_restarts = POLISHED_RESTARTS
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
     return out
@@ -118,7 +128,7 @@ def run(args) -> list[dict]:
         problem = get_problem(name, **options)
         for n in args.n:
             for q in args.q:
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     X = problem.space.sobol(n, seed=seed)
                     U, Y = problem.space.to_unit(X), problem.evaluate(X)
                     for sname in args.surrogates:
@@ -144,30 +154,31 @@ def run(args) -> list[dict]:
     return rows
 
 
-def summarise(rows: list[dict]) -> None:
+def summarise(rows: list[dict], base: str = "old") -> None:
     """Medians over seeds of: the phases' seconds; the iteration's time as a ratio to gp's on
     the same data and seed; the acquisition step's (all but the fit) time as a ratio to the
-    old path's; the value reached relative to the old path's (EI ratio, exp of the log-EI
-    difference; median and the seeds' range)."""
+    ``base`` path's; the value reached relative to the base path's (EI ratio, exp of the
+    log-EI difference; median and the seeds' range)."""
+    old = base
     by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
     groups = defaultdict(list)
     for r in rows:
         groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
     print("\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
-          "select | total s | acq. calls | x gp (total) | x old (acq.) | EI vs old |")
+          f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} |")
     print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, n, q, s, path), rs in groups.items():
         med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
         gp = [r["total"] / by[(d, n, q, r["seed"], "gp", "new")]["total"]
               for r in rs if (d, n, q, r["seed"], "gp", "new") in by]
-        old = [math.exp(r["value"] - by[(d, n, q, r["seed"], s, "old")]["value"])
-               for r in rs if path != "old" and (d, n, q, r["seed"], s, "old") in by]
-        acq_old = [(r["total"] - r["fit"]) / (o["total"] - o["fit"]) for r in rs if path != "old"
-                   and (o := by.get((d, n, q, r["seed"], s, "old")))]
+        ei = [math.exp(r["value"] - by[(d, n, q, r["seed"], s, old)]["value"])
+              for r in rs if path != old and (d, n, q, r["seed"], s, old) in by]
+        acq_old = [(r["total"] - r["fit"]) / (o["total"] - o["fit"]) for r in rs if path != old
+                   and (o := by.get((d, n, q, r["seed"], s, old)))]
         x_gp = f"{statistics.median(gp):.2f}" if gp else ""
         x_old = f"{statistics.median(acq_old):.2f}" if acq_old else ""
         calls = statistics.median(r.get("calls", 0) for r in rs)
-        vs_old = f"{statistics.median(old):.3f} ({min(old):.3f}-{max(old):.3f})" if old else ""
+        vs_old = f"{statistics.median(ei):.3f} ({min(ei):.3f}-{max(ei):.3f})" if ei else ""
         cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
         print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} "
               f"| {vs_old} |")
@@ -184,8 +195,11 @@ def main() -> None:
     ap.add_argument("--dims", default="2,6,10,200")
     ap.add_argument("--n", default="10,100", help="training points (>= 2 + q for a warm start)")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--paths", default="new,old",
-                    help="for sample-based surrogates: new, old, mcK (new with K MC samples)")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
+    ap.add_argument("--paths", default="new,today",
+                    help="for sample-based surrogates: new, today, old, mcK (new with K MC samples), "
+                         "cK or cKpJ (new with K networks in the first stage, J restarts polished)")
+    ap.add_argument("--base", default="today", help="the path the others are compared with")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
@@ -198,7 +212,7 @@ def main() -> None:
         for path in args.summarise:
             with open(path) as fh:
                 rows += [json.loads(line) for line in fh if line.strip()]
-        summarise(rows)
+        summarise(rows, args.base)
         return
     if args.quick:
         for k, v in QUICK.items():
@@ -207,14 +221,15 @@ def main() -> None:
     args.paths = args.paths.split(",")
     for bad in set(args.surrogates) - set(SURROGATES):
         ap.error(f"unknown surrogate {bad!r}; expected some of {SURROGATES}")
-    for bad in {p for p in args.paths if p not in ("new", "old") and not (p[:2] == "mc" and p[2:].isdigit())}:
-        ap.error(f"unknown path {bad!r}; expected 'new', 'old' or 'mcK' (K MC samples)")
+    for bad in {p for p in args.paths if p not in ("new", "old", "today")
+                and not (p[:2] == "mc" and p[2:].isdigit()) and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())}:
+        ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):
         ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s); grid: {vars(args)}")
-    summarise(run(args))
+    summarise(run(args), args.base)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,15 @@ _CHUNK = 64
 #: values (docs/performance.md, "One BO iteration with a sample-based surrogate")
 ACQUISITION_SAMPLES = 128
 
+#: the two-stage acquisition search (acquisition.py): raw samples and L-BFGS-B from every
+#: restart on the first COARSE_SAMPLES of the acquisition's networks, then the best
+#: POLISHED_RESTARTS of those optima polished on all of them: most evaluations cost a
+#: fraction of a full one, and the batch returned is a local optimum of the full acquisition
+#: (measured against the one-stage search in docs/performance.md, "One BO iteration with a
+#: sample-based surrogate"); ``SampleModel.coarse_samples = None`` gives the one-stage search
+COARSE_SAMPLES = 16
+POLISHED_RESTARTS = 2
+
 
 class SampleModel(Model):
     """S stored networks with an output affine map back to raw units.
@@ -66,6 +75,11 @@ class SampleModel(Model):
         #: draws evaluate each distinct network once (False: the pre-issue-19 path, kept
         #: for benchmarks/iteration_cost.py's side-by-side comparison)
         self.fast_draws = True
+        #: networks per evaluation in the optimiser's first stage (None or >= the full
+        #: acquisition's count: one stage on all of them, main before the two-stage search)
+        self.coarse_samples: int | None = COARSE_SAMPLES
+        #: restarts polished on all networks after that stage
+        self.polished_restarts: int = POLISHED_RESTARTS
 
     @property
     def acquisition_samples(self) -> int:
@@ -239,11 +253,25 @@ class SampleIndexSampler(MCSampler):
     depend on its position in the batch.
     """
 
+    def __init__(self, sample_shape: torch.Size, seed: int | None = None, of: int | None = None):
+        """``of``: draw as a sampler of ``of`` samples would and keep the first
+        ``sample_shape``'s worth (``subset``)."""
+        super().__init__(sample_shape=sample_shape, seed=seed)
+        self._of = of
+
+    def subset(self, k: int) -> SampleIndexSampler:
+        """A sampler whose draws are this one's first ``k`` (indices and noise): the same
+        networks, fewer of them."""
+        if self.sample_shape.numel() != self.sample_shape[0] or not 1 <= k <= self.sample_shape[0]:
+            raise ValueError(f"subset of {k} samples from a sampler of shape {tuple(self.sample_shape)}")
+        return SampleIndexSampler(torch.Size([k]), seed=self.seed, of=self._of or self.sample_shape[0])
+
     def forward(self, posterior: SamplePosterior) -> Tensor:
         S = posterior.num_samples
         if self.base_samples is None or getattr(self, "_num_samples", None) != S:
             gen = torch.Generator().manual_seed(self.seed)
-            idx = balanced_indices(self.sample_shape.numel(), S, gen).view(self.sample_shape)
+            n = self._of or self.sample_shape.numel()
+            idx = balanced_indices(n, S, gen)[: self.sample_shape.numel()].view(self.sample_shape)
             self.register_buffer("base_samples", idx)
             self._num_samples = S
         noise = self._noise(posterior) if posterior.noise else None
@@ -252,7 +280,8 @@ class SampleIndexSampler(MCSampler):
     def _noise(self, posterior: SamplePosterior) -> Tensor:
         q_m = posterior.X.shape[-2:-1] + torch.Size([posterior.model.num_outputs])
         gen = torch.Generator().manual_seed(self.seed + 1)
-        z = torch.randn(self.sample_shape + q_m, generator=gen, dtype=torch.float64)
+        shape = self.sample_shape if self._of is None else torch.Size([self._of])
+        z = torch.randn(shape + q_m, generator=gen, dtype=torch.float64)[: self.sample_shape.numel()]
         batch_ones = (1,) * (posterior.X.dim() - 2)
         return z.view(*self.sample_shape, *batch_ones, *q_m).to(posterior.X)
 

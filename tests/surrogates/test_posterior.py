@@ -175,3 +175,57 @@ def test_paper_mode_values_are_unchanged_by_evaluating_repeated_networks_once():
         values.append(acq(X))
     assert values[0].abs().min() > 0
     torch.testing.assert_close(values[0], values[1])
+
+
+def test_a_subset_sampler_draws_the_first_networks_and_noise_of_the_full_one():
+    model = _model(S=50, m=1, noise=True)
+    X = torch.rand(3, 2, 3, dtype=D)
+    full = SampleIndexSampler(torch.Size([40]), seed=4)
+    sub = full.subset(8)
+    assert sub.sample_shape == (8,)
+    torch.testing.assert_close(sub(model.posterior(X)), full(model.posterior(X))[:8], rtol=0, atol=0)
+    assert sub.subset(3)(model.posterior(X)).shape[0] == 3
+    with pytest.raises(ValueError, match="subset of 41"):
+        full.subset(41)
+
+
+def test_the_optimiser_searches_on_a_few_networks_then_polishes_on_all(monkeypatch):
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    assert model.coarse_samples == posterior.COARSE_SAMPLES  # on by default
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30)
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append((acq.sampler.sample_shape[0], kwargs))
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    results = {}
+    for coarse in (posterior.COARSE_SAMPLES, None):
+        model.coarse_samples = coarse
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=2)
+        results[coarse] = acquisition.optimize_acquisition(acq, space, 2, preset, "proper")
+    model.coarse_samples = posterior.COARSE_SAMPLES
+    (n1, first), (n2, second), (n3, one) = calls
+    # the search: every restart on the first COARSE_SAMPLES of the 128 networks
+    assert (n1, first["num_restarts"], first["raw_samples"]) == (posterior.COARSE_SAMPLES, 4, 32)
+    # the polish: the best POLISHED_RESTARTS of those, on all networks, from those points
+    assert n2 == posterior.ACQUISITION_SAMPLES
+    assert second["batch_initial_conditions"].shape == (posterior.POLISHED_RESTARTS, 2, 3)
+    assert second["num_restarts"] == posterior.POLISHED_RESTARTS
+    # without the option: one stage on all networks, as before
+    assert n3 == posterior.ACQUISITION_SAMPLES and "batch_initial_conditions" not in one
+    acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=2)
+    with torch.no_grad():
+        polished = acq(results[posterior.COARSE_SAMPLES].unsqueeze(0))
+        starts = acq(second["batch_initial_conditions"])
+    assert polished >= starts.max()  # polishing never loses the best start's value
