@@ -40,7 +40,6 @@ from bnnbo.errors import unknown
 from bnnbo.exact_logei import log_ei
 from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
-from bnnbo.surrogates.posterior import SampleIndexSampler
 
 MODES = ("default", "mc", "paper")
 
@@ -257,7 +256,8 @@ def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:
     k = getattr(acq.model, "coarse_samples", None)
     sampler = getattr(acq, "sampler", None)
     if (k is None or type(acq) is not qLogNoisyExpectedImprovement
-            or not isinstance(sampler, SampleIndexSampler) or k >= sampler.sample_shape.numel()
+            or not callable(getattr(sampler, "subset", None))  # a whole-network sampler (posterior.py)
+            or k >= sampler.sample_shape.numel()
             or acq.X_pending is not None):
         return None
     return qLogNoisyExpectedImprovement(
@@ -277,7 +277,8 @@ def _optimize_two_stage(acq: AcquisitionFunction, coarse: AcquisitionFunction, b
     )
     starts = starts.reshape(-1, q, bounds.shape[-1])
     with torch.no_grad():
-        best = acq(starts).topk(min(acq.model.polished_restarts, starts.shape[0])).indices
+        polished = int(getattr(acq.model, "polished_restarts"))
+        best = acq(starts).topk(min(polished, starts.shape[0])).indices
     polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
     cands, _ = optimize_acqf(
         acq, bounds=bounds, q=q, num_restarts=best.numel(), batch_initial_conditions=starts[best],
