@@ -372,11 +372,15 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
                 "| study | problem | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|---|"]
         for d in alone:
             for problem, info in d.problems.items():
-                for _, x in final_table(d, problem).iterrows():
-                    out.append(f"| {d.study} | {info.name} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} "
-                               f"| {x.n} / {int((d.runs.surrogate == x.surrogate).sum())} |")
+                table = final_table(d, problem).set_index("surrogate")
+                for s, k in d.runs[d.runs.problem == problem].groupby("surrogate", sort=False).size().items():
+                    value = pm(info.shown(table.loc[s, "mean"]), table.loc[s, "se"]) if s in table.index else "–"
+                    n = int(table.loc[s, "n"]) if s in table.index else 0
+                    out.append(f"| {d.study} | {info.name} | {s} | {value} | {n} / {k} |")
         out.append("")
     out += ["## Per configuration", ""]
+    if not configs:
+        out += ["No paper configuration is among the exports yet.", ""]
     for c in configs:
         fig = problem_figure(c.data, c.problem)
         png = figures / f"{c.name}.png"
@@ -407,9 +411,10 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
     elif not skipped:
         out += ["Every configuration in the manifest was run in full.", ""]
     else:
-        out += ["| study | status | seeds | surrogates | budget (study's) | reason |", "|---|---|---|---|---|---|"]
+        out += ["| study | status | runs | seeds | surrogates | budget (study's) | reason |",
+                "|---|---|---|---|---|---|---|"]
         for e in skipped:
-            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_list(e.get('seeds'))} | "
+            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_runs(e)} | {_list(e.get('seeds'))} | "
                        f"{_list(e.get('surrogates'))} | {e.get('budget', '?')} ({e.get('paper_budget', '?')}) | "
                        f"{e.get('reason') or '-'} |")
         out.append("")
@@ -419,6 +424,16 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
             f"{PAUSE_SECONDS // 60} min left out; first to last evaluation {_hours(t['span'])}); "
             f"surrogate fits and acquisitions took {_hours(t['compute'])} of process time."), ""]
     return "\n".join(out)
+
+
+def _runs(entry: dict) -> str:
+    """A manifest entry's run states, e.g. ``finished 3, pending 2 (of 5)``."""
+    runs = entry.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        return "-"
+    text = ", ".join(f"{k} {v}" for k, v in sorted(runs.items()))
+    planned = entry.get("planned_runs")
+    return text + (f" (of {planned})" if isinstance(planned, int) else "")
 
 
 def _finished(n: int, runs: int) -> str:

@@ -135,12 +135,22 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
 
 
 def test_only_modern_studies_exported_yet(tmp_path):
+    """The campaign's first exports: modern studies only, one of them without a finished run."""
     folder = tmp_path / "results"
     folder.mkdir()
     make_export(folder, "modern-branin", "branin", ("gp",))
+    make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), finished={"gp": 0}, objectives=2)
+    (folder / "manifest.json").write_text(json.dumps({"configurations": [
+        {"study": "modern-dtlz1", "status": "not run", "seeds": [0, 1, 2, 3, 4], "surrogates": ["gp"],
+         "budget": 100, "paper_budget": 100, "runs": {"pending": 4, "interrupted": 1}, "planned_runs": 5,
+         "reason": ""}]}))
     text = generate(folder, tmp_path)
     assert [verdict(text, k) for k in ("i", "ii", "iii", "iv", "v")] == ["not tested"] * 5
-    assert "No paper configuration has a finished run yet" in text and "| modern-branin | branin | gp |" in text
+    assert "No paper configuration has a finished run yet" in text
+    assert "| modern-branin | branin | gp | -10.01 ± 0.0058 | 3 / 3 |" in text
+    assert "| modern-dtlz1 | dtlz1 | gp | – | 0 / 3 |" in text
+    assert "No paper configuration is among the exports yet" in text
+    assert "| modern-dtlz1 | not run | interrupted 1, pending 4 (of 5) |" in text
 
 
 def test_modern_gp_is_compared_at_the_same_budget_and_hypervolume_is_not_negated(tmp_path):
