@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import statistics
 import sys
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = table.get("runs", [])  # every refresh, oldest first: cells keep the newest measurement
     runs.append({"command": command, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
-                 + f", threads {args.threads}"})
+                 + f", threads {args.threads}",
+                 "load_average": round(os.getloadavg()[0], 1)})  # a loaded machine inflates every cost
     table.update({
         "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
         "runs": runs, "cells": cells, "evaluations": evals,
