@@ -409,7 +409,8 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
     if not manifest:
         out += ["No manifest.json next to the results: what was run is only what the tables show.", ""]
     elif not skipped:
-        out += ["Every configuration in the manifest was run in full.", ""]
+        out += [(f"Every study in the manifest ({', '.join(e.get('study', '?') for e in entries)}) was run in "
+                 "full; a study not listed there has not been reached yet."), ""]
     else:
         out += ["| study | status | runs | seeds | surrogates | budget (study's) | reason |",
                 "|---|---|---|---|---|---|---|"]

@@ -134,6 +134,18 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
     assert verdict(text, "i") == "not tested"   # pde has no finished run: one configuration counts
 
 
+def test_a_manifest_of_finished_studies_names_them(tmp_path):
+    """Early in a campaign the manifest lists only the studies reached so far."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), objectives=2)
+    (folder / "manifest.json").write_text(json.dumps({"configurations": [
+        {"study": "modern-dtlz1", "status": "complete", "seeds": [0, 1, 2], "surrogates": ["gp"],
+         "budget": 4, "paper_budget": 4, "reason": ""}]}))
+    text = generate(folder, tmp_path)
+    assert "Every study in the manifest (modern-dtlz1) was run in full; a study not listed there" in text
+
+
 def test_only_modern_studies_exported_yet(tmp_path):
     """The campaign's first exports: modern studies only, one of them without a finished run."""
     folder = tmp_path / "results"
