@@ -6,10 +6,11 @@ no surrogate state) and the next one (warm-started), and the same pair near the 
 budget (from a Sobol design of that size), recording fit, acquisition and whole-step seconds.
 Each surrogate first takes one unrecorded step (a process's first calls pay one-off setup,
 which a study pays once per process, not per run). Each problem's seconds per evaluation is the median of single-point calls after a first one.
-Entries with the same key are replaced, others kept; the file is rewritten in one go.
+Entries with the same key are replaced, others kept; the file is rewritten in one go after each
+cell, so a stopped measurement keeps the cells it finished.
 
     python benchmarks/plan_costs.py configs/demo.toml [configs/paper/hartmann.toml ...]
-        [--out bnnbo/data/costs.json] [--threads 1] [--only-low]
+        [--out bnnbo/data/costs.json] [--threads 1] [--only-low] [--no-warmup] [--surrogates gp,ibnn]
 
 Run it on the machine the estimates are for, as quiet as you can make it (the estimate is only
 as good as these timings); single-threaded by default, as `bnnbo demo`'s workers run.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import statistics
 import sys
@@ -84,6 +86,14 @@ def measure_cell(spec, dim: int, objectives: int, per_eval: float, only_low: boo
             "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
+def save(out: Path, table: dict) -> None:
+    """Rewrite the table in one go (a stopped measurement keeps every cell measured so far)."""
+    tmp = out.with_suffix(".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    tmp.replace(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("studies", nargs="+", help="study files whose cells to measure")
@@ -91,12 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as a demo worker)")
     p.add_argument("--only-low", action="store_true", help="measure only after the initial design")
     p.add_argument("--surrogates", default=None, help="comma-separated surrogate labels (default: all)")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="skip each surrogate's unrecorded first step (for slow fits: the first cell then "
+                        "includes the process's one-off setup)")
     args = p.parse_args(argv)
     set_threads(args.threads)
     out = Path(args.out)
     table = json.loads(out.read_text()) if out.exists() else {}
     cells, evals = table.get("cells", []), table.get("evaluations", {})
     wanted = set(args.surrogates.split(",")) if args.surrogates else None
+    command = " ".join(["python benchmarks/plan_costs.py", *(argv if argv is not None else sys.argv[1:])])
+    runs = table.get("runs", [])  # every refresh, oldest first: cells keep the newest measurement
+    runs.append({"command": command, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
+                 + f", threads {args.threads}",
+                 "load_average": round(os.getloadavg()[0], 1)})  # a loaded machine inflates every cost
+    table.update({
+        "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
+        "runs": runs, "cells": cells, "evaluations": evals,
+    })
     warmed: set[str] = set()
     for path in args.studies:
         study = load_study(path)
@@ -109,31 +132,20 @@ def main(argv: list[str] | None = None) -> int:
             if pk not in seen:
                 evals[pk] = eval_cost(problem)
                 seen.add(pk)
-            if spec.surrogate_name not in warmed:  # first calls of a process pay one-off setup
+            if spec.surrogate_name not in warmed and not args.no_warmup:  # first calls of a process pay one-off setup
                 measure_pair(spec, spec.n_init, evals[pk])
                 warmed.add(spec.surrogate_name)
             entry = measure_cell(spec, problem.space.dim, problem.num_objectives, evals[pk], args.only_low)
             key = {k: entry[k] for k in CostTable.cell_key(spec, 0, 0)}
             cells = [c for c in cells if any(c.get(k) != v for k, v in key.items())] + [entry]
+            table["cells"] = cells
+            save(out, table)
             pts = ", ".join(f"n={q['n']}{' cold' if q['cold'] else ''}: fit {q['fit']:.3g} s acq {q['acq']:.3g} s"
                             for q in entry["points"])
             print(f"{entry['label']}: overhead {entry['overhead']:.3g} s; {pts}", flush=True)
-    command = " ".join(["python benchmarks/plan_costs.py", *(argv if argv is not None else sys.argv[1:])])
-    runs = table.get("runs", [])  # every refresh, oldest first: cells keep the newest measurement
-    runs.append({"command": command, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
-                 + f", threads {args.threads}"})
-    table.update({
-        "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
-        "runs": runs, "cells": cells, "evaluations": evals,
-    })
-    tmp = out.with_suffix(".tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    tmp.replace(out)
+    save(out, table)
     print(f"wrote {out} ({len(cells)} cells, {len(evals)} problems)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

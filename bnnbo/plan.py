@@ -11,7 +11,8 @@ Cost model, per cell (surrogate settings x problem dimension/objectives x acquis
 
 - fit seconds at ``n`` training points: ``a * n**b`` through the measured points, separately for
   the first fit of a run (cold: no surrogate state) and later ones (warm-started, e.g. HMC's
-  shorter burn-in); acquisition seconds likewise from every measured point;
+  shorter burn-in); acquisition seconds likewise from every measured point (constant when only
+  one cold/warm pair was measured, as ``plan_costs.py --only-low`` does);
 - plus per step a fixed overhead (rebuilding the optimiser, state (un)pickling) and the
   problem's seconds per evaluation times the points evaluated.
 
@@ -101,7 +102,8 @@ class CellCost:
         pts = self.entry.get("points", [])
         self._cold = power_law([(p["n"], p["fit"]) for p in pts if p.get("cold")])
         self._warm = power_law([(p["n"], p["fit"]) for p in pts if not p.get("cold")])
-        self._acq = power_law([(p["n"], p["acq"]) for p in pts])
+        # one cold/warm pair (``--only-low``): two nearby sizes cannot tell growth from noise
+        self._acq = power_law([(1 if len(pts) <= 2 else p["n"], p["acq"]) for p in pts])
         self.overhead = float(self.entry.get("overhead", 0.0))
 
     def fit(self, n: int, cold: bool) -> float:

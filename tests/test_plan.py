@@ -113,6 +113,20 @@ def test_power_law_passes_through_two_points_and_never_decreases():
     assert power_law([(5, 3.0)])(50) == pytest.approx(3.0)
 
 
+def test_one_measured_pair_gives_a_constant_acquisition_cost():
+    """--only-low measures one cold/warm pair at two nearby sizes: their ratio is mostly noise of a
+    loaded machine, and extrapolating it to the end of the budget multiplied the estimate."""
+    from bnnbo.plan import CellCost
+
+    pair = [{"n": 10, "cold": True, "fit": 2.0, "acq": 0.3}, {"n": 20, "cold": False, "fit": 1.0, "acq": 1.7}]
+    one = CellCost({"points": pair})
+    assert one.acq(190) == pytest.approx(one.acq(10)) == pytest.approx((0.3 * 1.7) ** 0.5)
+    assert (one.fit(190, True), one.fit(190, False)) == (pytest.approx(2.0), pytest.approx(1.0))
+    both = CellCost({"points": pair + [{"n": 180, "cold": True, "fit": 4.0, "acq": 3.0},
+                                       {"n": 190, "cold": False, "fit": 2.0, "acq": 3.2}]})
+    assert both.acq(190) > 2 * both.acq(10)  # two pairs far apart: growth is measured, and kept
+
+
 def test_settings_fingerprint_distinguishes_settings():
     assert settings_key({"a": 1, "b": [1, 2]}) == settings_key({"b": [1, 2], "a": 1})
     assert settings_key({"a": 1}) != settings_key({"a": 2})

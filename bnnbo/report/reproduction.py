@@ -32,6 +32,13 @@ mean final value (1 = best). Verdict rules (surrogate labels as in configs/paper
 Modern GP: on each configuration with both studies, gap = ibnn - GP (maximisation convention,
 positive: ibnn better), SE combined in quadrature; the modern GP *closes the gap* if its gap is
 within one SE while the paper GP's is not, *narrows* it if its gap is smaller, else *does not*.
+Both GPs and the I-BNN are compared at the same number of evaluations: the smaller of the two
+studies' budgets (so a shortened study is compared at its own budget), over the runs that reached it.
+
+Partial exports (a campaign still running) render too: configurations without a finished run are
+listed but left out of the ranks and findings; a surrogate with fewer finished runs than runs is
+marked, and the findings say which configurations are incomplete; modern studies whose paper
+study has not been exported yet are listed on their own.
 """
 
 from __future__ import annotations
@@ -66,6 +73,17 @@ class Config:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)   # surrogate, n, mean, se, rank
 
     @property
+    def runs_per_surrogate(self) -> dict[str, int]:
+        """Every surrogate with a run (finished or not) and its number of runs."""
+        return self.data.runs.groupby("surrogate", sort=False).size().to_dict()
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Surrogates with fewer finished runs than runs (or none finished)."""
+        done = dict(zip(self.table.surrogate, self.table.n))
+        return [s for s, k in self.runs_per_surrogate.items() if done.get(s, 0) < k]
+
+    @property
     def problem(self) -> str:
         return next(iter(self.data.problems))
 
@@ -98,7 +116,9 @@ def final_table(data: ReportData, problem: str) -> pd.DataFrame:
     return df.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def load_configs(folder: Path) -> tuple[list[Config], dict]:
+def load_configs(folder: Path) -> tuple[list[Config], dict, list[ReportData]]:
+    """The paper configurations exported so far (with their modern studies), the manifest, and the
+    modern studies whose paper study is not among the exports (yet)."""
     from bnnbo.exports import load_exports
 
     if not folder.is_dir():
@@ -108,21 +128,36 @@ def load_configs(folder: Path) -> tuple[list[Config], dict]:
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{manifest_path} is not valid JSON: {exc}") from None
-    studies, _, _ = load_exports(folder)
+    studies, runs, _ = load_exports(folder)
     names = [s["name"] for s in studies]
+    runs_by_study = runs.groupby("study").size()
     configs = []
     for name in names:
-        if not name.startswith("paper-"):
+        if not name.startswith("paper-") or not _has_runs(runs_by_study, name):
             continue
         config = name.removeprefix("paper-")
         data = load_report_data(folder, name)
-        modern = load_report_data(folder, f"modern-{config}") if f"modern-{config}" in names else None
+        modern = (load_report_data(folder, f"modern-{config}")
+                  if _has_runs(runs_by_study, f"modern-{config}") else None)
         c = Config(config, data, modern)
         c.table = final_table(data, c.problem)
         configs.append(c)
-    if not configs:
-        raise ConfigError(f"{folder} holds no paper-<configuration> study exports")
-    return configs, manifest
+    paired = {f"modern-{c.name}" for c in configs}
+    alone = [load_report_data(folder, name) for name in names
+             if name.startswith("modern-") and name not in paired and _has_runs(runs_by_study, name)]
+    if not configs and not alone:
+        raise ConfigError(f"{folder} holds no paper-<configuration> or modern-<configuration> study "
+                          "exports with runs")
+    return configs, manifest, alone
+
+
+def _has_runs(runs_by_study: pd.Series, name: str) -> bool:
+    return int(runs_by_study.get(name, 0)) > 0
+
+
+def ranked(configs: list[Config]) -> list[Config]:
+    """Configurations with at least one finished run: what the ranks and findings use."""
+    return [c for c in configs if not c.table.empty]
 
 
 # ---- findings ----------------------------------------------------------------------------------
@@ -219,12 +254,23 @@ def finding_v(configs: list[Config]) -> Finding:
                    f"{len(real)} real-world one(s) ({', '.join(strong_r) or 'none'})")
 
 
+def table_at(data: ReportData, problem: str, k: int) -> pd.DataFrame:
+    """Per surrogate: runs with at least ``k`` evaluations, mean and SE of their best-so-far
+    (hypervolume) after ``k`` evaluations (maximisation convention)."""
+    ev = data.evals[(data.evals.problem == problem) & (data.evals["index"] == k - 1)]
+    rows = [{"surrogate": s, "n": len(v), "mean": float(v.astype(float).mean()), "se": se(v)}
+            for s, v in ev.groupby("surrogate", sort=False).trace]
+    return pd.DataFrame(rows, columns=["surrogate", "n", "mean", "se"])
+
+
 def modern_rows(configs: list[Config]) -> pd.DataFrame:
     rows = []
     for c in configs:
-        if c.modern is None:
+        if c.modern is None or c.problem not in c.modern.problems:
             continue
-        t, m = c.table.set_index("surrogate"), final_table(c.modern, c.problem).set_index("surrogate")
+        k = min(c.info.budget, c.modern.problems[c.problem].budget)  # the same number of evaluations
+        t = table_at(c.data, c.problem, k).set_index("surrogate")
+        m = table_at(c.modern, c.problem, k).set_index("surrogate")
         if "gp" not in t.index or "gp" not in m.index or "ibnn" not in t.index:
             continue
         ib, gp, mg = t.loc["ibnn"], t.loc["gp"], m.loc["gp"]
@@ -233,9 +279,11 @@ def modern_rows(configs: list[Config]) -> pd.DataFrame:
         se_m = math.hypot(_z(ib.se), _z(mg.se))
         verdict = ("closes the gap" if abs(gap_m) <= se_m and gap_p > se_p else
                    "narrows the gap" if gap_p > 0 and gap_m < gap_p else "does not close the gap")
-        rows.append({"config": c.name, "d": c.dim, "paper_gp": gp["mean"], "paper_gp_se": gp.se,
-                     "modern_gp": mg["mean"], "modern_gp_se": mg.se, "ibnn": ib["mean"], "ibnn_se": ib.se,
-                     "gap_paper": gap_p, "gap_modern": gap_m, "verdict": verdict, "negated": c.info.negated})
+        rows.append({"config": c.name, "d": c.dim, "evaluations": k, "paper_gp": gp["mean"], "paper_gp_se": gp.se,
+                     "paper_gp_n": int(gp.n), "modern_gp": mg["mean"], "modern_gp_se": mg.se,
+                     "modern_gp_n": int(mg.n), "ibnn": ib["mean"], "ibnn_se": ib.se, "ibnn_n": int(ib.n),
+                     "gap_paper": gap_p, "gap_modern": gap_m, "verdict": verdict,
+                     "negated": c.info.negated and c.info.objectives == 1})
     return pd.DataFrame(rows)
 
 
@@ -244,17 +292,16 @@ def _z(x: float) -> float:
 
 
 # ---- wall time -----------------------------------------------------------------------------------
-def campaign_time(configs: list[Config]) -> dict[str, float]:
+def campaign_time(configs: list[Config], alone: list[ReportData] = ()) -> dict[str, float]:
     """Busy wall time (gaps between stored evaluations over PAUSE_SECONDS left out), the span from
     first to last evaluation, and the seconds spent in fits and acquisitions."""
     stamps, compute = [], 0.0
-    for c in configs:
-        for d in (c.data, c.modern):
-            if d is None or d.evals.empty:
-                continue
-            stamps.append(pd.to_datetime(d.evals.created_at, utc=True))
-            model = d.evals[~d.evals.initial.astype(bool)].groupby(["run_id", "batch"]).first()
-            compute += float(model.fit_seconds.sum() + model.acq_seconds.sum())
+    for d in [x for c in configs for x in (c.data, c.modern)] + list(alone):
+        if d is None or d.evals.empty:
+            continue
+        stamps.append(pd.to_datetime(d.evals.created_at, utc=True))
+        model = d.evals[~d.evals.initial.astype(bool)].groupby(["run_id", "batch"]).first()
+        compute += float(model.fit_seconds.sum() + model.acq_seconds.sum())
     if not stamps:
         return {"busy": 0.0, "span": 0.0, "compute": 0.0}
     t = pd.concat(stamps).sort_values().to_numpy()
@@ -267,25 +314,40 @@ def _hours(s: float) -> str:
 
 
 # ---- the document --------------------------------------------------------------------------------
-def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path) -> str:
+def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
+           alone: list[ReportData] | None = None) -> str:
     from bnnbo.report.plots import problem_figure
 
+    alone = alone or []
     figures.mkdir(parents=True, exist_ok=True)
+    done = ranked(configs)
+    exported = [c.name for c in configs] + [d.study for d in alone]
     out = ["# Reproduction of the BNN-surrogate study", "",
            ("Generated by `python -m bnnbo.report.reproduction` from the exported results "
-           f"({', '.join(c.name for c in configs)}); do not edit by hand. Values are final best-so-far "
+           f"({', '.join(exported)}); do not edit by hand. Values are final best-so-far "
            "(hypervolume for several objectives) in each problem's own direction, mean ± SE over "
            "finished seeds; rank 1 = best mean. The verdict rules are in the script's docstring."), ""]
-    findings = [finding_i(configs), finding_ii(configs), finding_iii(configs), finding_iv(configs),
-                finding_v(configs)]
-    out += ["## Findings", "", "| finding | claim | verdict | evidence |", "|---|---|---|---|"]
+    findings = [finding_i(done), finding_ii(done), finding_iii(done), finding_iv(done), finding_v(done)]
+    out += ["## Findings", ""]
+    partial = [f"{c.name} ({', '.join(c.incomplete)})" for c in done if c.incomplete]
+    waiting = [c.name for c in configs if c.table.empty]
+    if partial or waiting:
+        out += [("**Partial results**: the verdicts below may change as the campaign goes on. "
+                 + (f"Surrogates with unfinished runs: {'; '.join(partial)}. " if partial else "")
+                 + (f"Exported without a finished run yet (left out): {', '.join(waiting)}." if waiting else "")
+                 ).strip(), ""]
+    out += ["| finding | claim | verdict | evidence |", "|---|---|---|---|"]
     out += [f"| ({f.key}) | {f.claim} | **{f.verdict}** | {f.evidence} |" for f in findings]
     out += ["", "## Suite: mean rank and wins per surrogate", ""]
-    r = mean_ranks(configs)
-    wins = pd.Series([c.table.surrogate.iloc[0] for c in configs]).value_counts()
-    n_cfg = pd.Series([s for c in configs for s in c.table.surrogate]).value_counts()
-    out += ["| surrogate | mean rank | wins | configurations |", "|---|---|---|---|"]
-    out += [f"| {s} | {v:.2f} | {int(wins.get(s, 0))} | {int(n_cfg.get(s, 0))} |" for s, v in r.sort_values().items()]
+    r = mean_ranks(done)
+    if r.empty:
+        out += ["No paper configuration has a finished run yet.", ""]
+    else:
+        wins = pd.Series([c.table.surrogate.iloc[0] for c in done]).value_counts()
+        n_cfg = pd.Series([s for c in done for s in c.table.surrogate]).value_counts()
+        out += ["| surrogate | mean rank | wins | configurations |", "|---|---|---|---|"]
+        out += [f"| {s} | {v:.2f} | {int(wins.get(s, 0))} | {int(n_cfg.get(s, 0))} |"
+                for s, v in r.sort_values().items()]
     m = modern_rows(configs)
     out += ["", "## Modern GP against the study's GP", "",
             ("`modern-<config>` studies run `gp` with today's dimension-scaled priors and qLogNEI; the "
@@ -294,15 +356,31 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path) 
     if m.empty:
         out += ["Not tested: no configuration has both a paper and a modern study with gp and ibnn.", ""]
     else:
-        out += ["| configuration | d | paper GP | modern GP | I-BNN | gap (paper) | gap (modern) | verdict |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += [("Values after the same number of evaluations in both studies (the smaller budget); "
+                 "in brackets, the runs that reached it."), "",
+                "| configuration | d | evaluations | paper GP | modern GP | I-BNN | gap (paper) | gap (modern) "
+                "| verdict |", "|---|---|---|---|---|---|---|---|---|"]
         for _, x in m.iterrows():
             sign = -1 if x.negated else 1
-            out.append(f"| {x.config} | {x.d} | {pm(sign * x.paper_gp, x.paper_gp_se)} | "
-                       f"{pm(sign * x.modern_gp, x.modern_gp_se)} | {pm(sign * x.ibnn, x.ibnn_se)} | "
+            out.append(f"| {x.config} | {x.d} | {x.evaluations} | {pm(sign * x.paper_gp, x.paper_gp_se)} "
+                       f"({x.paper_gp_n}) | {pm(sign * x.modern_gp, x.modern_gp_se)} ({x.modern_gp_n}) | "
+                       f"{pm(sign * x.ibnn, x.ibnn_se)} ({x.ibnn_n}) | "
                        f"{fmt(x.gap_paper)} | {fmt(x.gap_modern)} | {x.verdict} |")
         out.append("")
+    if alone:
+        out += ["Modern studies whose paper study is not exported yet (nothing to compare with):", "",
+                "| study | problem | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|---|"]
+        for d in alone:
+            for problem, info in d.problems.items():
+                table = final_table(d, problem).set_index("surrogate")
+                for s, k in d.runs[d.runs.problem == problem].groupby("surrogate", sort=False).size().items():
+                    value = pm(info.shown(table.loc[s, "mean"]), table.loc[s, "se"]) if s in table.index else "–"
+                    n = int(table.loc[s, "n"]) if s in table.index else 0
+                    out.append(f"| {d.study} | {info.name} | {s} | {value} | {n} / {k} |")
+        out.append("")
     out += ["## Per configuration", ""]
+    if not configs:
+        out += ["No paper configuration is among the exports yet.", ""]
     for c in configs:
         fig = problem_figure(c.data, c.problem)
         png = figures / f"{c.name}.png"
@@ -310,12 +388,20 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path) 
         rel = Path(_relative(png, doc_dir))
         info = c.info
         seeds = sorted(set(c.data.runs.seed))
+        runs = c.runs_per_surrogate
+        finished = int(c.table.n.sum()) if not c.table.empty else 0
+        planned = next((e.get("seeds") for e in manifest.get("configurations", [])
+                        if e.get("study") == c.data.study), None)
+        more = (f" (planned: {_list(planned)})" if isinstance(planned, list) and sorted(planned) != seeds
+                else "")
         out += [f"### {c.name} ({info.name}, d = {c.dim}, {info.measure})", "",
-                (f"Seeds {', '.join(map(str, seeds))}; budget {info.budget} evaluations "
-                f"({info.n_init} initial)."), "", f"![{c.name}]({rel.as_posix()})", "",
+                (f"Seeds {', '.join(map(str, seeds))}{more}; budget {info.budget} evaluations "
+                f"({info.n_init} initial); {finished} of {sum(runs.values())} runs finished."), "",
+                f"![{c.name}]({rel.as_posix()})", "",
                 "| rank | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|"]
-        out += [f"| {int(x['rank'])} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} | {x.n} |"
-                for _, x in c.table.iterrows()]
+        out += [f"| {int(x['rank'])} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} | "
+                f"{_finished(x.n, runs.get(x.surrogate, x.n))} |" for _, x in c.table.iterrows()]
+        out += [f"| – | {s} | – | 0 / {k} |" for s, k in runs.items() if s not in set(c.table.surrogate)]
         out.append("")
     out += ["## What was not run, and why", ""]
     entries = manifest.get("configurations", [])
@@ -323,20 +409,36 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path) 
     if not manifest:
         out += ["No manifest.json next to the results: what was run is only what the tables show.", ""]
     elif not skipped:
-        out += ["Every configuration in the manifest was run in full.", ""]
+        out += [(f"Every study in the manifest ({', '.join(e.get('study', '?') for e in entries)}) was run in "
+                 "full; a study not listed there has not been reached yet."), ""]
     else:
-        out += ["| study | status | seeds | surrogates | budget (study's) | reason |", "|---|---|---|---|---|---|"]
+        out += ["| study | status | runs | seeds | surrogates | budget (study's) | reason |",
+                "|---|---|---|---|---|---|---|"]
         for e in skipped:
-            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_list(e.get('seeds'))} | "
+            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_runs(e)} | {_list(e.get('seeds'))} | "
                        f"{_list(e.get('surrogates'))} | {e.get('budget', '?')} ({e.get('paper_budget', '?')}) | "
                        f"{e.get('reason') or '-'} |")
         out.append("")
-    t = campaign_time(configs)
+    t = campaign_time(configs, alone)
     out += ["## Campaign time", "",
             (f"Busy wall time {_hours(t['busy'])} (from the evaluations' timestamps, pauses over "
             f"{PAUSE_SECONDS // 60} min left out; first to last evaluation {_hours(t['span'])}); "
             f"surrogate fits and acquisitions took {_hours(t['compute'])} of process time."), ""]
     return "\n".join(out)
+
+
+def _runs(entry: dict) -> str:
+    """A manifest entry's run states, e.g. ``finished 3, pending 2 (of 5)``."""
+    runs = entry.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        return "-"
+    text = ", ".join(f"{k} {v}" for k, v in sorted(runs.items()))
+    planned = entry.get("planned_runs")
+    return text + (f" (of {planned})" if isinstance(planned, int) else "")
+
+
+def _finished(n: int, runs: int) -> str:
+    return str(n) if n >= runs else f"{n} / {runs}"
 
 
 def _list(v) -> str:
@@ -356,9 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--figures", default="docs/figures/reproduction")
     args = p.parse_args(argv)
     try:
-        configs, manifest = load_configs(Path(args.results))
+        configs, manifest, alone = load_configs(Path(args.results))
         out = Path(args.out)
-        text = render(configs, manifest, Path(args.figures), out.parent)
+        text = render(configs, manifest, Path(args.figures), out.parent, alone)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

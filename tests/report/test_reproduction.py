@@ -21,24 +21,29 @@ ORDERS = {
 }
 
 
-def make_export(folder, study_name, problem, order, values=None):
-    """A stored study of 3 seeds whose run finals are 10 - position + 0.01 * seed, exported to CSV."""
-    text = (f'name = "{study_name}"\nseeds = 3\n[problems.{problem}]\nn_init = 2\nq = 1\niterations = 2\n'
-            + "".join(f"[surrogates.{s}]\n" for s in order))
+def make_export(folder, study_name, problem, order, values=None, finished=None, iterations=2, objectives=1):
+    """A stored study of 3 seeds whose run finals are 10 - position + 0.01 * seed, exported to CSV.
+    ``finished``: surrogate -> how many of its seeds finished (the others stop after the initial
+    design, as runs still going); ``objectives``: each evaluation's y repeated that many times."""
+    text = (f'name = "{study_name}"\nseeds = 3\n[problems.{problem}]\nn_init = 2\nq = 1\n'
+            f"iterations = {iterations}\n" + "".join(f"[surrogates.{s}]\n" for s in order))
     study = parse_study(text)
     db = folder.parent / f"{study_name}.db"
+    budget = 2 + iterations
     with Store(db) as store:
         sid = store.save_study(study)
         for spec in study.cells():
             run = store.add_run(sid, spec)
             final = (values or {}).get(spec.surrogate, 10 - order.index(spec.surrogate)) + 0.01 * spec.seed
             d = 200 if problem == "poly" else 25 if problem == "pest" else 4 if problem == "pde" else 2
-            evals = [{"index": i, "batch": max(i - 1, 0), "x": [0.0] * d, "y": [final - 3 + i],
+            evals = [{"index": i, "batch": max(i - 1, 0), "x": [0.0] * d, "y": [final - budget + 1 + i] * objectives,
                       "initial": i < 2, "fit_seconds": 0.0 if i < 2 else 0.5, "acq_seconds": 0.0 if i < 2 else 0.25,
-                      "diagnostics": {}} for i in range(4)]
+                      "diagnostics": {}} for i in range(budget)]
             store.commit_step(run.id, evals[:2], None, None, "running")
+            if spec.seed >= (finished or {}).get(spec.surrogate, 3):
+                continue
             for e in evals[2:]:
-                store.commit_step(run.id, [e], None, None, "finished" if e["index"] == 3 else "running")
+                store.commit_step(run.id, [e], None, None, "finished" if e["index"] == budget - 1 else "running")
     export_results(folder / f"{study_name}.csv", db)
 
 
@@ -106,3 +111,72 @@ def test_bad_results_folders_are_refused(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
     assert "holds no exported results" in capsys.readouterr().err
+
+
+def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path):
+    """A campaign still running: unfinished runs, a configuration without a finished run, fewer seeds
+    than planned, a modern study whose paper study is not exported yet."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "paper-branin", "branin", SURROGATES, finished={"hmc": 0, "gp": 1})
+    make_export(folder, "paper-pde", "pde", SURROGATES, finished={s: 0 for s in SURROGATES})
+    make_export(folder, "modern-poly", "poly", ("gp",), finished={"gp": 2})
+    (folder / "manifest.json").write_text(json.dumps({"configurations": [
+        {"study": "paper-branin", "status": "partial", "seeds": [0, 1, 2, 3, 4], "surrogates": list(SURROGATES),
+         "budget": 4, "paper_budget": 100, "reason": ""}]}))
+    text = generate(folder, tmp_path)
+    assert "**Partial results**" in text and "branin (gp, hmc)" in text and "left out): pde" in text
+    assert "| 1 | gp | -10 | 1 / 3 |" in text and "| – | hmc | – | 0 / 3 |" in text
+    assert "| 2 | ibnn | -9.01 ± 0.0058 | 3 |" in text
+    assert "Seeds 0, 1, 2 (planned: 0, 1, 2, 3, 4)" in text and "13 of 18 runs finished" in text
+    assert "### pde" in text and "0 of 18 runs finished" in text
+    assert "| modern-poly | poly | gp | 10 ± 0.005 | 2 / 3 |" in text
+    assert verdict(text, "i") == "not tested"   # pde has no finished run: one configuration counts
+
+
+def test_a_manifest_of_finished_studies_names_them(tmp_path):
+    """Early in a campaign the manifest lists only the studies reached so far."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), objectives=2)
+    (folder / "manifest.json").write_text(json.dumps({"configurations": [
+        {"study": "modern-dtlz1", "status": "complete", "seeds": [0, 1, 2], "surrogates": ["gp"],
+         "budget": 4, "paper_budget": 4, "reason": ""}]}))
+    text = generate(folder, tmp_path)
+    assert "Every study in the manifest (modern-dtlz1) was run in full; a study not listed there" in text
+
+
+def test_only_modern_studies_exported_yet(tmp_path):
+    """The campaign's first exports: modern studies only, one of them without a finished run."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "modern-branin", "branin", ("gp",))
+    make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), finished={"gp": 0}, objectives=2)
+    (folder / "manifest.json").write_text(json.dumps({"configurations": [
+        {"study": "modern-dtlz1", "status": "not run", "seeds": [0, 1, 2, 3, 4], "surrogates": ["gp"],
+         "budget": 100, "paper_budget": 100, "runs": {"pending": 4, "interrupted": 1}, "planned_runs": 5,
+         "reason": ""}]}))
+    text = generate(folder, tmp_path)
+    assert [verdict(text, k) for k in ("i", "ii", "iii", "iv", "v")] == ["not tested"] * 5
+    assert "No paper configuration has a finished run yet" in text
+    assert "| modern-branin | branin | gp | -10.01 ± 0.0058 | 3 / 3 |" in text
+    assert "| modern-dtlz1 | dtlz1 | gp | – | 0 / 3 |" in text
+    assert "No paper configuration is among the exports yet" in text
+    assert "| modern-dtlz1 | not run | interrupted 1, pending 4 (of 5) |" in text
+
+
+def test_modern_gp_is_compared_at_the_same_budget_and_hypervolume_is_not_negated(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    # the modern study was shortened to 3 evaluations: every arm is compared after 3
+    make_export(folder, "paper-branin", "branin", ("gp", "ibnn"))
+    make_export(folder, "modern-branin", "branin", ("gp",), iterations=1)
+    # a minimised multi-objective problem: hypervolume is shown as it is, never negated
+    make_export(folder, "paper-branincurrin", "branincurrin", ("gp", "ibnn"), objectives=2)
+    make_export(folder, "modern-branincurrin", "branincurrin", ("gp",), objectives=2)
+    text = generate(folder, tmp_path)
+    row = next(x for x in text.splitlines() if x.startswith("| branin | 2 |"))
+    # after 3 evaluations: paper gp 9.01, modern gp 10.01 (its final), ibnn 8.01 (negated for display)
+    assert row.startswith("| branin | 2 | 3 | -9.01 ± 0.0058 (3) | -10.01 ± 0.0058 (3) | -8.01 ± 0.0058 (3) |")
+    hv = next(x for x in text.splitlines() if x.startswith("| branincurrin |")).split(" | ")
+    assert hv[2] == "4" and not hv[3].startswith("-") and not hv[4].startswith("-")
