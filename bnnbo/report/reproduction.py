@@ -47,6 +47,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,7 +293,7 @@ def _z(x: float) -> float:
 
 
 # ---- wall time -----------------------------------------------------------------------------------
-def campaign_time(configs: list[Config], alone: list[ReportData] = ()) -> dict[str, float]:
+def campaign_time(configs: list[Config], alone: Sequence[ReportData] = ()) -> dict[str, float]:
     """Busy wall time (gaps between stored evaluations over PAUSE_SECONDS left out), the span from
     first to last evaluation, and the seconds spent in fits and acquisitions."""
     stamps, compute = [], 0.0
