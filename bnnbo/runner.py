@@ -173,23 +173,33 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
 def _conflicts(old: Run, spec: RunSpec) -> bool:
     """Other settings, or a budget below what the run has stored (its extra evaluations would
     no longer belong to the study the store describes)."""
-    return old.spec.config() != spec.config() or old.n_evaluations > spec.budget
+    return _comparable(old.spec) != _comparable(spec) or old.n_evaluations > spec.budget
+
+
+def _comparable(spec: RunSpec) -> dict:
+    """The config without settings left at None ("as the library decides"): a setting added to a
+    surrogate after a run was stored is absent from that run and None in the study, the same."""
+    config = spec.config()
+    settings = config.get("settings")
+    if isinstance(settings, dict):
+        config = {**config, "settings": {k: v for k, v in settings.items() if v is not None}}
+    return config
 
 
 def _describe_change(new: RunSpec, old: RunSpec, stored: int = 0) -> str:
     """``problem / surrogate / seed N: settings.var_w: 10.0 -> 5.0; q: 1 -> 2``."""
-    a, b = old.config(), new.config()
+    a, b = _comparable(old), _comparable(new)
     diffs = []
     if stored > new.budget:
         diffs.append(f"iterations: {old.iterations} -> {new.iterations} (budget {new.budget}, but {stored} "
                      "evaluations are stored)")
-    for key in a:
-        if isinstance(a[key], dict) and isinstance(b.get(key), dict):
+    for key in [*a, *(k for k in b if k not in a)]:  # a key only one side has is a change too
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
             for sub in sorted(set(a[key]) | set(b[key])):
                 if a[key].get(sub) != b[key].get(sub):
                     diffs.append(f"{key}.{sub}: {a[key].get(sub)!r} -> {b[key].get(sub)!r}")
-        elif a[key] != b.get(key):
-            diffs.append(f"{key}: {a[key]!r} -> {b.get(key)!r}")
+        elif a.get(key) != b.get(key):
+            diffs.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
     return f"{new.problem} / {new.surrogate} / seed {new.seed}: " + "; ".join(diffs)
 
 

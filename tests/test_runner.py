@@ -217,3 +217,20 @@ def test_cli_status_export_and_errors(tmp_path, capsys):
     path.write_text("name = 'x'\n")
     assert main(["run", str(path), "--db", db]) == 2
     assert "seeds is missing" in capsys.readouterr().err
+
+
+def test_a_setting_added_since_a_run_was_stored_resumes_at_none_and_is_named_otherwise(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    assert run(study_text(seeds=1, iterations=0), db).ok
+    with sqlite3.connect(db) as con:  # a store written before gp had a `kernel` setting
+        con.execute("update runs set settings = json_remove(settings, '$.kernel'), "
+                    "spec = json_remove(spec, '$.resolved_settings.kernel')")
+    extended = run(study_text(seeds=1, iterations=1), db)
+    assert extended.ok and extended.finished == 1
+    assert load_runs(db, include_superseded=True).status.tolist() == ["finished"]
+    with sqlite3.connect(db) as con:  # a stored value the study no longer gives is a change, and named
+        con.execute("update runs set spec = json_set(spec, '$.resolved_settings.kernel', 'botorch')")
+    with pytest.raises(SettingsChangedError, match=r"settings\.kernel: 'botorch' -> None"):
+        run(study_text(seeds=1, iterations=1), db)
