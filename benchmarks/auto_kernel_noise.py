@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-import bnnbo.surrogates.gp as gp_module
+import bnnbo.surrogates.gaussian.gp as gp_module
 from bnnbo import get_surrogate
-from bnnbo.surrogates.auto import score
+from bnnbo.surrogates.combined.auto import score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "surrogates"))
 from test_auto import _matern_draw  # noqa: E402

@@ -28,7 +28,7 @@ import torch
 from botorch.test_functions import Hartmann
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from bnnbo.surrogates.hmc import HMCSurrogate
+from bnnbo.surrogates.networks.hmc import HMCSurrogate
 from bnnbo.surrogates.posterior import SampleIndexSampler
 
 WIDTHS, PRIOR_VAR, NOISE = (128, 128, 128), 1.0, 0.1

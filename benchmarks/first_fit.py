@@ -25,7 +25,8 @@ t0 = time.perf_counter()
 import torch
 torch.set_num_threads(1)
 from bnnbo.problems import get_problem
-from bnnbo.surrogates import bnn_common, get_surrogate
+from bnnbo.surrogates import get_surrogate
+from bnnbo.surrogates.networks import bnn_common
 t1 = time.perf_counter()
 if sys.argv[1] == "torch.optim":
     class TorchAdam:

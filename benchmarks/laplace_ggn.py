@@ -16,8 +16,8 @@ import torch
 
 from bnnbo import get_problem, get_surrogate
 from bnnbo.assess import assess, to_markdown
-from bnnbo.surrogates.laplace import ntk, ntk_terms, tune_hypers
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.laplace import ntk, ntk_terms, tune_hypers
+from bnnbo.surrogates.networks.mlp import MLPSpec
 
 
 def timings(ns=(50, 100, 200, 400), d=6, widths=(128, 128, 128)) -> None:

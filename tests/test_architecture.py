@@ -130,6 +130,6 @@ def test_the_check_finds_an_upward_import(tmp_path):
     src = tmp_path / "auto.py"
     src.write_text("def f():\n    from bnnbo.assess import score\n    from bnnbo import paper\n")
     table = layers()
-    found = imports("bnnbo.surrogates.auto", src)
+    found = imports("bnnbo.surrogates.combined.auto", src)
     assert found == {"bnnbo.assess", "bnnbo.paper"}
-    assert layer_of("bnnbo.assess", table) > layer_of("bnnbo.surrogates.auto", table)
+    assert layer_of("bnnbo.assess", table) > layer_of("bnnbo.surrogates.combined.auto", table)

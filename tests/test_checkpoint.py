@@ -101,7 +101,7 @@ def test_bad_checkpoint_files_get_one_clear_error(tmp_path):
 
 def test_a_surrogate_outside_the_registry_is_passed_to_load(tmp_path):
     from bnnbo import UnknownNameError
-    from bnnbo.surrogates.gp import GPSurrogate
+    from bnnbo.surrogates.gaussian.gp import GPSurrogate
 
     class MyGP(GPSurrogate):
         name = "my-gp"

@@ -7,7 +7,7 @@ from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolu
 
 from bnnbo import ConfigError, Optimizer, get_problem, get_surrogate
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition
-from bnnbo.surrogates.gp import DEFAULT_NOISE
+from bnnbo.surrogates.gaussian.gp import DEFAULT_NOISE
 from bnnbo.testing.conformance import toy_data
 
 
@@ -228,7 +228,7 @@ def test_matern_fit_and_fused_logei_with_a_zero_mean():
     from gpytorch.means import ZeroMean
 
     from bnnbo.exact_logei import ExactGPLogEI
-    from bnnbo.surrogates.gp import fit_matern_map, low_noise_likelihood, matern_kernel
+    from bnnbo.surrogates.gaussian.gp import fit_matern_map, low_noise_likelihood, matern_kernel
 
     X, Y = toy_data(n=15)
     gp = SingleTaskGP(X, Y, covar_module=matern_kernel(3), likelihood=low_noise_likelihood(),

@@ -18,8 +18,8 @@ from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.problems import get_problem
 from bnnbo.space import Categorical, SearchSpace
 from bnnbo.surrogates import get_surrogate
-from bnnbo.surrogates.mlp import MLPSpec
-from bnnbo.surrogates.samplers import SGHMCState, sghmc_step
+from bnnbo.surrogates.networks.mlp import MLPSpec
+from bnnbo.surrogates.networks.samplers import SGHMCState, sghmc_step
 
 D = torch.float64
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def test_item2_sghmc_gradient_is_the_gradient_of_pybnns_loss():
 
 # ---- item 3: DKL's training target ---------------------------------------------------------
 def test_item3_dkl_marginal_likelihood_target_is_raw_y(monkeypatch):
-    from bnnbo.surrogates import dkl
+    from bnnbo.surrogates.gaussian import dkl
 
     seen = []
     real = dkl.train_mll
@@ -132,8 +132,8 @@ def _stiff_potential(theta):
 def test_item4_hmc_halves_the_path_length_in_burn_in(preset, halved):
     """The study (hmc_utils.run_hmc): after each burn-in step-size update, if
     ``path_length / step_size > 200`` then ``path_length /= 2``."""
-    from bnnbo.surrogates.hmc_run import run_chains
-    from bnnbo.surrogates.samplers import DiagMetric
+    from bnnbo.surrogates.networks.hmc_run import run_chains
+    from bnnbo.surrogates.networks.samplers import DiagMetric
 
     s = get_surrogate("hmc", preset=preset, path_length=5.0, step_size=0.01).settings
     theta0 = torch.full((1, 2), 0.01, dtype=D)
@@ -164,7 +164,7 @@ def test_item5_paper_hmc_records_divergences_instead_of_raising():
 def test_item6_laplace_tunes_the_prior_as_laplace_torch_did():
     """laplace-torch 0.1a2 ``optimize_prior_precision(n_steps=50)``: the prior precision is
     reset to 1.0, then 50 Adam steps at lr 0.1 on its log; ``prior_var`` has no effect."""
-    from bnnbo.surrogates.laplace import log_evidence, tune_hypers
+    from bnnbo.surrogates.networks.laplace import log_evidence, tune_hypers
 
     lam = torch.linspace(0.1, 10.0, 20, dtype=D)
     sq_resid, theta_sq = torch.tensor(5.0, dtype=D), torch.tensor(1e4, dtype=D)
@@ -326,7 +326,7 @@ def test_item10_pest_levels_are_encoded_at_the_left_edge_in_paper_mode():
 
 def test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding():
     from bnnbo.optimizer import Optimizer
-    from bnnbo.surrogates.gp import GPSurrogate
+    from bnnbo.surrogates.gaussian.gp import GPSurrogate
 
     seen = []
 
@@ -365,8 +365,8 @@ def test_item11_dkl_adam_stays_on_the_untransformed_bound():
     below 1e-4 and the kernel matrix singular)."""
     from botorch.models import SingleTaskGP
 
-    from bnnbo.surrogates.dkl import _project_noise
-    from bnnbo.surrogates.gp import paper_likelihood
+    from bnnbo.surrogates.gaussian.dkl import _project_noise
+    from bnnbo.surrogates.gaussian.gp import paper_likelihood
 
     X, Y = _data(n=5)
     gp = SingleTaskGP(X, Y, likelihood=paper_likelihood("study"))

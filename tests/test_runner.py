@@ -19,7 +19,7 @@ from bnnbo.runner import SettingsChangedError, run_study
 from bnnbo.storage import Store
 from bnnbo.study import parse_study
 from bnnbo.surrogates import SURROGATES
-from bnnbo.surrogates.gp import GPSurrogate
+from bnnbo.surrogates.gaussian.gp import GPSurrogate
 
 
 def study_text(surrogates="[surrogates.gp]\n", seeds=2, iterations=2, n_init=4, name="r"):

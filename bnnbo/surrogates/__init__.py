@@ -11,15 +11,15 @@ from bnnbo.errors import unknown
 from bnnbo.surrogates.base import Settings, Surrogate, make_settings
 
 SURROGATES: dict[str, str] = {
-    "gp": "bnnbo.surrogates.gp:GPSurrogate",
-    "ibnn": "bnnbo.surrogates.ibnn:IBNNSurrogate",
-    "hmc": "bnnbo.surrogates.hmc:HMCSurrogate",
-    "sghmc": "bnnbo.surrogates.sghmc:SGHMCSurrogate",
-    "ensemble": "bnnbo.surrogates.ensemble:EnsembleSurrogate",
-    "dkl": "bnnbo.surrogates.dkl:DKLSurrogate",
-    "laplace": "bnnbo.surrogates.laplace:LaplaceSurrogate",
-    "hybrid": "bnnbo.surrogates.hybrid:HybridSurrogate",
-    "auto": "bnnbo.surrogates.auto:AutoSurrogate",
+    "gp": "bnnbo.surrogates.gaussian.gp:GPSurrogate",
+    "ibnn": "bnnbo.surrogates.gaussian.ibnn:IBNNSurrogate",
+    "hmc": "bnnbo.surrogates.networks.hmc:HMCSurrogate",
+    "sghmc": "bnnbo.surrogates.networks.sghmc:SGHMCSurrogate",
+    "ensemble": "bnnbo.surrogates.networks.ensemble:EnsembleSurrogate",
+    "dkl": "bnnbo.surrogates.gaussian.dkl:DKLSurrogate",
+    "laplace": "bnnbo.surrogates.networks.laplace:LaplaceSurrogate",
+    "hybrid": "bnnbo.surrogates.combined.hybrid:HybridSurrogate",
+    "auto": "bnnbo.surrogates.combined.auto:AutoSurrogate",
 }
 
 

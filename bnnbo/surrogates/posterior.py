@@ -23,7 +23,7 @@ from botorch.sampling.base import MCSampler
 from botorch.sampling.get_sampler import GetSampler
 from torch import Tensor
 
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.mlp import MLPSpec
 
 #: networks evaluated at once for mean / variance (bounds the activations' memory)
 _CHUNK = 64

@@ -1,11 +1,11 @@
-"""The output layer integrated out (bnnbo/surrogates/collapse.py)."""
+"""The output layer integrated out (bnnbo/surrogates/networks/collapse.py)."""
 
 import pytest
 import torch
 
-from bnnbo.surrogates import collapse
-from bnnbo.surrogates.hmc import HMCSurrogate
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks import collapse
+from bnnbo.surrogates.networks.hmc import HMCSurrogate
+from bnnbo.surrogates.networks.mlp import MLPSpec
 
 D = torch.float64
 

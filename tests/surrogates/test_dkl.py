@@ -5,7 +5,7 @@ from torch import nn
 
 from bnnbo import ConfigError, UnknownNameError, get_surrogate, optimize
 from bnnbo.problems import PROBLEMS
-from bnnbo.surrogates.dkl import DeepKernel
+from bnnbo.surrogates.gaussian.dkl import DeepKernel
 from bnnbo.testing.conformance import check_surrogate, toy_data
 
 CHEAP = {"widths": [16, 16], "pretrain_steps": 50, "pretrain_lr": 0.01, "train_steps": 50, "lr": 0.01}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from bnnbo.errors import ConfigError
-from bnnbo.surrogates.ensemble import EnsembleSurrogate, subset_mask
+from bnnbo.surrogates.networks.ensemble import EnsembleSurrogate, subset_mask
 
 D = torch.float64
 SMALL = {"widths": [32, 32], "n_members": 6, "train_steps": 300, "lr": 1e-2}

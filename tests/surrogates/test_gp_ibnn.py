@@ -4,7 +4,7 @@ from botorch.models.kernels import InfiniteWidthBNNKernel
 
 from bnnbo import ConfigError, UnknownNameError, get_surrogate
 from bnnbo.surrogates import SURROGATES, surrogate_class
-from bnnbo.surrogates.ibnn import NNGPKernel
+from bnnbo.surrogates.gaussian.ibnn import NNGPKernel
 from bnnbo.testing.conformance import check_surrogate, toy_data
 
 CHEAP = {"gp": {}, "gp-paper": {"priors": "paper"}, "ibnn": {}, "ibnn-erf-learned": {"activation": "erf", "learn_variances": True}}

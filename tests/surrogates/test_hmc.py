@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from bnnbo.errors import ConfigError, SurrogateError, UnknownNameError
-from bnnbo.surrogates.hmc import HMCSurrogate
-from bnnbo.surrogates.mcmc_stats import ess, split_rhat
-from bnnbo.surrogates.samplers import DualAveraging, piecewise_inv_mass
+from bnnbo.surrogates.networks.hmc import HMCSurrogate
+from bnnbo.surrogates.networks.mcmc_stats import ess, split_rhat
+from bnnbo.surrogates.networks.samplers import DualAveraging, piecewise_inv_mass
 from bnnbo.testing.known_answers import closed_form, linear_data
 
 D = torch.float64

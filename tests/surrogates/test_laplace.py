@@ -5,8 +5,8 @@ import torch
 
 from bnnbo import ConfigError, get_surrogate, optimize
 from bnnbo.problems import PROBLEMS
-from bnnbo.surrogates.laplace import LaplaceModel, log_evidence, ntk, ntk_terms
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.laplace import LaplaceModel, log_evidence, ntk, ntk_terms
+from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.testing.conformance import check_surrogate, toy_data
 
 CHEAP = {"widths": [16, 16], "steps": 300, "lr": 0.02}

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from bnnbo.errors import ConfigError, DataError
-from bnnbo.surrogates.bnn_common import prepare, rescale_outputs
-from bnnbo.surrogates.mlp import MLPSpec, dtype_of, log_prior
-from bnnbo.surrogates.sghmc import fold_input_scaling
+from bnnbo.surrogates.networks.bnn_common import prepare, rescale_outputs
+from bnnbo.surrogates.networks.mlp import MLPSpec, dtype_of, log_prior
+from bnnbo.surrogates.networks.sghmc import fold_input_scaling
 
 
 def _reference(spec: MLPSpec, theta_row: torch.Tensor) -> torch.nn.Sequential:

@@ -4,7 +4,7 @@ from botorch.acquisition import qLogNoisyExpectedImprovement
 from botorch.exceptions.errors import UnsupportedError
 from botorch.sampling.get_sampler import get_sampler
 
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleIndexSampler, SampleModel, balanced_indices
 
 D = torch.float64

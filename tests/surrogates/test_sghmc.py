@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from bnnbo.errors import ConfigError
-from bnnbo.surrogates.sghmc import SGHMCSurrogate
+from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
 from bnnbo.testing.known_answers import closed_form, linear_data
 
 D = torch.float64

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from bnnbo import paper
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate, y_moments
-from bnnbo.surrogates.gp import NoiseConstraint, paper_kernel, paper_likelihood
+from bnnbo.surrogates.gaussian.gp import NoiseConstraint, paper_kernel, paper_likelihood
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate
-from bnnbo.surrogates.gp import NoiseConstraint, fit_exact_gps, paper_likelihood
+from bnnbo.surrogates.gaussian.gp import NoiseConstraint, fit_exact_gps, paper_likelihood
 
 _ACOS_EPS = 1e-7
 

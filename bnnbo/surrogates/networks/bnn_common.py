@@ -12,7 +12,7 @@ from torch import Tensor
 
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import SettingsProblems, y_moments
-from bnnbo.surrogates.mlp import ACTIVATIONS, MLPSpec, dtype_of
+from bnnbo.surrogates.networks.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
 
 @dataclass(frozen=True)

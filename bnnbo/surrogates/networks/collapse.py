@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor
 
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.mlp import MLPSpec
 
 
 def hidden_size(spec: MLPSpec) -> int:

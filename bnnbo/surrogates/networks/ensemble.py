@@ -27,8 +27,8 @@ from torch import Tensor
 from bnnbo import paper
 from bnnbo.errors import ConfigError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.bnn_common import adam_map, check_settings, prepare
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.bnn_common import adam_map, check_settings, prepare
+from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
 
 

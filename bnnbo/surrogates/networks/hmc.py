@@ -31,9 +31,9 @@ from torch import Tensor
 
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
-from bnnbo.surrogates import collapse
+from bnnbo.surrogates.networks import collapse
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.bnn_common import (
+from bnnbo.surrogates.networks.bnn_common import (
     FitData,
     adam_map,
     check_settings,
@@ -41,11 +41,11 @@ from bnnbo.surrogates.bnn_common import (
     rescale_outputs,
     spec_key,
 )
-from bnnbo.surrogates.hmc_run import ChainRun, run_chains
-from bnnbo.surrogates.mcmc_stats import summarise
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.hmc_run import ChainRun, run_chains
+from bnnbo.surrogates.networks.mcmc_stats import summarise
+from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
-from bnnbo.surrogates.samplers import DiagMetric, HMCState, piecewise_inv_mass
+from bnnbo.surrogates.networks.samplers import DiagMetric, HMCState, piecewise_inv_mass
 
 
 @dataclass(frozen=True)

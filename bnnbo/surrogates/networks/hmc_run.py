@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bnnbo.surrogates.samplers import (
+from bnnbo.surrogates.networks.samplers import (
     DiagMetric,
     DualAveraging,
     HMCState,

@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from bnnbo import paper
 from bnnbo.errors import SurrogateError
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate, y_moments
-from bnnbo.surrogates.bnn_common import adam
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.bnn_common import adam
+from bnnbo.surrogates.networks.mlp import MLPSpec
 
 #: the study's prior tuning (laplace-torch 0.1a2 ``optimize_prior_precision``): Adam steps, lr
 STUDY_TUNING_STEPS, STUDY_TUNING_LR = 50, 0.1

@@ -29,11 +29,11 @@ from torch import Tensor
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.bnn_common import FitData, check_settings, prepare
-from bnnbo.surrogates.mcmc_stats import summarise
-from bnnbo.surrogates.mlp import MLPSpec
+from bnnbo.surrogates.networks.bnn_common import FitData, check_settings, prepare
+from bnnbo.surrogates.networks.mcmc_stats import summarise
+from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
-from bnnbo.surrogates.samplers import sghmc_init, sghmc_step
+from bnnbo.surrogates.networks.samplers import sghmc_init, sghmc_step
 
 
 @dataclass(frozen=True)
