@@ -842,8 +842,8 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
              and all(r["trace"][0] >= best_known - 1e-9 for r in g)]
     if first:
         lines += [(f"{', '.join(first)}: the first evaluation was already optimal in every seed, so the regret "
-                   "here reflects where the initial design starts (Ax's first trial is the centre of the box) "
-                   "rather than the model; left out of the best-peer comparison below."), ""]
+                   "here reflects where the initial design starts (Ax's first trial is the centre of the search "
+                   "space) rather than the model; left out of the best-peer comparison below."), ""]
     bnnbo_names = [n for n in stats if n.startswith("bnnbo")]
     peers = [n for n in stats if not n.startswith("bnnbo") and n != "random" and n not in first]
     if "bnnbo-gp" in stats and peers:
