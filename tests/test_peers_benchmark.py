@@ -95,3 +95,48 @@ def test_ax_is_told_the_problems_own_values_under_a_matching_objective(peers, mo
 class ParamConfig:
     def __init__(self, name, **kwargs):
         self.name = name
+
+
+def test_drop_moves_one_optimisers_rows_aside_and_the_next_run_redoes_only_them(peers, tmp_path):
+    store = tmp_path / "peers.jsonl"
+    args = ["--problems", "branin", "--optimizers", "random,bnnbo-gp", "--seeds", "0", "--store", str(store)]
+    peers.main(["run", *args])
+    before = [json.loads(line) for line in store.read_text().splitlines()]
+    assert all(r["bnnbo_commit"] for r in before)
+    peers.main(["drop", "--optimizers", "bnnbo-gp", "--store", str(store)])
+    kept = [json.loads(line) for line in store.read_text().splitlines()]
+    moved = [json.loads(line) for line in (tmp_path / "peers-dropped.jsonl").read_text().splitlines()]
+    assert [r["optimizer"] for r in kept] == ["random"] and [r["optimizer"] for r in moved] == ["bnnbo-gp"]
+    assert moved[0] == next(r for r in before if r["optimizer"] == "bnnbo-gp")  # nothing lost
+    peers.main(["run", *args])
+    after = [json.loads(line) for line in store.read_text().splitlines()]
+    assert [r["optimizer"] for r in after] == ["random", "bnnbo-gp"]
+    with pytest.raises(SystemExit, match="unknown optimiser"):
+        peers.main(["drop", "--optimizers", "bnnbo-nope", "--store", str(store)])
+
+
+def test_bnnbo_rows_without_a_commit_are_flagged_stale_in_the_doc(peers, tmp_path):
+    store, doc = tmp_path / "peers.jsonl", tmp_path / "peers.md"
+    peers.main(["run", "--problems", "branin", "--optimizers", "random,optuna-tpe,bnnbo-gp", "--seeds", "0-1",
+                "--store", str(store)])
+    peers.main(["doc", "--store", str(store), "--out", str(doc)])
+    assert "stale" not in doc.read_text().split("## The target")[0]
+    rows = [json.loads(line) for line in store.read_text().splitlines()]
+    for r in rows:
+        r.pop("bnnbo_commit")  # as the rows made before commits were recorded
+    store.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    peers.main(["doc", "--store", str(store), "--out", str(doc)])
+    text = doc.read_text()
+    assert "| bnnbo-gp (stale) | 2 |" in text and "| optuna-tpe | 2 |" in text
+    assert "**Provisional:** bnnbo's rows on branin are stale" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", ["branin", "hartmann6", "ackley10", "branincurrin", "pest", "oil", "poly200"])
+def test_every_problem_runs_through_the_harness(peers, problem, monkeypatch):
+    spec = peers.PROBLEMS[problem]
+    monkeypatch.setitem(peers.PROBLEMS, problem, peers.ProblemSpec(spec.factory, spec.options, 3, 5))
+    for name in ("bnnbo-gp", "random"):
+        row = peers.run_one(problem, name, 0, 1)
+        assert row["status"] == "ok", row.get("traceback")
+        assert row["n_evals"] == 5 and len(row["overhead_per_iter"]) == 2
