@@ -61,8 +61,10 @@ def main() -> None:
                 best = max(v for v, _ in r.values())
                 ratios.append(torch.tensor(r[label][0] - best).exp().item())  # log-EI difference
                 secs.append(r[label][1])
-            print(f"{name:<12}{q:>3}  {label:<14}{statistics.median(ratios):>18.3f}{min(ratios):>8.3f}"
-                  f"{statistics.median(secs):>10.2f}")
+            print(
+                f"{name:<12}{q:>3}  {label:<14}{statistics.median(ratios):>18.3f}{min(ratios):>8.3f}"
+                f"{statistics.median(secs):>10.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,20 @@ def main() -> None:
                 model.coarse_samples = None
                 with torch.no_grad():
                     value = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
-                print(json.dumps({"surrogate": sname, "n": n, "seed": seed, "coarse": coarse,
-                                  "maxiter": maxiter, "seconds": round(seconds, 2),
-                                  "value": round(value, 4)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "surrogate": sname,
+                            "n": n,
+                            "seed": seed,
+                            "coarse": coarse,
+                            "maxiter": maxiter,
+                            "seconds": round(seconds, 2),
+                            "value": round(value, 4),
+                        }
+                    ),
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from test_auto import _matern_draw  # noqa: E402
 
 def main() -> None:
     torch.set_num_threads(1)
-    print("| gp kernel | gp noise | seed | test NLL gp | test NLL ibnn | auto's choice | k-fold score gp | ibnn | gp noise fitted |")
+    print(
+        "| gp kernel | gp noise | seed | test NLL gp | test NLL ibnn | auto's choice | k-fold score gp | ibnn | gp noise fitted |"
+    )
     print("|---|---|---:|---:|---:|---|---:|---:|---:|")
     for kernel, noise in [("botorch", "learned"), ("botorch", "low"), ("matern", "low")]:
         # auto builds its candidates with the defaults, so the defaults are what is varied
@@ -38,8 +40,11 @@ def main() -> None:
             s = auto.diagnostics_["scores"]
             fitted = get_surrogate("gp").fit(X, Y).likelihood.noise.item()
             fmt = lambda v: "failed" if v is None else f"{v:.2f}"  # noqa: E731
-            print(f"| {kernel} | {noise} | {seed} | {nll['gp']:.1f} | {nll['ibnn']:.1f} | {auto.diagnostics_['choice']} "
-                  f"| {fmt(s.get('gp'))} | {fmt(s.get('ibnn'))} | {fitted:.2g} |", flush=True)
+            print(
+                f"| {kernel} | {noise} | {seed} | {nll['gp']:.1f} | {nll['ibnn']:.1f} | {auto.diagnostics_['choice']} "
+                f"| {fmt(s.get('gp'))} | {fmt(s.get('ibnn'))} | {fitted:.2g} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

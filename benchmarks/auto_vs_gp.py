@@ -46,15 +46,28 @@ def run_one(problem: str, arm: str, seed: int, iterations: int | None) -> dict:
     t0 = time.perf_counter()
     r = optimize(pb, name, budget=b["n_init"] + b["q"] * iters, seed=seed, surrogate_settings=settings)
     choices = Counter(d.get("choice", name) for d in r.diagnostics)
-    return {"problem": problem, "arm": arm, "seed": seed, "iterations": iters, "result": float(r.trace[-1]),
-            "seconds": time.perf_counter() - t0, "fit_seconds": sum(r.fit_seconds), "choices": dict(choices)}
+    return {
+        "problem": problem,
+        "arm": arm,
+        "seed": seed,
+        "iterations": iters,
+        "result": float(r.trace[-1]),
+        "seconds": time.perf_counter() - t0,
+        "fit_seconds": sum(r.fit_seconds),
+        "choices": dict(choices),
+    }
 
 
 def summary(rows: list[dict]) -> str:
     """Markdown: per problem, median result per arm and auto's paired record against gp."""
     arms = [a for a in ARMS if any(r["arm"] == a for r in rows)]
-    head = ["problem", "seeds", *(f"median {a}" for a in arms),
-            *(f"{a} vs gp (W/T/L)" for a in arms if a != "gp"), "auto choices"]
+    head = [
+        "problem",
+        "seeds",
+        *(f"median {a}" for a in arms),
+        *(f"{a} vs gp (W/T/L)" for a in arms if a != "gp"),
+        "auto choices",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for pb in PROBLEMS:
         by = {a: {r["seed"]: r for r in rows if r["problem"] == pb and r["arm"] == a} for a in arms}
@@ -100,16 +113,24 @@ def main() -> None:
     if os.path.exists(args.out):
         done = {(r["problem"], r["arm"], r["seed"]) for r in _read(args.out)}
     # seed-major: if the run is cut short, every problem still has complete, paired seeds
-    jobs = [(pb, arm, s) for s in range(args.seeds) for pb in args.problems.split(",")
-            for arm in args.arms.split(",") if (pb, arm, s) not in done]
+    jobs = [
+        (pb, arm, s)
+        for s in range(args.seeds)
+        for pb in args.problems.split(",")
+        for arm in args.arms.split(",")
+        if (pb, arm, s) not in done
+    ]
     with ProcessPoolExecutor(args.workers) as pool, open(args.out, "a") as out:
         futures = [pool.submit(run_one, pb, arm, s, args.iterations) for pb, arm, s in jobs]
         for f in as_completed(futures):
             row = f.result()
             out.write(json.dumps(row) + "\n")
             out.flush()
-            print(f"{row['problem']:>12} {row['arm']:>10} seed {row['seed']}: {row['result']:.5g} "
-                  f"({row['seconds']:.0f} s) {row['choices']}", flush=True)
+            print(
+                f"{row['problem']:>12} {row['arm']:>10} seed {row['seed']}: {row['result']:.5g} "
+                f"({row['seconds']:.0f} s) {row['choices']}",
+                flush=True,
+            )
     print(summary(_read(args.out)))
 
 

@@ -209,8 +209,7 @@ def fit_section(args, data):
             model = m if not extra and not warm and seed == 0 else model
         print(f"  seed {seed} done", flush=True)
     print(
-        f"{'':44s}{'fit s':>8s}{'speed-up':>10s}{'seeds range':>13s}{'NLL':>8s}{'RMSE':>8s}"
-        "  sampler (last seed)",
+        f"{'':44s}{'fit s':>8s}{'speed-up':>10s}{'seeds range':>13s}{'NLL':>8s}{'RMSE':>8s}  sampler (last seed)",
     )
     naive_t = [r[0] for r in rows[NAIVE]]
     for label, runs in rows.items():
@@ -250,9 +249,7 @@ def _row(label, runs, naive_t):
         if diag
         else ""
     )
-    print(
-        f"{label:44s}{secs:8.2f}{speedup:9.1f}x{span:>13s}{nll:8.3f}{rmse:8.3f}{extra}", flush=True
-    )
+    print(f"{label:44s}{secs:8.2f}{speedup:9.1f}x{span:>13s}{nll:8.3f}{rmse:8.3f}{extra}", flush=True)
 
 
 def _score(model, Xt, Yt, noise_var):
@@ -270,10 +267,7 @@ def draws_section(args, naive, model):
     model64 = SampleModel(model.spec, stacked, model.y_mean, model.y_std, model.y_std * 0)
     idx = (torch.randperm(128) % len(naive.samples)).tolist()
     sampler = SampleIndexSampler(torch.Size([128]), seed=0)
-    print(
-        "\n(b) 128 posterior draws, ms (median of 5)   forward   fwd+bwd to X"
-        "   speed-up (fwd, fwd+bwd)"
-    )
+    print("\n(b) 128 posterior draws, ms (median of 5)   forward   fwd+bwd to X   speed-up (fwd, fwd+bwd)")
     for n_pts in (20, 1000):
         X = torch.rand(n_pts, 1, 6, dtype=torch.float64, device=dev)
         res = {}

@@ -79,8 +79,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="docs/figures")
     ap.add_argument("--at", type=float, default=0.75, help="share of the study done when shooting")
-    ap.add_argument("--db", default=None, help="a store of an earlier call: resume its study and shoot "
-                                               "once it runs (default: a new store in a temporary folder)")
+    ap.add_argument(
+        "--db",
+        default=None,
+        help="a store of an earlier call: resume its study and shoot "
+        "once it runs (default: a new store in a temporary folder)",
+    )
     args = ap.parse_args()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -95,14 +99,22 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    run = subprocess.Popen([sys.executable, "-m", "bnnbo.cli", "run", str(tmp / "study.toml"), "--db", str(db),
-                            "--quiet"], env=env, stdout=(tmp / "run.log").open("w"), stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bnnbo.cli", "run", str(tmp / "study.toml"), "--db", str(db), "--quiet"],
+        env=env,
+        stdout=(tmp / "run.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     dash = None
     try:
         while not db.exists() or progress(db)[1] == 0:
             time.sleep(1)
-        dash = subprocess.Popen([sys.executable, "-m", "bnnbo.cli", "dashboard", "--db", str(db), "--port",
-                                 str(port)], env=env, stdout=(tmp / "dash.log").open("w"), stderr=subprocess.STDOUT)
+        dash = subprocess.Popen(
+            [sys.executable, "-m", "bnnbo.cli", "dashboard", "--db", str(db), "--port", str(port)],
+            env=env,
+            stdout=(tmp / "dash.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         while True:
             done, planned = progress(db)
             if (done >= args.at * planned and running(db)) or run.poll() is not None:
@@ -117,12 +129,18 @@ def main() -> None:
             except OSError:
                 time.sleep(0.5)
         with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-            hmc = conn.execute("SELECT id FROM runs WHERE surrogate = 'hmc' AND status = 'finished' "
-                               "ORDER BY id LIMIT 1").fetchone()[0]
+            hmc = conn.execute(
+                "SELECT id FROM runs WHERE surrogate = 'hmc' AND status = 'finished' ORDER BY id LIMIT 1"
+            ).fetchone()[0]
         options = webdriver.ChromeOptions()
         options.binary_location = os.environ.get("BNNBO_CHROMIUM") or shutil.which("chromium")
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        ):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
         try:

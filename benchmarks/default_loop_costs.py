@@ -76,12 +76,15 @@ def main() -> None:
         def call():
             xg = x.clone().requires_grad_(True)
             torch.autograd.grad(acq(xg).sum(), xg)
+
         return call
 
-    calls = {"BoTorch LogExpectedImprovement": autograd(LogExpectedImprovement(model, best_f=Y.max())),
-             "ExactGPLogEI, generic kernel": autograd(generic),
-             "ExactGPLogEI, fused Matern, autograd": autograd(fused),
-             "ExactGPLogEI, fused Matern, gradient by hand": lambda: fused.value_and_grad(x[:, 0])}
+    calls = {
+        "BoTorch LogExpectedImprovement": autograd(LogExpectedImprovement(model, best_f=Y.max())),
+        "ExactGPLogEI, generic kernel": autograd(generic),
+        "ExactGPLogEI, fused Matern, autograd": autograd(fused),
+        "ExactGPLogEI, fused Matern, gradient by hand": lambda: fused.value_and_grad(x[:, 0]),
+    }
     ms: dict = {k: [] for k in calls}
     for _ in range(args.repeats):
         for label, call in calls.items():

@@ -31,8 +31,13 @@ GPS = {"gp now": {}, "gp before": {"noise": "learned", "warm_start": False, "ker
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--cases", type=int, nargs="+", default=list(range(len(CASES))),
-                    help="indices into CASES (to run them as parallel processes)")
+    ap.add_argument(
+        "--cases",
+        type=int,
+        nargs="+",
+        default=list(range(len(CASES))),
+        help="indices into CASES (to run them as parallel processes)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"{'problem':<13}{'q':>3}  {'GP':<10}{'median outcome':>16}{'seeds':>28}{'median s':>10}")
@@ -40,7 +45,7 @@ def main() -> None:
         problem = get_problem(name)
         out = {label: ([], []) for label in GPS}
         for seed in range(args.seeds):
-            for label, settings in (list(GPS.items()) if seed % 2 == 0 else list(GPS.items())[::-1]):
+            for label, settings in list(GPS.items()) if seed % 2 == 0 else list(GPS.items())[::-1]:
                 t = time.perf_counter()
                 r = optimize(problem, "gp", budget=budget, seed=seed, q=q, n_init=n_init, surrogate_settings=settings)
                 seconds = time.perf_counter() - t
@@ -50,8 +55,11 @@ def main() -> None:
         what = "hypervolume" if problem.num_objectives > 1 else "regret"
         for label, (values, secs) in out.items():
             seeds = " ".join(f"{v:.4g}" for v in values)
-            print(f"{name:<13}{q:>3}  {label:<10}{statistics.median(values):>12.4g} {what[:3]}{seeds:>28}"
-                  f"{statistics.median(secs):>10.1f}", flush=True)
+            print(
+                f"{name:<13}{q:>3}  {label:<10}{statistics.median(values):>12.4g} {what[:3]}{seeds:>28}"
+                f"{statistics.median(secs):>10.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

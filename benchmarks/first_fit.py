@@ -62,8 +62,9 @@ def main() -> None:
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     for rep in range(args.repeats):
         for v in variants if rep % 2 == 0 else variants[::-1]:
-            out = subprocess.run([sys.executable, "-c", CHILD, v, settings], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, v, settings], check=True, capture_output=True, text=True
+            ).stdout
             runs[v].append(json.loads(out.strip().splitlines()[-1]))
             print(f"  repeat {rep + 1}, {v}: {runs[v][-1]}", flush=True)
     print(f"\nmedians over {args.repeats} fresh process(es) per variant, seconds\n")
@@ -73,8 +74,10 @@ def main() -> None:
         med = {k: statistics.median(r[k] for r in runs[v]) for k in ("imports", "fit1", "fit2")}
         extra = statistics.median(r["fit1"] - r["fit2"] for r in runs[v])
         dyn = {r["dynamo imported"] for r in runs[v]}
-        print(f"| {v} | {med['imports']:.2f} | {med['fit1']:.2f} | {med['fit2']:.2f} | {extra:.2f} | "
-              f"{'yes' if dyn == {True} else 'no' if dyn == {False} else 'mixed'} |")
+        print(
+            f"| {v} | {med['imports']:.2f} | {med['fit1']:.2f} | {med['fit2']:.2f} | {extra:.2f} | "
+            f"{'yes' if dyn == {True} else 'no' if dyn == {False} else 'mixed'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,12 +45,20 @@ def plain_botorch(problem, n_init: int, iterations: int, seed: int) -> tuple[tor
                 torch.manual_seed(step)
                 fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
             acq = qLogNoisyExpectedImprovement(
-                gp, X_baseline=U, sampler=SobolQMCNormalSampler(torch.Size([NUM_MC_SAMPLES]), seed=step),
+                gp,
+                X_baseline=U,
+                sampler=SobolQMCNormalSampler(torch.Size([NUM_MC_SAMPLES]), seed=step),
                 prune_baseline=True,
             )
             unit = torch.stack([torch.zeros(U.shape[-1]), torch.ones(U.shape[-1])]).double()
-            cand, _ = optimize_acqf(acq, unit, q=1, num_restarts=preset.num_restarts,
-                                    raw_samples=preset.raw_samples, options={"maxiter": preset.maxiter})
+            cand, _ = optimize_acqf(
+                acq,
+                unit,
+                q=1,
+                num_restarts=preset.num_restarts,
+                raw_samples=preset.raw_samples,
+                options={"maxiter": preset.maxiter},
+            )
         x = bounds[0] + cand.detach() * (bounds[1] - bounds[0])
         times.append(time.perf_counter() - t)
         X, Y = torch.cat([X, x]), torch.cat([Y, problem.evaluate(x)])
@@ -89,8 +97,10 @@ def main() -> None:
         # L-BFGS-B amplifies round-off, so "same" means equal to 1e-3 in original units
         same += int(torch.allclose(Xp, Xo, atol=1e-3))
     mp, mo = statistics.median(t_plain), statistics.median(t_ours)
-    print(f"{args.problem}: {args.n_init} initial + {args.iterations} iterations x {args.repeats} seeds, "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.problem}: {args.n_init} initial + {args.iterations} iterations x {args.repeats} seeds, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     print(f"identical proposals in {same}/{args.repeats} seeds")
     print(f"plain BoTorch loop: median {mp:.3f} s/iteration (total {sum(t_plain):.1f} s)")
     print(f"bnnbo Optimizer:    median {mo:.3f} s/iteration (total {sum(t_ours):.1f} s)")

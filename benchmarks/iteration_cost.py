@@ -48,8 +48,7 @@ from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, Sample
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
-PROBLEMS = {2: ("branin", {}), 6: ("hartmann6", {}), 10: ("ackley", {"dim": 10}),
-            200: ("ackley", {"dim": 200})}
+PROBLEMS = {2: ("branin", {}), 6: ("hartmann6", {}), 10: ("ackley", {"dim": 10}), 200: ("ackley", {"dim": 200})}
 PHASES = ("fit", "setup", "raw", "grad", "select")
 QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
 
@@ -70,6 +69,7 @@ class PhaseClock:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[phase] += time.perf_counter() - t
+
         return wrapper
 
     @contextmanager
@@ -81,8 +81,7 @@ class PhaseClock:
 def reference_acquisition(model, U, Y, seed):
     """qLogNEI over all kept networks of a sample model, else the model's own acquisition."""
     if isinstance(model, SampleModel):
-        return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed,
-                                 num_samples=model.num_samples)
+        return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed, num_samples=model.num_samples)
     return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed)
 
 
@@ -90,8 +89,7 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
     if isinstance(model, SampleModel):
         model.fast_draws = path != "old"
         coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
-        model.coarse_samples = (None if path in ("old", "today") else
-                                int(coarse) if coarse else COARSE_SAMPLES)
+        model.coarse_samples = None if path in ("old", "today") else int(coarse) if coarse else COARSE_SAMPLES
         model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
@@ -110,8 +108,13 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         t1 = time.perf_counter()
         cand = optimize_acquisition(acq, space, q, OPTIMIZER_PRESETS["default"], "proper")
         t2 = time.perf_counter()
-        out = {"setup": t1 - t0, "raw": sec["raw"], "grad": sec["grad"],
-               "select": t2 - t1 - sec["raw"] - sec["grad"], **calls}
+        out = {
+            "setup": t1 - t0,
+            "raw": sec["raw"],
+            "grad": sec["grad"],
+            "select": t2 - t1 - sec["raw"] - sec["grad"],
+            **calls,
+        }
     if isinstance(model, SampleModel):
         model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
         model.polished_restarts = POLISHED_RESTARTS
@@ -143,8 +146,7 @@ def run(args) -> list[dict]:
                         paths = args.paths if sname in SAMPLE_BASED else ["new"]
                         for path in paths:
                             r = one_path(model, problem.space, U, Y, q, seed, path, clock)
-                            r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname,
-                                     path=path, fit=fit)
+                            r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname, path=path, fit=fit)
                             r["total"] = sum(r[p] for p in PHASES)
                             rows.append(r)
                             print(json.dumps(r), flush=True)
@@ -164,24 +166,34 @@ def summarise(rows: list[dict], base: str = "old") -> None:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
-    print("\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
-          f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} |")
+    print(
+        "\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
+        f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} |"
+    )
     print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, n, q, s, path), rs in groups.items():
         med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
-        gp = [r["total"] / by[(d, n, q, r["seed"], "gp", "new")]["total"]
-              for r in rs if (d, n, q, r["seed"], "gp", "new") in by]
-        ei = [math.exp(r["value"] - by[(d, n, q, r["seed"], s, old)]["value"])
-              for r in rs if path != old and (d, n, q, r["seed"], s, old) in by]
-        acq_old = [(r["total"] - r["fit"]) / (o["total"] - o["fit"]) for r in rs if path != old
-                   and (o := by.get((d, n, q, r["seed"], s, old)))]
+        gp = [
+            r["total"] / by[(d, n, q, r["seed"], "gp", "new")]["total"]
+            for r in rs
+            if (d, n, q, r["seed"], "gp", "new") in by
+        ]
+        ei = [
+            math.exp(r["value"] - by[(d, n, q, r["seed"], s, old)]["value"])
+            for r in rs
+            if path != old and (d, n, q, r["seed"], s, old) in by
+        ]
+        acq_old = [
+            (r["total"] - r["fit"]) / (o["total"] - o["fit"])
+            for r in rs
+            if path != old and (o := by.get((d, n, q, r["seed"], s, old)))
+        ]
         x_gp = f"{statistics.median(gp):.2f}" if gp else ""
         x_old = f"{statistics.median(acq_old):.2f}" if acq_old else ""
         calls = statistics.median(r.get("calls", 0) for r in rs)
         vs_old = f"{statistics.median(ei):.3f} ({min(ei):.3f}-{max(ei):.3f})" if ei else ""
         cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
-        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} "
-              f"| {vs_old} |")
+        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} | {vs_old} |")
 
 
 def _ints(text: str) -> list[int]:
@@ -196,16 +208,23 @@ def main() -> None:
     ap.add_argument("--n", default="10,100", help="training points (>= 2 + q for a warm start)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
-    ap.add_argument("--paths", default="new,today",
-                    help="for sample-based surrogates: new, today, old, mcK (new with K MC samples), "
-                         "cK or cKpJ (new with K networks in the first stage, J restarts polished)")
+    ap.add_argument(
+        "--paths",
+        default="new,today",
+        help="for sample-based surrogates: new, today, old, mcK (new with K MC samples), "
+        "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
+    )
     ap.add_argument("--base", default="today", help="the path the others are compared with")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
     ap.add_argument("--out", help="append each row as JSON to this file")
-    ap.add_argument("--summarise", nargs="+", metavar="JSONL",
-                    help="print the tables of earlier runs' --out files instead of running")
+    ap.add_argument(
+        "--summarise",
+        nargs="+",
+        metavar="JSONL",
+        help="print the tables of earlier runs' --out files instead of running",
+    )
     args = ap.parse_args()
     if args.summarise:
         rows = []
@@ -221,8 +240,13 @@ def main() -> None:
     args.paths = args.paths.split(",")
     for bad in set(args.surrogates) - set(SURROGATES):
         ap.error(f"unknown surrogate {bad!r}; expected some of {SURROGATES}")
-    for bad in {p for p in args.paths if p not in ("new", "old", "today")
-                and not (p[:2] == "mc" and p[2:].isdigit()) and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())}:
+    for bad in {
+        p
+        for p in args.paths
+        if p not in ("new", "old", "today")
+        and not (p[:2] == "mc" and p[2:].isdigit())
+        and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
+    }:
         ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):

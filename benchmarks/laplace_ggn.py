@@ -23,8 +23,10 @@ from bnnbo.surrogates.networks.mlp import MLPSpec
 def timings(ns=(50, 100, 200, 400), d=6, widths=(128, 128, 128)) -> None:
     pb = get_problem("hartmann6")
     spec = MLPSpec(d, widths, 1, "tanh")
-    print(f"network {d} -> {widths} -> 1: P = {spec.num_params} weights; a weight-space GGN would be "
-          f"P x P = {spec.num_params**2 * 8 / 2**30:.1f} GiB in float64 (KFAC's reason to exist)")
+    print(
+        f"network {d} -> {widths} -> 1: P = {spec.num_params} weights; a weight-space GGN would be "
+        f"P x P = {spec.num_params**2 * 8 / 2**30:.1f} GiB in float64 (KFAC's reason to exist)"
+    )
     print("| n | MAP fit s | Laplace step s | posterior 256x10 + grad s |\n|---|---|---|---|")
     for n in ns:
         X = pb.space.to_unit(pb.space.sobol(n, seed=0))
@@ -50,8 +52,13 @@ def timings(ns=(50, 100, 200, 400), d=6, widths=(128, 128, 128)) -> None:
 
 def quality(problems=("branin", "hartmann6", "ackley"), n=100) -> None:
     for pb in problems:
-        res = assess(pb, ["gp", "laplace", "laplace/last_layer"], n=n, m=1000,
-                     settings={"laplace/last_layer": {"weights": "last_layer"}})
+        res = assess(
+            pb,
+            ["gp", "laplace", "laplace/last_layer"],
+            n=n,
+            m=1000,
+            settings={"laplace/last_layer": {"weights": "last_layer"}},
+        )
         print(f"\n{pb}, n={n}\n" + to_markdown(res))
 
 

@@ -3,6 +3,7 @@ and the acquisition's batched shape (128 networks x 88 points x 128 x 128).
 
     python benchmarks/matmul_rate.py
 """
+
 import time
 
 import torch

@@ -214,13 +214,21 @@ def _loss(problem, y: list[float]) -> list[float]:
 # ---- optimisers ------------------------------------------------------------------------------
 def run_bnnbo(surrogate: str):
     def run(problem, spec: ProblemSpec, seed: int, q: int, f: Recorder) -> dict:
-        opt = Optimizer(problem.space, problem.num_objectives, surrogate, seed=seed, q=q,
-                        n_init=spec.n_init, ref_point=problem.ref_point)
+        opt = Optimizer(
+            problem.space,
+            problem.num_objectives,
+            surrogate,
+            seed=seed,
+            q=q,
+            n_init=spec.n_init,
+            ref_point=problem.ref_point,
+        )
         while f.left > 0:
             X = opt.ask(min(spec.n_init if opt.n_told < spec.n_init else q, f.left))
             Y = [f(x) for x in X.tolist()]
             opt.tell(X, torch.tensor(Y, dtype=DTYPE))
         return {"surrogate": surrogate, "acquisition": "default", "n_init": spec.n_init}
+
     return run
 
 
@@ -242,21 +250,23 @@ def run_optuna(kind: str):
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         if kind == "tpe":
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.n_init,
-                                                 constant_liar=q > 1)
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.n_init, constant_liar=q > 1)
         else:
             sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=spec.n_init)
         m = problem.num_objectives
-        study = optuna.create_study(
-            directions=["minimize" if problem.negated else "maximize"] * m, sampler=sampler)
+        study = optuna.create_study(directions=["minimize" if problem.negated else "maximize"] * m, sampler=sampler)
         while f.left > 0:
             trials = [study.ask() for _ in range(min(q, f.left))]
             rows = [_optuna_suggest(t, problem.space) for t in trials]  # all asked before any is told
             for t, row in zip(trials, rows):
                 v = _loss(problem, f(row))
                 study.tell(t, v[0] if m == 1 else v)
-        return {"sampler": type(sampler).__name__, "n_startup_trials": spec.n_init,
-                "constant_liar": kind == "tpe" and q > 1}
+        return {
+            "sampler": type(sampler).__name__,
+            "n_startup_trials": spec.n_init,
+            "constant_liar": kind == "tpe" and q > 1,
+        }
+
     return run
 
 
@@ -285,8 +295,7 @@ def run_hebo(problem, spec, seed, q, f) -> dict:
                 row.append(float([str(c) for c in p.choices].index(v)) if isinstance(p, Categorical) else float(v))
             losses.append([-f(row)[0]])  # HEBO minimises
         opt.observe(pd.DataFrame(rec), np.asarray(losses, dtype=float))
-    return {"class": "HEBO", "model": "gpy (default)", "acquisition": "MACE (default)",
-            "rand_sample": spec.n_init}
+    return {"class": "HEBO", "model": "gpy (default)", "acquisition": "MACE (default)", "rand_sample": spec.n_init}
 
 
 def run_smac(problem, spec, seed, q, f) -> dict:
@@ -308,8 +317,13 @@ def run_smac(problem, spec, seed, q, f) -> dict:
     with tempfile.TemporaryDirectory() as out:
         scenario = Scenario(cs, deterministic=True, n_trials=spec.budget, seed=seed, output_directory=Path(out))
         design = BlackBoxFacade.get_initial_design(scenario, n_configs=spec.n_init)
-        smac = BlackBoxFacade(scenario, target_function=lambda config, seed=0: 0.0, initial_design=design,
-                              overwrite=True, logging_level=logging.ERROR)
+        smac = BlackBoxFacade(
+            scenario,
+            target_function=lambda config, seed=0: 0.0,
+            initial_design=design,
+            overwrite=True,
+            logging_level=logging.ERROR,
+        )
         while f.left > 0:
             info = smac.ask()
             config = info.config
@@ -330,13 +344,19 @@ def run_ax(problem, spec, seed, q, f) -> dict:
     params = []
     for p in problem.space.parameters:
         if isinstance(p, Float):
-            params.append(RangeParameterConfig(p.name, bounds=(p.low, p.high), parameter_type="float",
-                                               scaling="log" if p.log else None))
+            params.append(
+                RangeParameterConfig(
+                    p.name, bounds=(p.low, p.high), parameter_type="float", scaling="log" if p.log else None
+                )
+            )
         elif isinstance(p, Integer):
             params.append(RangeParameterConfig(p.name, bounds=(int(p.low), int(p.high)), parameter_type="int"))
         else:
-            params.append(ChoiceParameterConfig(p.name, values=[str(c) for c in p.choices],
-                                                parameter_type="str", is_ordered=False))
+            params.append(
+                ChoiceParameterConfig(
+                    p.name, values=[str(c) for c in p.choices], parameter_type="str", is_ordered=False
+                )
+            )
     client.configure_experiment(parameters=params)
     m = problem.num_objectives
     names = [f"f{j}" for j in range(m)]
@@ -353,8 +373,11 @@ def run_ax(problem, spec, seed, q, f) -> dict:
             # the values in the problem's source convention, which the objective string's sign matches
             v = _loss(problem, f(row))
             client.complete_trial(index, raw_data=dict(zip(names, v)))
-    return {"api": "ax.Client", "generation_strategy": "configure_generation_strategy() defaults ('fast')",
-            "initialization_budget": spec.n_init}
+    return {
+        "api": "ax.Client",
+        "generation_strategy": "configure_generation_strategy() defaults ('fast')",
+        "initialization_budget": spec.n_init,
+    }
 
 
 def run_random(problem, spec, seed, q, f) -> dict:
@@ -368,8 +391,8 @@ def run_random(problem, spec, seed, q, f) -> dict:
 @dataclass(frozen=True)
 class OptimiserSpec:
     run: object
-    package: str | None          # distribution whose version is reported (None: bnnbo itself)
-    module: str | None           # imported to check availability
+    package: str | None  # distribution whose version is reported (None: bnnbo itself)
+    module: str | None  # imported to check availability
     multi_objective: bool
     batch: bool
     why_not_mo: str = ""
@@ -384,13 +407,23 @@ OPTIMISERS = {
     "optuna-tpe": OptimiserSpec(run_optuna("tpe"), "optuna", "optuna", True, True),
     "optuna-gp": OptimiserSpec(run_optuna("gp"), "optuna", "optuna", True, True),
     "hebo": OptimiserSpec(
-        run_hebo, "hebo", "hebo.optimizers.hebo", False, True,
-        why_not_mo="HEBO's `HEBO` optimiser takes one objective (its `GeneralBO` does several; not wired here)"),
+        run_hebo,
+        "hebo",
+        "hebo.optimizers.hebo",
+        False,
+        True,
+        why_not_mo="HEBO's `HEBO` optimiser takes one objective (its `GeneralBO` does several; not wired here)",
+    ),
     "smac": OptimiserSpec(
-        run_smac, "smac", "smac", False, False,
+        run_smac,
+        "smac",
+        "smac",
+        False,
+        False,
         why_not_mo="the BlackBoxFacade optimises one cost here (SMAC3's multi-objective mode is a ParEGO "
-                   "scalarisation; not wired here)",
-        why_not_batch="SMAC3 has no joint batch proposal: parallel workers each ask one configuration"),
+        "scalarisation; not wired here)",
+        why_not_batch="SMAC3 has no joint batch proposal: parallel workers each ask one configuration",
+    ),
     "ax": OptimiserSpec(run_ax, "ax-platform", "ax", True, True),
     "random": OptimiserSpec(run_random, None, None, True, True),
 }
@@ -474,11 +507,16 @@ def code_commit() -> str | None:
     """The repository's HEAD, with ``+dirty`` when bnnbo/ or this script has uncommitted changes."""
     if not _COMMIT:
         try:
-            head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
-                                  text=True, check=True, timeout=30).stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "bnnbo",
-                                    "benchmarks/peers.py"], capture_output=True, text=True, check=True,
-                                   timeout=30).stdout.strip()
+            head = subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=30
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(ROOT), "status", "--porcelain", "--", "bnnbo", "benchmarks/peers.py"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout.strip()
             _COMMIT.append(head + ("+dirty" if dirty else ""))
         except (OSError, subprocess.SubprocessError):
             _COMMIT.append(None)
@@ -516,10 +554,19 @@ def _key_of(row: dict) -> tuple:
 
 def run_one(problem_name: str, optimiser: str, seed: int, q: int) -> dict:
     spec, ospec = PROBLEMS[problem_name], OPTIMISERS[optimiser]
-    row = {"problem": problem_name, "optimizer": optimiser, "seed": seed, "q": q, "n_init": spec.n_init,
-           "budget": spec.budget, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "loadavg": os.getloadavg()[0], "python": platform.python_version(),
-           "torch": torch.__version__, "bnnbo_commit": code_commit()}
+    row = {
+        "problem": problem_name,
+        "optimizer": optimiser,
+        "seed": seed,
+        "q": q,
+        "n_init": spec.n_init,
+        "budget": spec.budget,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "bnnbo_commit": code_commit(),
+    }
     problem = spec.build()
     reason = None  # what the tool cannot do is known without importing it
     if problem.num_objectives > 1 and not ospec.multi_objective:
@@ -542,18 +589,33 @@ def run_one(problem_name: str, optimiser: str, seed: int, q: int) -> dict:
             warnings.simplefilter("ignore")
             settings = ospec.run(problem, spec, seed, q, f)
     except Exception as exc:  # noqa: BLE001 - one failing run is recorded, the others go on
-        return {**row, "status": "error", "reason": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc()[-3000:], "n_evals": len(f.Y)}
+        return {
+            **row,
+            "status": "error",
+            "reason": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc()[-3000:],
+            "n_evals": len(f.Y),
+        }
     wall = time.perf_counter() - t0
     Y = torch.tensor(f.Y, dtype=DTYPE)
     trace = progress_trace(Y, problem.ref_point).tolist()
-    model_gaps = f.gaps[spec.n_init:]
-    per_iter = [sum(model_gaps[i:i + q]) for i in range(0, len(model_gaps), q)]
-    return {**row, "status": "ok", "settings": settings, "n_evals": len(f.Y), "trace": trace,
-            "final": trace[-1], "objectives": problem.num_objectives,
-            "optimal_value": problem.optimal_value, "max_hv": problem.max_hv,
-            "overhead_per_iter": per_iter, "overhead_median": statistics.median(per_iter) if per_iter else 0.0,
-            "objective_seconds": f.objective_seconds, "wall_seconds": wall}
+    model_gaps = f.gaps[spec.n_init :]
+    per_iter = [sum(model_gaps[i : i + q]) for i in range(0, len(model_gaps), q)]
+    return {
+        **row,
+        "status": "ok",
+        "settings": settings,
+        "n_evals": len(f.Y),
+        "trace": trace,
+        "final": trace[-1],
+        "objectives": problem.num_objectives,
+        "optimal_value": problem.optimal_value,
+        "max_hv": problem.max_hv,
+        "overhead_per_iter": per_iter,
+        "overhead_median": statistics.median(per_iter) if per_iter else 0.0,
+        "objective_seconds": f.objective_seconds,
+        "wall_seconds": wall,
+    }
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -610,8 +672,7 @@ def cmd_run(args) -> None:
                 row = run_one(problem, optimiser, seed, args.q)
                 append_row(store, row)
                 msg = row.get("final", row.get("reason", ""))
-                print(f"{problem:12s} {optimiser:11s} seed {seed} q {args.q}: {row['status']} {msg}",
-                      flush=True)
+                print(f"{problem:12s} {optimiser:11s} seed {seed} q {args.q}: {row['status']} {msg}", flush=True)
 
 
 def cmd_drop(args) -> None:
@@ -633,8 +694,7 @@ def _stats(values: list[float]) -> dict:
     n = len(values)
     mean = statistics.fmean(values)
     se = statistics.stdev(values) / math.sqrt(n) if n > 1 else float("nan")
-    return {"n": n, "median": statistics.median(values), "mean": mean, "se": se,
-            "lo": min(values), "hi": max(values)}
+    return {"n": n, "median": statistics.median(values), "mean": mean, "se": se, "lo": min(values), "hi": max(values)}
 
 
 def _fmt(x: float) -> str:
@@ -682,7 +742,7 @@ def _plot(problem: str, groups: dict[str, list[dict]], best_known, path: Path) -
         T = T if mo else np.maximum(best_known - T, 1e-12)
         x = np.arange(1, T.shape[1] + 1)
         style = "-" if name.startswith("bnnbo") else "--"
-        line, = ax.plot(x, np.median(T, axis=0), style, label=f"{_label(name, rows)} ({len(rows)})")
+        (line,) = ax.plot(x, np.median(T, axis=0), style, label=f"{_label(name, rows)} ({len(rows)})")
         if len(rows) > 1:
             ax.fill_between(x, T.min(axis=0), T.max(axis=0), color=line.get_color(), alpha=0.12)
     if not mo:
@@ -755,10 +815,15 @@ def _coverage(ok: list[dict], args) -> list[str]:
     lines = ["## What was run", ""]
     if not ok:
         return lines + ["Nothing yet.", ""]
-    lines += [("Seeds with a finished run, per problem, batch size q and optimiser (n/a: the optimiser cannot "
-               "do this problem or batch, see the end of the page; -: not run yet)."), "",
-              "| problem | q | budget (initial design) | " + " | ".join(OPTIMISERS) + " |",
-              "|---|---|---|" + "---|" * len(OPTIMISERS)]
+    lines += [
+        (
+            "Seeds with a finished run, per problem, batch size q and optimiser (n/a: the optimiser cannot "
+            "do this problem or batch, see the end of the page; -: not run yet)."
+        ),
+        "",
+        "| problem | q | budget (initial design) | " + " | ".join(OPTIMISERS) + " |",
+        "|---|---|---|" + "---|" * len(OPTIMISERS),
+    ]
     short = []
     for problem in PROBLEMS:
         for q in sorted({r["q"] for r in ok if r["problem"] == problem}):
@@ -778,12 +843,18 @@ def _coverage(ok: list[dict], args) -> list[str]:
         "The plan is 10 seeds on the synthetic problems (" + ", ".join(SYNTHETIC) + ") and as many as fit "
         "on the others. "
         + (f"**Partial:** not yet run: {', '.join(missing)}. " if missing else "")
-        + (f"{'**Partial:** f' if not missing else 'F'}ewer than 10 seeds so far: {len(short)} of the cells "
-           "above (the reproduction commands complete them)." if short else ""),
+        + (
+            f"{'**Partial:** f' if not missing else 'F'}ewer than 10 seeds so far: {len(short)} of the cells "
+            "above (the reproduction commands complete them)."
+            if short
+            else ""
+        ),
         "",
-        (f"The machine (2 cores) was shared with other jobs: the 1-minute load average at the runs' start "
-         f"ranged {min(loads):.1f}-{max(loads):.1f}, so overhead seconds are inflated and noisy; compare "
-         "them within a problem (the optimisers of one seed run back to back, interleaved), as ratios."),
+        (
+            f"The machine (2 cores) was shared with other jobs: the 1-minute load average at the runs' start "
+            f"ranged {min(loads):.1f}-{max(loads):.1f}, so overhead seconds are inflated and noisy; compare "
+            "them within a problem (the optimisers of one seed run back to back, interleaved), as ratios."
+        ),
         "",
     ]
     return lines
@@ -803,12 +874,22 @@ def _versions_section(rows: list[dict]) -> list[str]:
         key = r.get("bnnbo_commit") or "none recorded (stale: made before the current default loop)"
         commits[key] = commits.get(key, 0) + 1
     if commits:
-        lines += ["", "bnnbo's rows were made at: " + "; ".join(
-            f"{c[:12] if len(c) >= 40 and ' ' not in c else c} ({n} runs)" for c, n in sorted(commits.items()))
-            + "."]
+        lines += [
+            "",
+            "bnnbo's rows were made at: "
+            + "; ".join(
+                f"{c[:12] if len(c) >= 40 and ' ' not in c else c} ({n} runs)" for c, n in sorted(commits.items())
+            )
+            + ".",
+        ]
     torch_v = sorted({r.get("torch", "") for r in rows})
-    lines += ["", f"torch {', '.join(torch_v)}; Python {', '.join(sorted({r.get('python', '') for r in rows}))}.",
-              "", INSTALL_NOTE, ""]
+    lines += [
+        "",
+        f"torch {', '.join(torch_v)}; Python {', '.join(sorted({r.get('python', '') for r in rows}))}.",
+        "",
+        INSTALL_NOTE,
+        "",
+    ]
     return lines
 
 
@@ -821,13 +902,21 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
         groups.setdefault(r["optimizer"], []).append(r)
     fig = FIGURES / f"peers-{problem}-q{q}.png"
     _plot(problem, groups, best_known, fig)
-    lines = [f"## {problem} (q = {q})", "",
-             f"d = {spec.build().dim}, budget {rows[0]['budget']} with an initial design of {rows[0]['n_init']}"
-             + (f"; {spec.note}" if spec.note else "") + ". "
-             + (f"Regret is measured from {known_text} ({_fmt(best_known)})." if best_known is not None else
-                "Hypervolume w.r.t. the problem's reference point."), "",
-             f"| optimiser | seeds | median {metric} | mean +- SE | seeds' range | median overhead s / iteration |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"## {problem} (q = {q})",
+        "",
+        f"d = {spec.build().dim}, budget {rows[0]['budget']} with an initial design of {rows[0]['n_init']}"
+        + (f"; {spec.note}" if spec.note else "")
+        + ". "
+        + (
+            f"Regret is measured from {known_text} ({_fmt(best_known)})."
+            if best_known is not None
+            else "Hypervolume w.r.t. the problem's reference point."
+        ),
+        "",
+        f"| optimiser | seeds | median {metric} | mean +- SE | seeds' range | median overhead s / iteration |",
+        "|---|---|---|---|---|---|",
+    ]
     stats = {}
     for name in [n for n in OPTIMISERS if n in groups]:
         g = groups[name]
@@ -835,15 +924,23 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
         s = _stats(vals)
         s["overhead"] = statistics.median([r["overhead_median"] for r in g])
         stats[name] = s
-        lines.append(f"| {_label(name, g)} | {s['n']} | {_fmt(s['median'])} | {_fmt(s['mean'])} +- {_fmt(s['se'])} | "
-                     f"{_fmt(s['lo'])} - {_fmt(s['hi'])} | {s['overhead']:.3f} |")
+        lines.append(
+            f"| {_label(name, g)} | {s['n']} | {_fmt(s['median'])} | {_fmt(s['mean'])} +- {_fmt(s['se'])} | "
+            f"{_fmt(s['lo'])} - {_fmt(s['hi'])} | {s['overhead']:.3f} |"
+        )
     lines += ["", f"![{problem}](figures/{fig.name})", ""]
-    first = [n for n, g in groups.items() if best_known is not None
-             and all(r["trace"][0] >= best_known - 1e-9 for r in g)]
+    first = [
+        n for n, g in groups.items() if best_known is not None and all(r["trace"][0] >= best_known - 1e-9 for r in g)
+    ]
     if first:
-        lines += [(f"{', '.join(first)}: the first evaluation was already optimal in every seed, so the regret "
-                   "here reflects where the initial design starts (Ax's first trial is the centre of the search "
-                   "space) rather than the model; left out of the best-peer comparison below."), ""]
+        lines += [
+            (
+                f"{', '.join(first)}: the first evaluation was already optimal in every seed, so the regret "
+                "here reflects where the initial design starts (Ax's first trial is the centre of the search "
+                "space) rather than the model; left out of the best-peer comparison below."
+            ),
+            "",
+        ]
     bnnbo_names = [n for n in stats if n.startswith("bnnbo")]
     peers = [n for n in stats if not n.startswith("bnnbo") and n != "random" and n not in first]
     if "bnnbo-gp" in stats and peers:
@@ -851,51 +948,98 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
         best_peer = min(peers, key=key)
         best_bnnbo = min(bnnbo_names, key=key)
         tie = _ties(stats["bnnbo-gp"], stats[best_peer], lower)
-        ratio = (stats["bnnbo-gp"]["overhead"] / stats["optuna-gp"]["overhead"]
-                 if "optuna-gp" in stats and stats["optuna-gp"]["overhead"] > 0 else None)
-        summary.append({"problem": problem, "q": q, "best_peer": best_peer, "best_bnnbo": best_bnnbo,
-                        "tie": tie, "overhead_ratio": ratio,
-                        "stale": any(is_stale(r) for n in bnnbo_names for r in groups[n])})
-        lines += [f"Best peer by median: **{best_peer}**; best bnnbo surrogate: **{best_bnnbo}**. "
-                  f"bnnbo's default (`gp`) {'at least ties' if tie else 'does not tie'} the best peer "
-                  "(better median, or mean +- SE intervals that overlap)"
-                  + (f"; its median overhead is {ratio:.2f}x Optuna GPSampler's." if ratio else "."), ""]
+        ratio = (
+            stats["bnnbo-gp"]["overhead"] / stats["optuna-gp"]["overhead"]
+            if "optuna-gp" in stats and stats["optuna-gp"]["overhead"] > 0
+            else None
+        )
+        summary.append(
+            {
+                "problem": problem,
+                "q": q,
+                "best_peer": best_peer,
+                "best_bnnbo": best_bnnbo,
+                "tie": tie,
+                "overhead_ratio": ratio,
+                "stale": any(is_stale(r) for n in bnnbo_names for r in groups[n]),
+            }
+        )
+        lines += [
+            f"Best peer by median: **{best_peer}**; best bnnbo surrogate: **{best_bnnbo}**. "
+            f"bnnbo's default (`gp`) {'at least ties' if tie else 'does not tie'} the best peer "
+            "(better median, or mean +- SE intervals that overlap)"
+            + (f"; its median overhead is {ratio:.2f}x Optuna GPSampler's." if ratio else "."),
+            "",
+        ]
     if "bnnbo-gp" not in stats and peers:
         key = (lambda n: stats[n]["median"]) if lower else (lambda n: -stats[n]["median"])
-        lines += [(f"Best peer by median: **{min(peers, key=key)}**. bnnbo's rows on this problem are pending "
-                   "(they are run after the change to bnnbo's default loop)."), ""]
+        lines += [
+            (
+                f"Best peer by median: **{min(peers, key=key)}**. bnnbo's rows on this problem are pending "
+                "(they are run after the change to bnnbo's default loop)."
+            ),
+            "",
+        ]
     if "random" in stats:
-        worse = [n for n in bnnbo_names
-                 if (stats[n]["median"] > stats["random"]["median"]) == lower
-                 and stats[n]["median"] != stats["random"]["median"]]
+        worse = [
+            n
+            for n in bnnbo_names
+            if (stats[n]["median"] > stats["random"]["median"]) == lower
+            and stats[n]["median"] != stats["random"]["median"]
+        ]
         if worse:
             lines += [f"Worse than random search by median here: {', '.join(worse)}.", ""]
     return lines
 
 
 def _target_section(summary: list[dict]) -> list[str]:
-    lines = ["## The target", "",
-             ("Target (issue 14): bnnbo's default at least ties the best peer (overlapping SE or better "
-              "median) on >= 5 of the 7 problems, with optimiser overhead per iteration no more than "
-              "Optuna's GPSampler at equal budget."), ""]
+    lines = [
+        "## The target",
+        "",
+        (
+            "Target (issue 14): bnnbo's default at least ties the best peer (overlapping SE or better "
+            "median) on >= 5 of the 7 problems, with optimiser overhead per iteration no more than "
+            "Optuna's GPSampler at equal budget."
+        ),
+        "",
+    ]
     q1 = [s for s in summary if s["q"] == 1]
     if not q1:
         return lines + ["No problem has results yet.", ""]
     ties = [s["problem"] for s in q1 if s["tie"]]
     ratios = [s["overhead_ratio"] for s in q1 if s["overhead_ratio"] is not None]
-    lines.append(f"Measured on the {len(q1)} problem(s) run so far: ties or better on {len(ties)} "
-                 f"({', '.join(ties) or 'none'}); overhead ratio bnnbo-gp / optuna-gp per problem: "
-                 + (", ".join(f"{s['problem']} {s['overhead_ratio']:.2f}x" for s in q1
-                              if s["overhead_ratio"] is not None) or "-")
-                 + (". The overhead target is met." if ratios and max(ratios) <= 1.0 else
-                    ". The overhead target is **not met**." if ratios else "."))
+    lines.append(
+        f"Measured on the {len(q1)} problem(s) run so far: ties or better on {len(ties)} "
+        f"({', '.join(ties) or 'none'}); overhead ratio bnnbo-gp / optuna-gp per problem: "
+        + (
+            ", ".join(f"{s['problem']} {s['overhead_ratio']:.2f}x" for s in q1 if s["overhead_ratio"] is not None)
+            or "-"
+        )
+        + (
+            ". The overhead target is met."
+            if ratios and max(ratios) <= 1.0
+            else ". The overhead target is **not met**."
+            if ratios
+            else "."
+        )
+    )
     stale = [s["problem"] for s in q1 if s["stale"]]
     if stale:
-        lines += ["", (f"**Provisional:** bnnbo's rows on {', '.join(stale)} are stale (made before the current "
-                       "default loop), so this is the old loop's outcome; it is pending their re-run.")]
+        lines += [
+            "",
+            (
+                f"**Provisional:** bnnbo's rows on {', '.join(stale)} are stale (made before the current "
+                "default loop), so this is the old loop's outcome; it is pending their re-run."
+            ),
+        ]
     if len(q1) < len(PROBLEMS):
-        lines += ["", (f"With {len(q1)} of the {len(PROBLEMS)} problems compared this is not yet the verdict "
-                       "the target asks for.")]
+        lines += [
+            "",
+            (
+                f"With {len(q1)} of the {len(PROBLEMS)} problems compared this is not yet the verdict "
+                "the target asks for."
+            ),
+        ]
     lines += ["", "### Why, and what would fix it", "", *WHY_NOTE.strip().splitlines(), ""]
     return lines
 
@@ -912,27 +1056,45 @@ def _limits_section(not_ok: list[dict]) -> list[str]:
         if key in seen or r["reason"].startswith("unsupported"):
             continue
         seen.add(key)
-        lines.append(f"- **{r['optimizer']}** on {r['problem']} (q = {r['q']}, seed {r['seed']}): "
-                     f"{r['status']}: `{r['reason'][:300]}`")
+        lines.append(
+            f"- **{r['optimizer']}** on {r['problem']} (q = {r['q']}, seed {r['seed']}): "
+            f"{r['status']}: `{r['reason'][:300]}`"
+        )
     return lines + [""]
 
 
 def _settings_section(ok: list[dict]) -> list[str]:
-    lines = ["## Settings", "", ("Each optimiser's own defaults except the initial-design size (the sizes "
-                                 "below are those of the first problem run; each problem's is in its section):"), ""]
+    lines = [
+        "## Settings",
+        "",
+        (
+            "Each optimiser's own defaults except the initial-design size (the sizes "
+            "below are those of the first problem run; each problem's is in its section):"
+        ),
+        "",
+    ]
     seen = {}
     for r in ok:
         seen.setdefault(r["optimizer"], r.get("settings"))
     for name in OPTIMISERS:
         if name in seen:
             lines.append(f"- **{name}**: `{json.dumps(seen[name], sort_keys=True)}`")
-    lines += ["", ("Conventions: Optuna and Ax get the problem in its source direction (minimise for "
-                   "the negated problems), HEBO and SMAC3 minimise the loss; bnnbo maximises. Integer "
-                   "inputs are integers and categorical inputs are categories in every tool."), "",
-              ("Initial designs (same size, each tool's own kind): bnnbo's four surrogates share one "
-               "scrambled-Sobol design per seed; Optuna's TPE and GPSampler sample their startup trials "
-               "uniformly at random; HEBO draws a Sobol sample; SMAC3's BlackBoxFacade a Sobol design; "
-               "Ax evaluates the centre of the space and then Sobol points."), ""]
+    lines += [
+        "",
+        (
+            "Conventions: Optuna and Ax get the problem in its source direction (minimise for "
+            "the negated problems), HEBO and SMAC3 minimise the loss; bnnbo maximises. Integer "
+            "inputs are integers and categorical inputs are categories in every tool."
+        ),
+        "",
+        (
+            "Initial designs (same size, each tool's own kind): bnnbo's four surrogates share one "
+            "scrambled-Sobol design per seed; Optuna's TPE and GPSampler sample their startup trials "
+            "uniformly at random; HEBO draws a Sobol sample; SMAC3's BlackBoxFacade a Sobol design; "
+            "Ax evaluates the centre of the space and then Sobol points."
+        ),
+        "",
+    ]
     return lines
 
 

@@ -33,24 +33,33 @@ def main(argv: list[str] | None = None) -> int:
     study = load_study(args.study)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     shipped = plan_study(study, None, CostTable.load(), workers=args.workers).wall_seconds
-    print(f"{'repeat':>6} {'load':>5} {'shipped est s':>14} {'fresh est s':>12} {'measured s':>11} "
-          f"{'meas/shipped':>13} {'meas/fresh':>11}", flush=True)
+    print(
+        f"{'repeat':>6} {'load':>5} {'shipped est s':>14} {'fresh est s':>12} {'measured s':>11} "
+        f"{'meas/shipped':>13} {'meas/fresh':>11}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             table = Path(tmp) / f"costs{r}.json"
-            subprocess.run([sys.executable, str(HERE / "plan_costs.py"), args.study, "--out", str(table)],
-                           check=True, env=env, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, str(HERE / "plan_costs.py"), args.study, "--out", str(table)],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
             fresh = plan_study(study, None, CostTable.load(table), workers=args.workers).wall_seconds
             load = os.getloadavg()[0]
-            cmd = [sys.executable, "-m", "bnnbo.cli", "run", args.study, "--db", str(Path(tmp) / f"s{r}.db"),
-                   "--quiet"]
+            cmd = [sys.executable, "-m", "bnnbo.cli", "run", args.study, "--db", str(Path(tmp) / f"s{r}.db"), "--quiet"]
             if args.workers > 1:
                 cmd += ["--workers", str(args.workers)]
             t = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
             measured = time.perf_counter() - t
-            print(f"{r:>6} {load:>5.1f} {shipped:>14.0f} {fresh:>12.0f} {measured:>11.0f} "
-                  f"{measured / shipped:>13.2f} {measured / fresh:>11.2f}", flush=True)
+            print(
+                f"{r:>6} {load:>5.1f} {shipped:>14.0f} {fresh:>12.0f} {measured:>11.0f} "
+                f"{measured / shipped:>13.2f} {measured / fresh:>11.2f}",
+                flush=True,
+            )
     return 0
 
 

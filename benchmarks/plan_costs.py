@@ -66,10 +66,16 @@ def measure_pair(spec, n: int, per_eval: float) -> list[dict]:
     for cold in (True, False):
         out, total = timed_step(s, history, state)
         e = out.evaluations[0]
-        points.append({"n": len(history), "cold": cold, "fit": e["fit_seconds"], "acq": e["acq_seconds"],
-                       "step": total,
-                       "overhead": max(total - e["fit_seconds"] - e["acq_seconds"] - len(out.evaluations)
-                                       * per_eval, 0.0)})
+        points.append(
+            {
+                "n": len(history),
+                "cold": cold,
+                "fit": e["fit_seconds"],
+                "acq": e["acq_seconds"],
+                "step": total,
+                "overhead": max(total - e["fit_seconds"] - e["acq_seconds"] - len(out.evaluations) * per_eval, 0.0),
+            }
+        )
         history += out.evaluations
         state = out.state
     return points
@@ -81,9 +87,13 @@ def measure_cell(spec, dim: int, objectives: int, per_eval: float, only_low: boo
     if len(sizes) >= 4 and not only_low:
         points += measure_pair(spec, sizes[-2], per_eval)
     overhead = statistics.median(p.pop("overhead") for p in points) if points else 0.0
-    return {**CostTable.cell_key(spec, dim, objectives), "label": f"{spec.study}/{spec.problem}/{spec.surrogate}",
-            "points": points, "overhead": overhead,
-            "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        **CostTable.cell_key(spec, dim, objectives),
+        "label": f"{spec.study}/{spec.problem}/{spec.surrogate}",
+        "points": points,
+        "overhead": overhead,
+        "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def save(out: Path, table: dict) -> None:
@@ -101,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as a demo worker)")
     p.add_argument("--only-low", action="store_true", help="measure only after the initial design")
     p.add_argument("--surrogates", default=None, help="comma-separated surrogate labels (default: all)")
-    p.add_argument("--no-warmup", action="store_true",
-                   help="skip each surrogate's unrecorded first step (for slow fits: the first cell then "
-                        "includes the process's one-off setup)")
+    p.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip each surrogate's unrecorded first step (for slow fits: the first cell then "
+        "includes the process's one-off setup)",
+    )
     args = p.parse_args(argv)
     set_threads(args.threads)
     out = Path(args.out)
@@ -112,14 +125,22 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(args.surrogates.split(",")) if args.surrogates else None
     command = " ".join(["python benchmarks/plan_costs.py", *(argv if argv is not None else sys.argv[1:])])
     runs = table.get("runs", [])  # every refresh, oldest first: cells keep the newest measurement
-    runs.append({"command": command, "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
-                 + f", threads {args.threads}",
-                 "load_average": round(os.getloadavg()[0], 1)})  # a loaded machine inflates every cost
-    table.update({
-        "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
-        "runs": runs, "cells": cells, "evaluations": evals,
-    })
+    runs.append(
+        {
+            "command": command,
+            "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", threads {args.threads}",
+            "load_average": round(os.getloadavg()[0], 1),
+        }
+    )  # a loaded machine inflates every cost
+    table.update(
+        {
+            "about": "Measured by benchmarks/plan_costs.py; read by bnnbo.plan (see its docstring for the model).",
+            "runs": runs,
+            "cells": cells,
+            "evaluations": evals,
+        }
+    )
     warmed: set[str] = set()
     for path in args.studies:
         study = load_study(path)
@@ -140,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             cells = [c for c in cells if any(c.get(k) != v for k, v in key.items())] + [entry]
             table["cells"] = cells
             save(out, table)
-            pts = ", ".join(f"n={q['n']}{' cold' if q['cold'] else ''}: fit {q['fit']:.3g} s acq {q['acq']:.3g} s"
-                            for q in entry["points"])
+            pts = ", ".join(
+                f"n={q['n']}{' cold' if q['cold'] else ''}: fit {q['fit']:.3g} s acq {q['acq']:.3g} s"
+                for q in entry["points"]
+            )
             print(f"{entry['label']}: overhead {entry['overhead']:.3g} s; {pts}", flush=True)
     save(out, table)
     print(f"wrote {out} ({len(cells)} cells, {len(evals)} problems)")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

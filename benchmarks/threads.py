@@ -80,8 +80,12 @@ TINY_HMC = {"widths": [16], "pretrain_steps": 20, "n_burn_in": 10, "n_samples": 
 def demo(args, seed: int) -> None:
     """The whole demo in a fresh process, with its own defaults (workers and thread policy)."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "bnnbo.cli", "demo", "--db", os.path.join(tmp, "d.db"), "--quiet"],
-                       cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "bnnbo.cli", "demo", "--db", os.path.join(tmp, "d.db"), "--quiet"],
+            cwd=tmp,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def measure(fn, args, seed: int, threads: int | None, busy: bool) -> float:
@@ -120,18 +124,23 @@ def main() -> None:
         for cond in conditions[shift:] + conditions[:shift]:
             name, threads, busy = cond
             times[cond].append(measure(workloads[name], args, rep + 1, threads, busy))
-            print(f"  repeat {rep + 1}: {name}, {threads or 'default'} thread(s), "
-                  f"{'busy' if busy else 'quiet'}: {times[cond][-1]:.2f} s", flush=True)
+            print(
+                f"  repeat {rep + 1}: {name}, {threads or 'default'} thread(s), "
+                f"{'busy' if busy else 'quiet'}: {times[cond][-1]:.2f} s",
+                flush=True,
+            )
     med = {c: statistics.median(v) for c, v in times.items()}
-    print(f"\nmedian seconds over {args.repeats} repeat(s); busy = one competing CPU-bound process; "
-          f"load average {os.getloadavg()[0]:.2f} after\n")
+    print(
+        f"\nmedian seconds over {args.repeats} repeat(s); busy = one competing CPU-bound process; "
+        f"load average {os.getloadavg()[0]:.2f} after\n"
+    )
     print("| workload | threads | quiet s | busy s | busy / quiet | 2 threads / 1 thread (quiet, busy) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in workloads:
-        for threads in ((1, 2) if name != "demo" else (None,)):
+        for threads in (1, 2) if name != "demo" else (None,):
             q, b = med[(name, threads, False)], med[(name, threads, True)]
             if threads == 2:
-                vs = (f"{q / med[(name, 1, False)]:.2f}x, {b / med[(name, 1, True)]:.2f}x")
+                vs = f"{q / med[(name, 1, False)]:.2f}x, {b / med[(name, 1, True)]:.2f}x"
             else:
                 vs = "-"
             print(f"| {name} | {threads or 'default'} | {q:.2f} | {b:.2f} | {b / q:.2f}x | {vs} |")

@@ -10,8 +10,13 @@ from bnnbo.surrogates import SURROGATES, Surrogate, get_surrogate
 from bnnbo.version import __version__ as __version__
 
 # Studies and their store pull in SQLAlchemy and pandas: imported on first use only.
-_LAZY = {"load_results": "bnnbo.results", "load_study": "bnnbo.study", "run_study": "bnnbo.runner",
-         "Store": "bnnbo.storage", "write_report": "bnnbo.report"}
+_LAZY = {
+    "load_results": "bnnbo.results",
+    "load_study": "bnnbo.study",
+    "run_study": "bnnbo.runner",
+    "Store": "bnnbo.storage",
+    "write_report": "bnnbo.report",
+}
 
 
 def __getattr__(name: str):
@@ -23,7 +28,26 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "PROBLEMS", "SURROGATES", "BnnboError", "Categorical", "ConfigError", "DataError", "Float", "Integer",
-    "Optimizer", "Problem", "Result", "SearchSpace", "Store", "Surrogate", "SurrogateError",
-    "UnknownNameError", "get_problem", "get_surrogate", "load_results", "load_study", "optimize", "run_study",
+    "PROBLEMS",
+    "SURROGATES",
+    "BnnboError",
+    "Categorical",
+    "ConfigError",
+    "DataError",
+    "Float",
+    "Integer",
+    "Optimizer",
+    "Problem",
+    "Result",
+    "SearchSpace",
+    "Store",
+    "Surrogate",
+    "SurrogateError",
+    "UnknownNameError",
+    "get_problem",
+    "get_surrogate",
+    "load_results",
+    "load_study",
+    "optimize",
+    "run_study",
 ]

@@ -69,8 +69,7 @@ class OptimizerPreset:
 #: docs/performance.md): the smallest budget whose median acquisition value is within 1% of a
 #: 4x larger budget's on Hartmann6 and Ackley.
 OPTIMIZER_PRESETS = {
-    "paper": OptimizerPreset(**{k: STUDY_LOOP[k] for k in ("num_restarts", "raw_samples",
-                                                         "maxiter", "batch_limit")}),
+    "paper": OptimizerPreset(**{k: STUDY_LOOP[k] for k in ("num_restarts", "raw_samples", "maxiter", "batch_limit")}),
     "default": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200),
     "thorough": OptimizerPreset(num_restarts=32, raw_samples=1024, maxiter=400),
     #: the default for analytic LogEI (q = 1): many cheap Sobol raw samples, and one restart at
@@ -113,8 +112,15 @@ def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
 
 
 def build_acquisition(
-    model: Model, X: Tensor, Y: Tensor, *, mode: str, ref_point: Tensor | None, seed: int,
-    num_samples: int | None = None, q: int | None = None,
+    model: Model,
+    X: Tensor,
+    Y: Tensor,
+    *,
+    mode: str,
+    ref_point: Tensor | None,
+    seed: int,
+    num_samples: int | None = None,
+    q: int | None = None,
 ) -> AcquisitionFunction:
     """The acquisition for a fitted model on ``n x d`` unit inputs and ``n x m`` outputs (maximise).
 
@@ -149,7 +155,11 @@ def build_acquisition(
 
 
 def optimize_acquisition(
-    acq: AcquisitionFunction, space: SearchSpace, q: int, preset: OptimizerPreset, rounding: str,
+    acq: AcquisitionFunction,
+    space: SearchSpace,
+    q: int,
+    preset: OptimizerPreset,
+    rounding: str,
     incumbent: Tensor | None = None,
 ) -> Tensor:
     """Maximise ``acq`` over the unit cube; return ``q x d`` valid unit points.
@@ -170,8 +180,7 @@ def optimize_acquisition(
         return _optimize(acq, space, q, preset, rounding)
 
 
-def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: OptimizerPreset,
-              rounding: str) -> Tensor:
+def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: OptimizerPreset, rounding: str) -> Tensor:
     d = space.dim
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
     options = {"maxiter": preset.maxiter}
@@ -179,8 +188,13 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         options["batch_limit"] = preset.batch_limit
     if preset.sequential and space.is_continuous:
         cands, _ = optimize_acqf(
-            acq, bounds=bounds, q=q, num_restarts=preset.num_restarts,
-            raw_samples=preset.raw_samples, options=options, sequential=True,
+            acq,
+            bounds=bounds,
+            q=q,
+            num_restarts=preset.num_restarts,
+            raw_samples=preset.raw_samples,
+            options=options,
+            sequential=True,
         )
         return cands.detach()
     if space.is_continuous or rounding == "paper":
@@ -189,8 +203,13 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         if space.is_continuous and (coarse := _coarse_acquisition(acq)) is not None:
             return _optimize_two_stage(acq, coarse, bounds, q, preset, options)
         cands, _ = optimize_acqf(
-            acq, bounds=bounds, q=q, num_restarts=preset.num_restarts,
-            raw_samples=preset.raw_samples, options=options, return_best_only=False,
+            acq,
+            bounds=bounds,
+            q=q,
+            num_restarts=preset.num_restarts,
+            raw_samples=preset.raw_samples,
+            options=options,
+            return_best_only=False,
         )
         cands = cands.reshape(-1, q, d)
         if not space.is_continuous:
@@ -213,14 +232,19 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     options["initialization_strategy"] = "random"
     options["max_discrete_values"] = max(levels.values())
     cands, _ = optimize_acqf_mixed_alternating(
-        indexed, bounds=bounds, discrete_dims=discrete or None, cat_dims=cat or None, q=q,
-        num_restarts=preset.num_restarts, raw_samples=preset.raw_samples, options=options,
+        indexed,
+        bounds=bounds,
+        discrete_dims=discrete or None,
+        cat_dims=cat or None,
+        q=q,
+        num_restarts=preset.num_restarts,
+        raw_samples=preset.raw_samples,
+        options=options,
     )
     return space.snap_unit(indexed.to_unit(cands.reshape(q, d))).detach()
 
 
-def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: OptimizerPreset,
-                             incumbent: Tensor) -> Tensor:
+def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: OptimizerPreset, incumbent: Tensor) -> Tensor:
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
     raw = draw_sobol_samples(bounds, n=preset.raw_samples, q=1, seed=int(torch.randint(2**31 - 1, ())))
     with torch.no_grad():
@@ -244,8 +268,9 @@ def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: Optimizer
         return -v.detach().numpy(), -(g / scale).numpy()
 
     upper = scale.numpy()
-    z, f, _ = fmin_l_bfgs_b_batched(neg_acq, (starts * scale).numpy(), bounds=[(0.0, u) for u in upper],
-                                     pgtol=preset.pgtol, maxiter=preset.maxiter)
+    z, f, _ = fmin_l_bfgs_b_batched(
+        neg_acq, (starts * scale).numpy(), bounds=[(0.0, u) for u in upper], pgtol=preset.pgtol, maxiter=preset.maxiter
+    )
     best = int(torch.as_tensor(f).argmin())
     return (torch.from_numpy(z[best]).reshape(1, d) / scale).clamp(0.0, 1.0).detach()
 
@@ -255,25 +280,39 @@ def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:
     the first ``model.coarse_samples`` of its networks, or None when that is not fewer."""
     k = getattr(acq.model, "coarse_samples", None)
     sampler = getattr(acq, "sampler", None)
-    if (k is None or type(acq) is not qLogNoisyExpectedImprovement
-            or not callable(getattr(sampler, "subset", None))  # a whole-network sampler (posterior.py)
-            or k >= sampler.sample_shape.numel()
-            or acq.X_pending is not None):
+    if (
+        k is None
+        or type(acq) is not qLogNoisyExpectedImprovement
+        or not callable(getattr(sampler, "subset", None))  # a whole-network sampler (posterior.py)
+        or k >= sampler.sample_shape.numel()
+        or acq.X_pending is not None
+    ):
         return None
     return qLogNoisyExpectedImprovement(
         acq.model, X_baseline=acq.X_baseline, sampler=sampler.subset(k), prune_baseline=False
     )
 
 
-def _optimize_two_stage(acq: AcquisitionFunction, coarse: AcquisitionFunction, bounds: Tensor,
-                        q: int, preset: OptimizerPreset, options: dict) -> Tensor:
+def _optimize_two_stage(
+    acq: AcquisitionFunction,
+    coarse: AcquisitionFunction,
+    bounds: Tensor,
+    q: int,
+    preset: OptimizerPreset,
+    options: dict,
+) -> Tensor:
     """Raw samples and every restart's L-BFGS-B on ``coarse`` (a few of ``acq``'s networks),
     then the best ``model.polished_restarts`` of those optima, judged by ``acq``, polished on it:
     most of the optimiser's evaluations cost a fraction of a full one, and the batch returned
     is a local optimum of ``acq`` itself."""
     starts, _ = optimize_acqf(
-        coarse, bounds=bounds, q=q, num_restarts=preset.num_restarts,
-        raw_samples=preset.raw_samples, options=options, return_best_only=False,
+        coarse,
+        bounds=bounds,
+        q=q,
+        num_restarts=preset.num_restarts,
+        raw_samples=preset.raw_samples,
+        options=options,
+        return_best_only=False,
     )
     starts = starts.reshape(-1, q, bounds.shape[-1])
     with torch.no_grad():
@@ -281,8 +320,13 @@ def _optimize_two_stage(acq: AcquisitionFunction, coarse: AcquisitionFunction, b
         best = acq(starts).topk(min(polished, starts.shape[0])).indices
     polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
     cands, _ = optimize_acqf(
-        acq, bounds=bounds, q=q, num_restarts=best.numel(), batch_initial_conditions=starts[best],
-        options=polish, return_best_only=False,
+        acq,
+        bounds=bounds,
+        q=q,
+        num_restarts=best.numel(),
+        batch_initial_conditions=starts[best],
+        options=polish,
+        return_best_only=False,
     )
     cands = cands.reshape(-1, q, bounds.shape[-1])
     with torch.no_grad():

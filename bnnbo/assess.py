@@ -75,13 +75,21 @@ def check_plot_path(path: str | os.PathLike) -> Path:
     kinds = FigureCanvasBase.get_supported_filetypes()
     suffix = path.suffix.lstrip(".").lower()
     if suffix and suffix not in kinds:
-        raise ConfigError(f"plot file {str(path)!r}: unknown image format {suffix!r}; expected one of: "
-                          f"{', '.join(sorted(kinds))}")
+        raise ConfigError(
+            f"plot file {str(path)!r}: unknown image format {suffix!r}; expected one of: {', '.join(sorted(kinds))}"
+        )
     return path
 
 
-def assess(problem: Problem | str, surrogates: list[str], n: int = 100, m: int = 1000, seed: int = 0,
-           settings: dict[str, dict[str, Any]] | None = None, workers: int = 1) -> list[Assessment]:
+def assess(
+    problem: Problem | str,
+    surrogates: list[str],
+    n: int = 100,
+    m: int = 1000,
+    seed: int = 0,
+    settings: dict[str, dict[str, Any]] | None = None,
+    workers: int = 1,
+) -> list[Assessment]:
     """Fit each surrogate label (``name`` or ``name/suffix``) on ``n`` points and score it on ``m``.
 
     ``settings`` maps a label to its setting overrides. A surrogate that fails is reported
@@ -125,8 +133,9 @@ def _assess_one(label, surrogate, X, Y, Xt, Yt, seed) -> Assessment:
         nan = float("nan")
         return Assessment(label, nan, nan, {}, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
     mean = lambda xs: sum(xs) / len(xs)
-    return Assessment(label, mean(s["nll"]), mean(s["rmse"]), {p: mean(c) for p, c in s["coverage"].items()},
-                      seconds, per_objective=s)
+    return Assessment(
+        label, mean(s["nll"]), mean(s["rmse"]), {p: mean(c) for p, c in s["coverage"].items()}, seconds, per_objective=s
+    )
 
 
 HEADER = ("surrogate", "NLL", "RMSE", *(f"cover {int(p * 100)}%" for p in LEVELS), "fit s")
@@ -164,8 +173,9 @@ def plot_calibration(results: list[Assessment], path: str, title: str = "") -> N
             continue
         levels = sorted(p for p in r.coverage if p in CURVE_LEVELS)
         ax.plot(levels, [r.coverage[p] for p in levels], marker=".", label=f"{r.label} (NLL {r.nll:.2f})")
-    ax.set(xlabel="nominal coverage of central interval", ylabel="observed coverage",
-           xlim=(0, 1), ylim=(0, 1), title=title)
+    ax.set(
+        xlabel="nominal coverage of central interval", ylabel="observed coverage", xlim=(0, 1), ylim=(0, 1), title=title
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     try:

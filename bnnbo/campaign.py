@@ -35,9 +35,9 @@ DEFAULT_FILE = "configs/campaign/campaign.toml"
 
 @dataclass
 class Entry:
-    study: Study              # with the entry's overrides applied
+    study: Study  # with the entry's overrides applied
     file: str
-    full: Study               # as the study file has it
+    full: Study  # as the study file has it
     skip: bool = False
     reason: str = ""
 
@@ -57,7 +57,7 @@ def load_campaign(path: str | Path) -> tuple[list[Entry], Path]:
         errors.append(f"unknown key(s) {sorted(unknown)}; allowed: results, study")
     entries_raw = raw.get("study")
     if not isinstance(entries_raw, list) or not entries_raw:
-        errors.append("no [[study]] entries; expected at least one with file = \"...\"")
+        errors.append('no [[study]] entries; expected at least one with file = "..."')
         entries_raw = []
     results = raw.get("results", "results/paper")
     if not isinstance(results, str):
@@ -122,8 +122,10 @@ def ordered(entries: list[Entry], db, workers: int) -> list[tuple[Entry, Any]]:
 
     costs = CostTable.load()
     plans = [(e, plan_study(e.study, db, costs, workers=workers)) for e in entries]
-    return sorted(plans, key=lambda ep: (ep[0].skip, not ep[1].complete, ep[1].wall_seconds
-                                         if ep[1].complete else ep[1].evaluations))
+    return sorted(
+        plans,
+        key=lambda ep: (ep[0].skip, not ep[1].complete, ep[1].wall_seconds if ep[1].complete else ep[1].evaluations),
+    )
 
 
 def plan_table(rows, title: str):
@@ -137,10 +139,16 @@ def plan_table(rows, title: str):
         total += 0.0 if e.skip else p.wall_seconds
         bound = "" if p.complete else ">= "
         left = sum(c.runs - c.finished for c in p.cells)
-        t.add_row(str(i), e.study.name, str(left), str(p.evaluations), str(p.fits),
-                  bound + format_seconds(p.wall_seconds), format_seconds(total),
-                  "skip: " + e.reason if e.skip else "; ".join(
-                      x for x in (e.reason, _approx(p)) if x))
+        t.add_row(
+            str(i),
+            e.study.name,
+            str(left),
+            str(p.evaluations),
+            str(p.fits),
+            bound + format_seconds(p.wall_seconds),
+            format_seconds(total),
+            "skip: " + e.reason if e.skip else "; ".join(x for x in (e.reason, _approx(p)) if x),
+        )
     return t
 
 
@@ -161,17 +169,27 @@ def manifest_entry(e: Entry, store_url, status_note: str = "") -> dict[str, Any]
     budget = {p["label"]: p["n_init"] + p["q"] * p["iterations"] for p in e.study.problems}
     counts = runs.status.value_counts().to_dict() if runs is not None else {}
     planned = len(e.study.cells())
-    shortened = (budget != full_budget or len(e.study.seeds) < len(e.full.seeds)
-                 or len(e.study.surrogates) < len(e.full.surrogates))
+    shortened = (
+        budget != full_budget
+        or len(e.study.seeds) < len(e.full.seeds)
+        or len(e.study.surrogates) < len(e.full.surrogates)
+    )
     finished = int(counts.get("finished", 0))
-    status = ("not run" if e.skip or not finished else
-              "complete" if finished >= planned and not shortened else "partial")
-    return {"study": e.study.name, "file": e.file, "status": status,
-            "seeds": list(e.study.seeds), "surrogates": [s["label"] for s in e.study.surrogates],
-            "budget": max(budget.values()), "paper_budget": max(full_budget.values()),
-            "study_seeds": list(e.full.seeds), "study_surrogates": [s["label"] for s in e.full.surrogates],
-            "runs": {k: int(v) for k, v in counts.items()}, "planned_runs": planned,
-            "reason": "; ".join(x for x in (e.reason, status_note) if x)}
+    status = "not run" if e.skip or not finished else "complete" if finished >= planned and not shortened else "partial"
+    return {
+        "study": e.study.name,
+        "file": e.file,
+        "status": status,
+        "seeds": list(e.study.seeds),
+        "surrogates": [s["label"] for s in e.study.surrogates],
+        "budget": max(budget.values()),
+        "paper_budget": max(full_budget.values()),
+        "study_seeds": list(e.full.seeds),
+        "study_surrogates": [s["label"] for s in e.full.surrogates],
+        "runs": {k: int(v) for k, v in counts.items()},
+        "planned_runs": planned,
+        "reason": "; ".join(x for x in (e.reason, status_note) if x),
+    }
 
 
 def write_manifest(folder: Path, entries: list[dict[str, Any]]) -> Path:
@@ -196,8 +214,7 @@ def export_study(e: Entry, db, folder: Path, note: str = "") -> None:
     write_manifest(folder, [manifest_entry(e, db, note)])
 
 
-def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, max_hours: float | None,
-                 console) -> int:
+def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, max_hours: float | None, console) -> int:
     from bnnbo.executors import make_executor
     from bnnbo.plan import format_seconds
     from bnnbo.progress import RichProgress
@@ -212,12 +229,14 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
             export_study(e, db, results)
             continue
         if max_hours is not None and (not p.complete or p.wall_seconds > max_hours * 3600):
-            est = ("unknown" if not p.complete else format_seconds(p.wall_seconds))
+            est = "unknown" if not p.complete else format_seconds(p.wall_seconds)
             console.print(f"[yellow]left for later[/yellow] {e.study.name}: estimate {est} > --max-hours {max_hours}")
             export_study(e, db, results, f"not run yet: estimated {est} on this machine")
             continue
-        console.print(f"[bold]{e.study.name}[/bold]: {p.evaluations} evaluations left, "
-                      f"estimate {format_seconds(p.wall_seconds)}", highlight=False)
+        console.print(
+            f"[bold]{e.study.name}[/bold]: {p.evaluations} evaluations left, estimate {format_seconds(p.wall_seconds)}",
+            highlight=False,
+        )
         with Store(db) as store:
             executor = make_executor(workers, None, None)
             try:
@@ -256,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only:
             missing = set(args.only) - {e.study.name for e in entries}
             if missing:
-                raise ConfigError(f"--only {sorted(missing)}: not in the campaign; studies: "
-                                  + ", ".join(e.study.name for e in entries))
+                raise ConfigError(
+                    f"--only {sorted(missing)}: not in the campaign; studies: "
+                    + ", ".join(e.study.name for e in entries)
+                )
             entries = [e for e in entries if e.study.name in args.only]
         if args.action == "plan":
             console.print(plan_table(ordered(entries, args.db, args.workers or 1), "campaign plan"))

@@ -63,7 +63,9 @@ def cmd_problems(args: argparse.Namespace) -> int:
         except BnnboError as exc:
             table.add_row(name, "-", "-", f"unavailable: {exc}", "")
             continue
-        known = p.optimal_value if p.num_objectives == 1 else (p.ref_point.tolist() if p.ref_point is not None else None)
+        known = (
+            p.optimal_value if p.num_objectives == 1 else (p.ref_point.tolist() if p.ref_point is not None else None)
+        )
         opts = ", ".join(f"{k}={v}" for k, v in problem_options(name).items())
         table.add_row(name, str(p.dim), str(p.num_objectives), "-" if known is None else str(known), opts)
     console.print(table)
@@ -114,8 +116,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         budget = args.budget
     else:
         budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[best]}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(f"{problem.name} / {args.surrogate}", total=budget, best="")
 
@@ -125,8 +132,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             progress.update(task, completed=opt.n_told, best=best)
 
         result = optimize(
-            problem, surrogate=surrogate, budget=budget, seed=args.seed, q=args.q,
-            n_init=args.n_init, acquisition=args.acquisition, callback=update,
+            problem,
+            surrogate=surrogate,
+            budget=budget,
+            seed=args.seed,
+            q=args.q,
+            n_init=args.n_init,
+            acquisition=args.acquisition,
+            callback=update,
         )
     _print_result(result, problem)
     return 0
@@ -136,14 +149,20 @@ def _print_result(result, problem) -> None:
     fit = sum(result.fit_seconds) / max(len(result.fit_seconds), 1)
     acq = sum(result.acq_seconds) / max(len(result.acq_seconds), 1)
     if result.Y.shape[-1] == 1:
-        point = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in problem.space.to_dicts(result.best_x.unsqueeze(0))[0].items())
+        point = ", ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in problem.space.to_dicts(result.best_x.unsqueeze(0))[0].items()
+        )
         console.print(f"best value {result.best_value:.6g} at {point}")
         if problem.optimal_value is not None:
-            console.print(f"optimum {problem.optimal_value:.6g}; regret {problem.optimal_value - result.best_value:.4g}")
+            console.print(
+                f"optimum {problem.optimal_value:.6g}; regret {problem.optimal_value - result.best_value:.4g}"
+            )
     else:
-        console.print(f"dominated hypervolume {float(result.trace[-1]):.6g}"
-                      + (f" (max {problem.max_hv:.6g})" if problem.max_hv else ""))
+        console.print(
+            f"dominated hypervolume {float(result.trace[-1]):.6g}"
+            + (f" (max {problem.max_hv:.6g})" if problem.max_hv else "")
+        )
     console.print(f"{len(result.Y)} evaluations; mean fit {fit:.3f} s, mean acquisition {acq:.3f} s per iteration")
 
 
@@ -192,8 +211,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         settings.setdefault(label, {})[field] = value
     problem = get_problem(args.problem, **parse_assignments(args.option))
     with console.status(f"fitting {len(labels)} surrogate(s) on {args.n} points of {problem.name}"):
-        results = assess(problem, labels, n=args.n, m=args.m, seed=args.seed, settings=settings,
-                         workers=args.workers)
+        results = assess(problem, labels, n=args.n, m=args.m, seed=args.seed, settings=settings, workers=args.workers)
     table = Table(*HEADER, title=f"{problem.name}: n={args.n} train, m={args.m} test, seed {args.seed}")
     for row in table_rows(results):
         table.add_row(*row)
@@ -212,14 +230,19 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 # ---- studies: run / demo / status / export -----------------------------------------------------
 def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", default=None, metavar="URL",
-                   help="SQLAlchemy URL or SQLite file (default: $BNNBO_DB, else ./bnnbo.db)")
+    p.add_argument(
+        "--db", default=None, metavar="URL", help="SQLAlchemy URL or SQLite file (default: $BNNBO_DB, else ./bnnbo.db)"
+    )
 
 
 def _threads_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="torch threads per process (default: $BNNBO_THREADS, else $OMP_NUM_THREADS, "
-                        "else 1: the fits are small; use --workers for more cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads per process (default: $BNNBO_THREADS, else $OMP_NUM_THREADS, "
+        "else 1: the fits are small; use --workers for more cores)",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
@@ -230,12 +253,18 @@ def _run_args(p: argparse.ArgumentParser, study: bool = True) -> None:
     where.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:port)")
     _threads_arg(p)
-    p.add_argument("--force-new", action="store_true",
-                   help="start runs whose settings changed again (old runs are kept as superseded)")
+    p.add_argument(
+        "--force-new",
+        action="store_true",
+        help="start runs whose settings changed again (old runs are kept as superseded)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables; a summary line only")
     if study:
-        p.add_argument("--plan", action="store_true",
-                       help="print the work left and its estimated time (see `bnnbo plan`), run nothing")
+        p.add_argument(
+            "--plan",
+            action="store_true",
+            help="print the work left and its estimated time (see `bnnbo plan`), run nothing",
+        )
 
 
 @command("run", "run or resume a study: every problem x surrogate x seed, each evaluation stored", _run_args)
@@ -247,9 +276,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_study(load_study(args.study), args)
 
 
-@command("demo", "run the demo study (Branin, Hartmann6; GP, I-BNN, BNNs) and rank the surrogates "
-         "(default: a local Dask worker per core, up to 4)",
-         lambda p: _run_args(p, study=False))
+@command(
+    "demo",
+    "run the demo study (Branin, Hartmann6; GP, I-BNN, BNNs) and rank the surrogates "
+    "(default: a local Dask worker per core, up to 4)",
+    lambda p: _run_args(p, study=False),
+)
 def cmd_demo(args: argparse.Namespace) -> int:
     from importlib.resources import files
 
@@ -280,8 +312,10 @@ def check_persistent(url) -> None:
 
     resolved = resolve_url(url)
     if is_memory_url(resolved):
-        raise BnnboError(f"store URL {resolved!r} is an in-memory database: every result would be lost "
-                         "when the run ends; expected a file path or a database server URL")
+        raise BnnboError(
+            f"store URL {resolved!r} is an in-memory database: every result would be lost "
+            "when the run ends; expected a file path or a database server URL"
+        )
 
 
 def _run_study(study, args: argparse.Namespace) -> int:
@@ -331,17 +365,26 @@ def _report_outcome(outcome, store, quiet: bool) -> None:
         cell = f"{spec.problem} / {spec.surrogate} / seed {spec.seed}"
         err_console.print(f"[red]failed[/red] {cell}: {escape(error)}", soft_wrap=True, highlight=False)
     state = "interrupted; run the same command again to resume" if outcome.interrupted else "done"
-    console.print(f"study {outcome.study!r} {state}: {outcome.finished} run(s) finished now, "
-                  f"{outcome.skipped} already finished, {len(outcome.failed)} failed; "
-                  f"store {escape(store.url)}", soft_wrap=True, highlight=False)
+    console.print(
+        f"study {outcome.study!r} {state}: {outcome.finished} run(s) finished now, "
+        f"{outcome.skipped} already finished, {len(outcome.failed)} failed; "
+        f"store {escape(store.url)}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _status_args(p: argparse.ArgumentParser) -> None:
     _db_arg(p)
     p.add_argument("--study", default=None, help="only this study")
-    p.add_argument("--stale-after", type=float, default=None, metavar="SECONDS",
-                   help="show a running run whose driver sent no heartbeat for this long as interrupted "
-                        "(default: $BNNBO_STALE_SECONDS, else 60)")
+    p.add_argument(
+        "--stale-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="show a running run whose driver sent no heartbeat for this long as interrupted "
+        "(default: $BNNBO_STALE_SECONDS, else 60)",
+    )
 
 
 @command("status", "list the studies in a store and the state of their runs", _status_args)
@@ -352,13 +395,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Store(args.db, create=False) as store:
         studies = [s for s in store.studies(args.stale_after) if args.study in (None, s["name"])]
         runs = load_runs(store, args.study, stale_after=args.stale_after)
-    table = Table("study", "runs", "finished", "running", "failed", "interrupted", "pending", "updated",
-                  title=f"studies in {store.url}")
+    table = Table(
+        "study",
+        "runs",
+        "finished",
+        "running",
+        "failed",
+        "interrupted",
+        "pending",
+        "updated",
+        title=f"studies in {store.url}",
+    )
     for s in studies:
         c = s["runs"]
-        table.add_row(s["name"], str(sum(v for k, v in c.items() if k != "superseded")),
-                      *(str(c.get(k, 0)) for k in ("finished", "running", "failed", "interrupted", "pending")),
-                      f"{s['updated_at']:%Y-%m-%d %H:%M}")
+        table.add_row(
+            s["name"],
+            str(sum(v for k, v in c.items() if k != "superseded")),
+            *(str(c.get(k, 0)) for k in ("finished", "running", "failed", "interrupted", "pending")),
+            f"{s['updated_at']:%Y-%m-%d %H:%M}",
+        )
     console.print(table)
     for name, rows in runs.groupby("study", sort=False):
         t = Table("problem", "surrogate", "seed", "status", "evaluations", "best", "error", title=f"runs of {name}")
@@ -367,8 +422,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             # pandas turns a missing error into NaN (a float, and truthy) once another run has one
             error = r.error if isinstance(r.error, str) else ""
             shown = "interrupted (resumable)" if r.status == "interrupted" else r.status
-            t.add_row(r.problem, r.surrogate, str(r.seed), shown, f"{r.n_evaluations}/{r.budget}",
-                      best, error[:80])
+            t.add_row(r.problem, r.surrogate, str(r.seed), shown, f"{r.n_evaluations}/{r.budget}", best, error[:80])
         console.print(t)
     return 0
 
@@ -380,8 +434,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["csv", "parquet"], default=None, help="default: from the file suffix")
 
 
-@command("export", "write every evaluation (with run labels and the best-so-far trace) to CSV or Parquet",
-         _export_args)
+@command("export", "write every evaluation (with run labels and the best-so-far trace) to CSV or Parquet", _export_args)
 def cmd_export(args: argparse.Namespace) -> int:
     from bnnbo.results import export_results
 
@@ -398,8 +451,12 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--costs", default=None, metavar="FILE", help="cost table (default: the measured one shipped)")
 
 
-@command("plan", "count the evaluations, fits and acquisitions a study has left and estimate its time "
-         "(runs nothing, writes nothing)", _plan_args)
+@command(
+    "plan",
+    "count the evaluations, fits and acquisitions a study has left and estimate its time "
+    "(runs nothing, writes nothing)",
+    _plan_args,
+)
 def cmd_plan(args: argparse.Namespace) -> int:
     from bnnbo.study import load_study
 
@@ -411,8 +468,9 @@ def _print_plan(study, args: argparse.Namespace) -> int:
     from bnnbo.storage import resolve_url
 
     costs = CostTable.load(getattr(args, "costs", None))
-    plan = plan_study(study, resolve_url(args.db), costs, workers=args.workers or 1,
-                      force_new=getattr(args, "force_new", False))
+    plan = plan_study(
+        study, resolve_url(args.db), costs, workers=args.workers or 1, force_new=getattr(args, "force_new", False)
+    )
     console.print(plan_table(plan))
     for note in plan.notes:
         console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
@@ -421,16 +479,18 @@ def _print_plan(study, args: argparse.Namespace) -> int:
 
 # ---- report ------------------------------------------------------------------------------------
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("exports", nargs="*", metavar="EXPORT",
-                   help="exported results (`bnnbo export`: .parquet / .csv files or folders of them) "
-                        "instead of a store")
+    p.add_argument(
+        "exports",
+        nargs="*",
+        metavar="EXPORT",
+        help="exported results (`bnnbo export`: .parquet / .csv files or folders of them) instead of a store",
+    )
     _db_arg(p)
     p.add_argument("--study", default=None, help="the study (default: the most recently updated one)")
     p.add_argument("--out", default=None, metavar="DIR", help="folder to write (default: bnnbo-report/<study>)")
 
 
-@command("report", "write plots, tables and one self-contained HTML report of a stored or exported study",
-         _report_args)
+@command("report", "write plots, tables and one self-contained HTML report of a stored or exported study", _report_args)
 def cmd_report(args: argparse.Namespace) -> int:
     from bnnbo.report import write_report
 
@@ -444,20 +504,32 @@ def cmd_report(args: argparse.Namespace) -> int:
 # ---- dashboard ---------------------------------------------------------------------------------
 def _dashboard_args(p: argparse.ArgumentParser) -> None:
     _db_arg(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
-                   help="seconds between the pages' live updates (0: none)")
+    p.add_argument(
+        "--refresh",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between the pages' live updates (0: none)",
+    )
 
 
-@command("dashboard", "serve a live, read-only web view of the store's studies and runs "
-         "(needs bnnbo[dashboard])", _dashboard_args)
+@command(
+    "dashboard",
+    "serve a live, read-only web view of the store's studies and runs (needs bnnbo[dashboard])",
+    _dashboard_args,
+)
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from bnnbo.dashboard import serve
 
-    serve(args.db, args.host, args.port, args.refresh,
-          say=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False))
+    serve(
+        args.db,
+        args.host,
+        args.port,
+        args.refresh,
+        say=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False),
+    )
     return 0
 
 

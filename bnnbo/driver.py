@@ -25,11 +25,11 @@ class Result:
     problem: str
     surrogate: str
     seed: int
-    X: Tensor                      # n x d, original units
-    Y: Tensor                      # n x m, maximisation convention
-    initial: Tensor                # n, bool
-    trace: Tensor                  # n: best so far (m = 1) or dominated hypervolume (m > 1)
-    fit_seconds: list[float]       # per model-based iteration
+    X: Tensor  # n x d, original units
+    Y: Tensor  # n x m, maximisation convention
+    initial: Tensor  # n, bool
+    trace: Tensor  # n: best so far (m = 1) or dominated hypervolume (m > 1)
+    fit_seconds: list[float]  # per model-based iteration
     acq_seconds: list[float]
     diagnostics: list[dict[str, Any]]
 
@@ -47,9 +47,15 @@ class Result:
 
 
 def optimize(
-    problem: Problem | str, surrogate: str | Surrogate = "gp", budget: int | None = None, seed: int = 0,
-    q: int | None = None, n_init: int | None = None, acquisition: str = "default",
-    surrogate_settings: dict[str, Any] | None = None, acq_optimizer: str | None = None,
+    problem: Problem | str,
+    surrogate: str | Surrogate = "gp",
+    budget: int | None = None,
+    seed: int = 0,
+    q: int | None = None,
+    n_init: int | None = None,
+    acquisition: str = "default",
+    surrogate_settings: dict[str, Any] | None = None,
+    acq_optimizer: str | None = None,
     callback: Callable[[Optimizer, Tensor, Tensor], None] | None = None,
 ) -> Result:
     """Run BO on a problem for ``budget`` evaluations (default: the study's budget).
@@ -65,8 +71,15 @@ def optimize(
         budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
     check_count("budget", budget, 1, MAX_BUDGET)
     opt = Optimizer(
-        problem.space, problem.num_objectives, surrogate, seed=seed, q=q, n_init=n_init,
-        acquisition=acquisition, ref_point=problem.ref_point, acq_optimizer=acq_optimizer,
+        problem.space,
+        problem.num_objectives,
+        surrogate,
+        seed=seed,
+        q=q,
+        n_init=n_init,
+        acquisition=acquisition,
+        ref_point=problem.ref_point,
+        acq_optimizer=acq_optimizer,
         surrogate_settings=surrogate_settings,
     )
     while opt.n_told < budget:
@@ -96,8 +109,14 @@ def result_of(opt: Optimizer, problem: Problem) -> Result:
             acqs.append(e.acq_seconds)
             diags.append(e.diagnostics)
     return Result(
-        problem=problem.name, surrogate=opt.surrogate.name, seed=opt.seed, X=opt.X, Y=Y,
+        problem=problem.name,
+        surrogate=opt.surrogate.name,
+        seed=opt.seed,
+        X=opt.X,
+        Y=Y,
         initial=torch.tensor([e.initial for e in opt.history]),
-        trace=progress_trace(Y, problem.ref_point), fit_seconds=fits, acq_seconds=acqs, diagnostics=diags,
+        trace=progress_trace(Y, problem.ref_point),
+        fit_seconds=fits,
+        acq_seconds=acqs,
+        diagnostics=diags,
     )
-

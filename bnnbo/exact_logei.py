@@ -63,7 +63,9 @@ class ExactGPLogEI(AcquisitionFunction):
         shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
         scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
         self.register_buffer("train_X", X)
-        self.register_buffer("L_inv", torch.linalg.solve_triangular(L, torch.eye(X.shape[0], dtype=X.dtype), upper=False))
+        self.register_buffer(
+            "L_inv", torch.linalg.solve_triangular(L, torch.eye(X.shape[0], dtype=X.dtype), upper=False)
+        )
         self.register_buffer("alpha", alpha)
         self.register_buffer("shift", shift)
         self.register_buffer("scale", scale)
@@ -72,9 +74,13 @@ class ExactGPLogEI(AcquisitionFunction):
         kernel = model.covar_module
         self._rbf = type(kernel) is RBFKernel and kernel.active_dims is None
         # bnnbo's default kernel: Matern-5/2 ARD under an output scale
-        self._matern = (type(kernel) is ScaleKernel and type(kernel.base_kernel) is MaternKernel
-                        and kernel.base_kernel.nu == 2.5 and kernel.active_dims is None
-                        and kernel.base_kernel.active_dims is None)
+        self._matern = (
+            type(kernel) is ScaleKernel
+            and type(kernel.base_kernel) is MaternKernel
+            and kernel.base_kernel.nu == 2.5
+            and kernel.active_dims is None
+            and kernel.base_kernel.active_dims is None
+        )
         if self._rbf or self._matern:  # a few fused ops instead of gpytorch's forward
             base = kernel.base_kernel if self._matern else kernel
             with torch.no_grad():
@@ -131,7 +137,7 @@ class ExactGPLogEI(AcquisitionFunction):
             e = torch.exp(-s)
             k = self.outputscale * (1.0 + s + s.square() / 3.0) * e
             dk_dd2 = self.outputscale * (-5.0 / 6.0) * (1.0 + s) * e
-        w = k @ self.L_inv.T                       # n x N
+        w = k @ self.L_inv.T  # n x N
         var_raw = self.outputscale - w.square().sum(-1)
         var = var_raw.clamp_min(1e-12)
         sd = var.sqrt()
@@ -144,8 +150,7 @@ class ExactGPLogEI(AcquisitionFunction):
         dv_dmean = r / sigma
         dv_dsigma = torch.where(var_raw > 1e-12, (1.0 - u * r) / sigma, 0.0)
         # mean = scale (c + k alpha), sigma = scale sqrt(prior - |L^-1 k|^2)
-        dv_dk = self.scale * (dv_dmean.unsqueeze(-1) * self.alpha
-                              - (dv_dsigma / sd).unsqueeze(-1) * (w @ self.L_inv))
+        dv_dk = self.scale * (dv_dmean.unsqueeze(-1) * self.alpha - (dv_dsigma / sd).unsqueeze(-1) * (w @ self.L_inv))
         # d2 = |x / ls - X / ls|^2
         g = ((dv_dk * dk_dd2).unsqueeze(-1) * 2.0 * diff).sum(-2) * self.inv_ls
         return value, g

@@ -119,8 +119,7 @@ class DaskExecutor:
     wrong address fails within ``CONNECT_TIMEOUT`` seconds, before anything is stored.
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None,
-                 threads: int | None = None):
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, threads: int | None = None):
         try:
             import distributed  # noqa: F401
         except ImportError as exc:  # pragma: no cover - a core dependency
@@ -144,11 +143,16 @@ class DaskExecutor:
                     raise UnavailableError(
                         f"cannot reach the Dask scheduler {self.scheduler!r} within {CONNECT_TIMEOUT:g} s "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}); "
-                        "expected a running scheduler at tcp://host:port (see `dask scheduler`)") from None
+                        "expected a running scheduler at tcp://host:port (see `dask scheduler`)"
+                    ) from None
             else:
                 self.cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
                 )
                 self.client = Client(self.cluster)
         return self.client
@@ -190,7 +194,8 @@ class DaskExecutor:
                 if without_workers >= NO_WORKER_TIMEOUT:
                     raise UnavailableError(
                         f"no Dask worker for {NO_WORKER_TIMEOUT:.0f} s ({self.describe()}); the workers' "
-                        "log above says why (e.g. bnnbo not importable on them)") from None
+                        "log above says why (e.g. bnnbo not importable on them)"
+                    ) from None
 
     def close(self) -> None:
         if self.client is not None:
@@ -211,16 +216,17 @@ class DaskExecutor:
 def _local_threads(workers: int) -> int:
     cores = available_cores()
     if workers < 1 or workers > cores:
-        raise ConfigError(f"--workers {workers}: expected 1..{cores} (the cores of this machine); "
-                          "more workers than cores only slows every fit down")
+        raise ConfigError(
+            f"--workers {workers}: expected 1..{cores} (the cores of this machine); "
+            "more workers than cores only slows every fit down"
+        )
     return max(1, cores // workers)
 
 
 def check_workers(workers: int | None) -> None:
     """``--workers 0`` (or less) is an error, not a silent in-process run."""
     if workers is not None and workers < 1:
-        raise ConfigError(f"--workers {workers}: expected an integer >= 1 (leave out --workers to run "
-                          "in this process)")
+        raise ConfigError(f"--workers {workers}: expected an integer >= 1 (leave out --workers to run in this process)")
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, threads: int | None = None):
@@ -234,6 +240,8 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, thre
     if workers is None and not scheduler:
         return InProcessExecutor(threads)
     if workers is not None and threads is not None and workers * threads > available_cores():
-        raise ConfigError(f"--workers {workers} x {threads} thread(s) (--threads or ${THREADS_ENV}) exceeds "
-                          f"the {available_cores()} cores of this machine")
+        raise ConfigError(
+            f"--workers {workers} x {threads} thread(s) (--threads or ${THREADS_ENV}) exceeds "
+            f"the {available_cores()} cores of this machine"
+        )
     return DaskExecutor(workers=workers, scheduler=scheduler, threads=threads)

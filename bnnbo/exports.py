@@ -39,8 +39,14 @@ def export_metadata(store, study: str | None) -> dict[str, Any]:
         for key, value in row.items():
             if key.endswith("_at"):
                 row[key] = _iso(value)
-    return {"format": FORMAT, "version": VERSION, "bnnbo": __version__,
-            "exported_at": datetime.now(timezone.utc).isoformat(), "studies": studies, "runs": runs}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "bnnbo": __version__,
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "studies": studies,
+        "runs": runs,
+    }
 
 
 def sidecar(path: Path) -> Path:
@@ -94,15 +100,19 @@ def _read_one(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
         try:
             meta = json.loads(meta_path.read_text())
         except OSError:
-            raise ConfigError(f"{str(path)!r}: its metadata {meta_path.name!r} is missing (export the study "
-                              "again with `bnnbo export`)") from None
+            raise ConfigError(
+                f"{str(path)!r}: its metadata {meta_path.name!r} is missing (export the study "
+                "again with `bnnbo export`)"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{str(meta_path)!r} is not valid JSON: {exc}") from None
         evals["x"], evals["y"] = evals["x"].map(json.loads), evals["y"].map(json.loads)
         evals["created_at"] = pd.to_datetime(evals["created_at"], format="ISO8601")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ConfigError(f"{str(path)!r} is not a bnnbo export with run metadata (made by an older "
-                          "bnnbo, or another tool): export the study again with `bnnbo export`")
+        raise ConfigError(
+            f"{str(path)!r} is not a bnnbo export with run metadata (made by an older "
+            "bnnbo, or another tool): export the study again with `bnnbo export`"
+        )
     if meta.get("version") != VERSION:
         raise ConfigError(f"{str(path)!r}: export version {meta.get('version')!r}; this bnnbo reads {VERSION}")
     for col in ("diagnostics", "problem_options"):
@@ -130,8 +140,9 @@ def load_exports(source) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFra
         seen = {s["name"] for s in studies}
         dup = [s["name"] for s in meta["studies"] if s["name"] in seen]
         if dup:
-            raise ConfigError(f"study {dup[0]!r} is in more than one of the exports given ({path}); "
-                              "give each study once")
+            raise ConfigError(
+                f"study {dup[0]!r} is in more than one of the exports given ({path}); give each study once"
+            )
         studies += meta["studies"]
         runs.append(r)
         evals.append(ev)

@@ -66,8 +66,10 @@ def seed_ranks(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
     """Rank of each surrogate per (problem, seed): 1 = best; failed runs last, ties averaged."""
     finals = final_values(runs, evals).set_index("run_id").final
     settled = runs[runs.status.isin([RunStatus.FINISHED.value, RunStatus.FAILED.value])].copy()
-    settled["value"] = [finals.get(i, -math.inf) if s == RunStatus.FINISHED else -math.inf
-                        for i, s in zip(settled.run_id, settled.status)]
+    settled["value"] = [
+        finals.get(i, -math.inf) if s == RunStatus.FINISHED else -math.inf
+        for i, s in zip(settled.run_id, settled.status)
+    ]
     settled["rank"] = settled.groupby(["problem", "seed"]).value.rank(ascending=False, method="average")
     return settled[["problem", "surrogate", "seed", "status", "value", "rank"]]
 
@@ -78,8 +80,9 @@ def mean_ranks(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
     ranks = seed_ranks(runs, evals)
     wide = ranks.pivot_table(index="surrogate", columns="problem", values="rank", aggfunc="mean")
     surrogates, problems = list(dict.fromkeys(runs.surrogate)), list(dict.fromkeys(runs.problem))
-    return wide.reindex(index=[s for s in surrogates if s in wide.index],
-                        columns=[p for p in problems if p in wide.columns])
+    return wide.reindex(
+        index=[s for s in surrogates if s in wide.index], columns=[p for p in problems if p in wide.columns]
+    )
 
 
 def standard_error(values) -> float:

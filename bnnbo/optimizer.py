@@ -20,7 +20,12 @@ from torch import Tensor
 
 from bnnbo import statefile
 from bnnbo.acquisition import (
-    OptimizerPreset, build_acquisition, check_mode, default_preset_name, get_preset, optimize_acquisition,
+    OptimizerPreset,
+    build_acquisition,
+    check_mode,
+    default_preset_name,
+    get_preset,
+    optimize_acquisition,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.limits import MAX_N_INIT, MAX_Q, MAX_SEED, check_count
@@ -58,11 +63,19 @@ class Optimizer:
     """
 
     def __init__(
-        self, space: SearchSpace | Tensor, num_objectives: int = 1, surrogate: str | Surrogate = "gp",
-        seed: int = 0, q: int = 1, n_init: int | None = None, acquisition: str = "default",
-        maximize: bool | Sequence[bool] = True, ref_point: Sequence[float] | Tensor | None = None,
+        self,
+        space: SearchSpace | Tensor,
+        num_objectives: int = 1,
+        surrogate: str | Surrogate = "gp",
+        seed: int = 0,
+        q: int = 1,
+        n_init: int | None = None,
+        acquisition: str = "default",
+        maximize: bool | Sequence[bool] = True,
+        ref_point: Sequence[float] | Tensor | None = None,
         acq_optimizer: str | OptimizerPreset | None = None,
-        surrogate_settings: dict[str, Any] | None = None, surrogate_state: Any = None,
+        surrogate_settings: dict[str, Any] | None = None,
+        surrogate_state: Any = None,
     ):
         self.space = space if isinstance(space, SearchSpace) else SearchSpace.box(space)
         _check_int("num_objectives", num_objectives, 1, 1_000)
@@ -144,8 +157,13 @@ class Optimizer:
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U, self.encoding)
-        info = {"initial": False, "batch": self._asks, "fit_seconds": t1 - t0,
-                "acq_seconds": t2 - t1, "diagnostics": dict(self.surrogate.diagnostics_)}
+        info = {
+            "initial": False,
+            "batch": self._asks,
+            "fit_seconds": t1 - t0,
+            "acq_seconds": t2 - t1,
+            "diagnostics": dict(self.surrogate.diagnostics_),
+        }
         self._pending = (X, info)
         self._asks += 1
         return X
@@ -193,17 +211,28 @@ class Optimizer:
         pending = None
         if self._pending is not None:
             X, info = self._pending
-            pending = {"X": X, "info": _plain(info),
-                       "state": None if info["initial"] else self.surrogate.state_}
-        blob = statefile.dumps({
-            "settings": self._settings(),
-            "history": [{"x": e.x, "y": e.y, "initial": e.initial, "batch": e.batch,
-                         "fit_seconds": e.fit_seconds, "acq_seconds": e.acq_seconds,
-                         "diagnostics": _plain(e.diagnostics)} for e in self.history],
-            "asks": self._asks,
-            "surrogate_state": self.surrogate_state,
-            "pending": pending,
-        }, CHECKPOINT)
+            pending = {"X": X, "info": _plain(info), "state": None if info["initial"] else self.surrogate.state_}
+        blob = statefile.dumps(
+            {
+                "settings": self._settings(),
+                "history": [
+                    {
+                        "x": e.x,
+                        "y": e.y,
+                        "initial": e.initial,
+                        "batch": e.batch,
+                        "fit_seconds": e.fit_seconds,
+                        "acq_seconds": e.acq_seconds,
+                        "diagnostics": _plain(e.diagnostics),
+                    }
+                    for e in self.history
+                ],
+                "asks": self._asks,
+                "surrogate_state": self.surrogate_state,
+                "pending": pending,
+            },
+            CHECKPOINT,
+        )
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as fh:
@@ -223,16 +252,24 @@ class Optimizer:
         that is not in the registry (by default the saved name and settings are used)."""
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"no optimizer checkpoint at {str(path)!r}"
-                              + (" (it is a folder)" if path.is_dir() else ""))
+            raise ConfigError(
+                f"no optimizer checkpoint at {str(path)!r}" + (" (it is a folder)" if path.is_dir() else "")
+            )
         what = f"checkpoint {str(path)!r}"
         data = statefile.loads(path.read_bytes(), CHECKPOINT, what)
         try:
             s = data["settings"]
             opt = cls(
-                _space_of(s["space"]), s["num_objectives"], surrogate or s["surrogate"], seed=s["seed"],
-                q=s["q"], n_init=s["n_init"], acquisition=s["acquisition"], maximize=list(s["maximize"]),
-                ref_point=s["ref_point"], acq_optimizer=OptimizerPreset(**s["acq_optimizer"]),
+                _space_of(s["space"]),
+                s["num_objectives"],
+                surrogate or s["surrogate"],
+                seed=s["seed"],
+                q=s["q"],
+                n_init=s["n_init"],
+                acquisition=s["acquisition"],
+                maximize=list(s["maximize"]),
+                ref_point=s["ref_point"],
+                acq_optimizer=OptimizerPreset(**s["acq_optimizer"]),
                 surrogate_settings=None if surrogate is not None else s["surrogate_settings"],
             )
             opt.restore([Evaluation(**e) for e in data["history"]], data["surrogate_state"])
@@ -242,20 +279,29 @@ class Optimizer:
                 opt._pending = (pending["X"], pending["info"])
                 opt.surrogate.state_ = pending["state"]
         except UnknownNameError as exc:
-            raise UnknownNameError(f"{what}: {exc}; for a surrogate outside the registry pass "
-                                   "Optimizer.load(path, surrogate=YourSurrogate(...))") from None
+            raise UnknownNameError(
+                f"{what}: {exc}; for a surrogate outside the registry pass "
+                "Optimizer.load(path, surrogate=YourSurrogate(...))"
+            ) from None
         except (KeyError, TypeError, AttributeError) as exc:
             raise statefile.StateError(f"{what}: incomplete or malformed ({type(exc).__name__}: {exc})") from None
         return opt
 
     def _settings(self) -> dict[str, Any]:
         ref = None if self._ref_max is None else self._ref_max * self._sign
-        return {"space": [_param_data(p) for p in self.space.parameters],
-                "num_objectives": self.num_objectives, "surrogate": self.surrogate.name,
-                "surrogate_settings": self.surrogate.settings.to_dict(), "seed": self.seed, "q": self.q,
-                "n_init": self.n_init, "acquisition": self.mode,
-                "maximize": [bool(v > 0) for v in self._sign.tolist()], "ref_point": ref,
-                "acq_optimizer": dataclasses.asdict(self.preset)}
+        return {
+            "space": [_param_data(p) for p in self.space.parameters],
+            "num_objectives": self.num_objectives,
+            "surrogate": self.surrogate.name,
+            "surrogate_settings": self.surrogate.settings.to_dict(),
+            "seed": self.seed,
+            "q": self.q,
+            "n_init": self.n_init,
+            "acquisition": self.mode,
+            "maximize": [bool(v > 0) for v in self._sign.tolist()],
+            "ref_point": ref,
+            "acq_optimizer": dataclasses.asdict(self.preset),
+        }
 
     # ---- internals -------------------------------------------------------------------------
     def _fit(self, X_unit: Tensor, Y_max: Tensor, step_seed: int):
@@ -311,9 +357,12 @@ def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool
     loop it was measured in (q = 1, one objective, default acquisition); batches and several
     objectives keep BoTorch's GP fitted cold, unless the user set any of those options."""
     s = surrogate.settings
-    return (surrogate.name == "gp" and getattr(s, "priors", None) == "modern"
-            and all(getattr(s, k) is None for k in _PREVIOUS_GP)
-            and (q > 1 or m > 1 or mode != "default"))
+    return (
+        surrogate.name == "gp"
+        and getattr(s, "priors", None) == "modern"
+        and all(getattr(s, k) is None for k in _PREVIOUS_GP)
+        and (q > 1 or m > 1 or mode != "default")
+    )
 
 
 def _default_n_init(d: int) -> int:
@@ -335,8 +384,7 @@ def _signs(maximize: bool | Sequence[bool], m: int) -> Tensor:
     else:
         flags = list(maximize)
     if flags is None or len(flags) != m or not all(isinstance(f, _BOOLS) for f in flags):
-        raise ConfigError(f"maximize must be True, False or {m} bool(s), one per objective; "
-                          f"got {maximize!r}")
+        raise ConfigError(f"maximize must be True, False or {m} bool(s), one per objective; got {maximize!r}")
     return torch.tensor([1.0 if f else -1.0 for f in flags], dtype=DTYPE)
 
 

@@ -21,8 +21,9 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         reason = "is not a folder" if parent.exists() else "does not exist"
-        raise ConfigError(f"{what} {str(path)!r}: the folder {str(parent)!r} {reason}; create it first "
-                          "or choose another path")
+        raise ConfigError(
+            f"{what} {str(path)!r}: the folder {str(parent)!r} {reason}; create it first or choose another path"
+        )
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"{what} {str(path)!r} cannot be written (no permission)")
     return path

@@ -46,8 +46,21 @@ TESTS: dict[tuple[str, str], str] = {
 }
 _LEDGER_TEST = _T + "test_the_committed_ledger_is_up_to_date"
 _SPEC_TEST = _T + "test_hmc_dkl_and_ibnn_presets_match_the_study_spec"
-for _f in ("widths", "prior_var", "noise_std", "n_burn_in", "n_samples", "step_size", "path_length",
-           "standardize_y", "n_chains", "metric", "collapse_output_layer", "dtype", "pretrain_steps"):
+for _f in (
+    "widths",
+    "prior_var",
+    "noise_std",
+    "n_burn_in",
+    "n_samples",
+    "step_size",
+    "path_length",
+    "standardize_y",
+    "n_chains",
+    "metric",
+    "collapse_output_layer",
+    "dtype",
+    "pretrain_steps",
+):
     TESTS[("hmc", _f)] = _SPEC_TEST
 for _f in ("widths", "lr", "train_steps", "pretrain_steps"):
     TESTS[("dkl", _f)] = _SPEC_TEST
@@ -105,26 +118,33 @@ def _study_per_problem(sur: str, c: paper.StudyConfig) -> dict[str, str]:
 
     if sur == "hmc":
         h = c.hmc
-        return {"widths": _fmt(c.regnet_dims), "prior_var": _fmt(h["prior_var"]),
-                "noise_std": _fmt(h["noise_var"]), "n_burn_in": _fmt(h["n_burn_in"]),
-                "n_samples": _fmt(h["n_samples_per_chain"]), "step_size": _fmt(h["step_size"]),
-                "path_length": _fmt(h["path_length"]), "standardize_y": _fmt(h["standardize_y"])}
+        return {
+            "widths": _fmt(c.regnet_dims),
+            "prior_var": _fmt(h["prior_var"]),
+            "noise_std": _fmt(h["noise_var"]),
+            "n_burn_in": _fmt(h["n_burn_in"]),
+            "n_samples": _fmt(h["n_samples_per_chain"]),
+            "step_size": _fmt(h["step_size"]),
+            "path_length": _fmt(h["path_length"]),
+            "standardize_y": _fmt(h["standardize_y"]),
+        }
     if sur == "sghmc":
         return {"widths": _fmt(c.regnet_dims), "prior_var": var(c.sghmc_prior_var)}
     if sur == "ensemble":
         e = c.ensemble
-        return {"widths": _fmt(e["regnet_dims"]), "prior_var": var(e["prior_var"]),
-                "noise_std": _fmt(e["noise_var"])}
+        return {"widths": _fmt(e["regnet_dims"]), "prior_var": var(e["prior_var"]), "noise_std": _fmt(e["noise_var"])}
     if sur == "laplace":
         lap = c.laplace
-        return {"widths": _fmt(c.regnet_dims), "prior_var": var(lap["prior_var"]),
-                "noise_var": var(lap["noise_var"])}
+        return {"widths": _fmt(c.regnet_dims), "prior_var": var(lap["prior_var"]), "noise_var": var(lap["noise_var"])}
     if sur == "dkl":
         d = c.dkl
         lr = d["learning_rate"]
-        return {"widths": _fmt(d["regnet_dims"]), "pretrain_steps": _fmt(d["pretrain_steps"]),
-                "train_steps": _fmt(d["train_steps"]),
-                "lr": f"{paper.STUDY_CODE['dkl']['lr']:g} (code default)" if lr is None else _fmt(lr)}
+        return {
+            "widths": _fmt(d["regnet_dims"]),
+            "pretrain_steps": _fmt(d["pretrain_steps"]),
+            "train_steps": _fmt(d["train_steps"]),
+            "lr": f"{paper.STUDY_CODE['dkl']['lr']:g} (code default)" if lr is None else _fmt(lr),
+        }
     if sur == "ibnn":
         return {"var_b": _fmt(c.ibnn_var_b)}
     return {}
@@ -139,14 +159,19 @@ def _surrogate_section(sur: str) -> list[str]:
 
     cls = surrogate_class(sur)
     defaults = cls.Settings.defaults()
-    resolved = {name: get_surrogate(sur, preset=f"paper:{name}").settings.to_dict()
-                for name in paper.STUDY}
-    per_problem = sorted({k for c in paper.STUDY.values() for k in _study_per_problem(sur, c)},
-                         key=list(defaults).index)
+    resolved = {name: get_surrogate(sur, preset=f"paper:{name}").settings.to_dict() for name in paper.STUDY}
+    per_problem = sorted(
+        {k for c in paper.STUDY.values() for k in _study_per_problem(sur, c)}, key=list(defaults).index
+    )
     code = paper.STUDY_CODE[sur]
-    out = [f"### {sur}", "", "Settings the same on every problem:", "",
-           _row("setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
-           _row(*["---"] * 5)]
+    out = [
+        f"### {sur}",
+        "",
+        "Settings the same on every problem:",
+        "",
+        _row("setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
+        _row(*["---"] * 5),
+    ]
     for field, default in defaults.items():
         if field in per_problem:
             continue
@@ -158,17 +183,29 @@ def _surrogate_section(sur: str) -> list[str]:
         test = TESTS.get((sur, field), _LEDGER_TEST) if field in code else "—"
         out.append(_row(f"`{field}`", study, values.pop(), _fmt(default), test))
     if per_problem:
-        out += ["", "Per problem (the study's config values):", "",
-                _row("problem", "setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
-                _row(*["---"] * 6)]
+        out += [
+            "",
+            "Per problem (the study's config values):",
+            "",
+            _row("problem", "setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
+            _row(*["---"] * 6),
+        ]
         for name, c in paper.STUDY.items():
             in_study = _study_per_problem(sur, c)
             for field in per_problem:
                 note = NOTES.get((sur, field))
                 s = in_study.get(field, "—")
                 s = f"{s} ({note})" if note and name == next(iter(paper.STUDY)) else s
-                out.append(_row(name, f"`{field}`", s, _fmt(resolved[name][field]),
-                                _fmt(defaults[field]), TESTS.get((sur, field), _LEDGER_TEST)))
+                out.append(
+                    _row(
+                        name,
+                        f"`{field}`",
+                        s,
+                        _fmt(resolved[name][field]),
+                        _fmt(defaults[field]),
+                        TESTS.get((sur, field), _LEDGER_TEST),
+                    )
+                )
     return out + [""]
 
 
@@ -178,36 +215,56 @@ def _loop_section() -> list[str]:
     pp, dp, loop = OPTIMIZER_PRESETS["paper"], OPTIMIZER_PRESETS["default"], paper.STUDY_LOOP
     opt = "tests/test_optimizer.py::test_paper_mode_runs_single_and_multi_objective"
     rows = [
-        ("single objective", "qEI, best_f = best observation", "qEI, best_f = best observation",
-         "qLogNEI", opt),
-        ("multi-objective", "qEHVI, partitioning of the posterior mean at the data",
-         "qEHVI, partitioning of the observed Y", "qLogNEHVI", opt),
+        ("single objective", "qEI, best_f = best observation", "qEI, best_f = best observation", "qLogNEI", opt),
+        (
+            "multi-objective",
+            "qEHVI, partitioning of the posterior mean at the data",
+            "qEHVI, partitioning of the observed Y",
+            "qLogNEHVI",
+            opt,
+        ),
         ("MC samples", _fmt(loop["mc_samples"]), _fmt(NUM_MC_SAMPLES), _fmt(NUM_MC_SAMPLES), _LOOP_TEST),
-        ("num_restarts", _fmt(loop["num_restarts"]), _fmt(pp.num_restarts), _fmt(dp.num_restarts),
-         _LOOP_TEST),
-        ("raw_samples", _fmt(loop["raw_samples"]), _fmt(pp.raw_samples), _fmt(dp.raw_samples),
-         _LOOP_TEST),
+        ("num_restarts", _fmt(loop["num_restarts"]), _fmt(pp.num_restarts), _fmt(dp.num_restarts), _LOOP_TEST),
+        ("raw_samples", _fmt(loop["raw_samples"]), _fmt(pp.raw_samples), _fmt(dp.raw_samples), _LOOP_TEST),
         ("maxiter", _fmt(loop["maxiter"]), _fmt(pp.maxiter), _fmt(dp.maxiter), _LOOP_TEST),
-        ("batch_limit", _fmt(loop["batch_limit"]), _fmt(pp.batch_limit), _fmt(dp.batch_limit),
-         _LOOP_TEST),
-        ("discrete levels", "level i at i / (k - 1e-6), floored back",
-         "the same (`encoding=\"paper\"`)", "cell centre (i + 0.5) / k, mixed optimiser",
-         _T + "test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding"),
-        ("trials", f"{loop['n_trials']}, in sequence", "seeds = 5 in configs/paper (0-4)", "—",
-         "tests/test_study.py::test_paper_study_files_are_valid"),
+        ("batch_limit", _fmt(loop["batch_limit"]), _fmt(pp.batch_limit), _fmt(dp.batch_limit), _LOOP_TEST),
+        (
+            "discrete levels",
+            "level i at i / (k - 1e-6), floored back",
+            'the same (`encoding="paper"`)',
+            "cell centre (i + 0.5) / k, mixed optimiser",
+            _T + "test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding",
+        ),
+        (
+            "trials",
+            f"{loop['n_trials']}, in sequence",
+            "seeds = 5 in configs/paper (0-4)",
+            "—",
+            "tests/test_study.py::test_paper_study_files_are_valid",
+        ),
     ]
-    out = ["## The loop", "", _row("setting", "study", "bnnbo paper", "bnnbo default", "pinned by"),
-           _row(*["---"] * 5)]
+    out = ["## The loop", "", _row("setting", "study", "bnnbo paper", "bnnbo default", "pinned by"), _row(*["---"] * 5)]
     out += [_row(*r) for r in rows]
-    out += ["", ("Per problem (the study's config; bnnbo's paper budget is the same table, "
-                 "`Problem.paper_budget`):"), "",
-            _row("problem", "study config", "torch seed", "n_init", "q", "iterations", "budget",
-                 "pinned by"),
-            _row(*["---"] * 8)]
+    out += [
+        "",
+        ("Per problem (the study's config; bnnbo's paper budget is the same table, `Problem.paper_budget`):"),
+        "",
+        _row("problem", "study config", "torch seed", "n_init", "q", "iterations", "budget", "pinned by"),
+        _row(*["---"] * 8),
+    ]
     for name, c in paper.STUDY.items():
-        out.append(_row(name, paper.config_name(name), _fmt(c.seed), _fmt(c.n_init), _fmt(c.q),
-                        _fmt(c.iterations), _fmt(c.budget), f"{_LOOP_TEST}, "
-                        + _T + "test_item12_the_studys_seeds_are_recorded_and_documented"))
+        out.append(
+            _row(
+                name,
+                paper.config_name(name),
+                _fmt(c.seed),
+                _fmt(c.n_init),
+                _fmt(c.q),
+                _fmt(c.iterations),
+                _fmt(c.budget),
+                f"{_LOOP_TEST}, " + _T + "test_item12_the_studys_seeds_are_recorded_and_documented",
+            )
+        )
     return out + [""]
 
 

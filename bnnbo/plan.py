@@ -54,9 +54,9 @@ class RunWork:
     """The work one run has left: evaluations, and the sizes ``n`` of the model steps to come."""
 
     evaluations: int
-    initial: int                 # initial-design points still to evaluate (one step if > 0)
-    fit_sizes: list[int]         # training-set size at each model step left
-    cold_first: bool             # the first model step fits from scratch (no stored state)
+    initial: int  # initial-design points still to evaluate (one step if > 0)
+    fit_sizes: list[int]  # training-set size at each model step left
+    cold_first: bool  # the first model step fits from scratch (no stored state)
 
     @property
     def fits(self) -> int:
@@ -140,22 +140,35 @@ class CostTable:
 
     @staticmethod
     def cell_key(spec: RunSpec, dim: int, objectives: int) -> dict[str, Any]:
-        return {"surrogate": spec.surrogate_name, "settings": settings_key(spec.resolved_settings),
-                "acquisition": spec.acquisition, "acq_optimizer": spec.acq_optimizer,
-                "dim": dim, "objectives": objectives, "q": spec.q}
+        return {
+            "surrogate": spec.surrogate_name,
+            "settings": settings_key(spec.resolved_settings),
+            "acquisition": spec.acquisition,
+            "acq_optimizer": spec.acq_optimizer,
+            "dim": dim,
+            "objectives": objectives,
+            "q": spec.q,
+        }
 
     def lookup(self, key: dict[str, Any]) -> tuple[CellCost | None, str]:
         """The cell's costs and how they were found: 'measured', 'approx. (...)' or 'none'."""
         same = [c for c in self.cells if all(c.get(k) == v for k, v in key.items())]
         if same:
             return CellCost(same[0]), "measured"
-        for fields, why in ((("surrogate", "settings", "acquisition", "objectives"), "same settings"),
-                            (("surrogate", "settings"), "same settings"),
-                            (("surrogate",), "other settings")):
+        for fields, why in (
+            (("surrogate", "settings", "acquisition", "objectives"), "same settings"),
+            (("surrogate", "settings"), "same settings"),
+            (("surrogate",), "other settings"),
+        ):
             near = [c for c in self.cells if all(c.get(k) == key[k] for k in fields)]
             if near:
-                best = min(near, key=lambda c: (abs(math.log(max(c.get("dim", 1), 1) / max(key["dim"], 1))),
-                                                abs(c.get("q", 1) - key["q"])))
+                best = min(
+                    near,
+                    key=lambda c: (
+                        abs(math.log(max(c.get("dim", 1), 1) / max(key["dim"], 1))),
+                        abs(c.get("q", 1) - key["q"]),
+                    ),
+                )
                 return CellCost(best), f"approx. ({why}, d={best.get('dim')}, q={best.get('q')})"
         return None, "none"
 
@@ -173,10 +186,10 @@ class CellPlan:
     evaluations: int = 0
     fits: int = 0
     acquisitions: int = 0
-    seconds: float | None = 0.0      # None: no measured cost for this cell
+    seconds: float | None = 0.0  # None: no measured cost for this cell
     longest_run: float = 0.0
     cost_source: str = "measured"
-    changed: int = 0                 # stored runs whose settings differ (they restart)
+    changed: int = 0  # stored runs whose settings differ (they restart)
 
 
 @dataclass
@@ -242,8 +255,9 @@ def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, 
     return {r.cell: (r.spec, r.n_evaluations, r.id in with_state) for r in records}
 
 
-def plan_study(study: Study, db=None, costs: CostTable | None = None, workers: int = 1,
-               force_new: bool = False) -> Plan:
+def plan_study(
+    study: Study, db=None, costs: CostTable | None = None, workers: int = 1, force_new: bool = False
+) -> Plan:
     """Count and cost what ``bnnbo run`` would do now; ``db``: a store to read (only read) for the
     runs already done, None for a fresh start."""
     if not isinstance(workers, int) or workers < 1:
@@ -290,12 +304,16 @@ def plan_study(study: Study, db=None, costs: CostTable | None = None, workers: i
         cell.longest_run = max(cell.longest_run, t)
     changed = sum(c.changed for c in cells.values())
     if changed:
-        notes.append(f"{changed} stored run(s) have other settings: counted from zero, as --force-new "
-                     "restarts them" + ("" if force_new else " (without it `bnnbo run` refuses them)"))
+        notes.append(
+            f"{changed} stored run(s) have other settings: counted from zero, as --force-new "
+            "restarts them" + ("" if force_new else " (without it `bnnbo run` refuses them)")
+        )
     missing = [f"{c.problem} / {c.surrogate}" for c in cells.values() if c.seconds is None]
     if missing:
-        notes.append(f"no measured cost for {', '.join(missing)}: the total is a lower bound; "
-                     "measure them with `python benchmarks/plan_costs.py STUDY.toml`")
+        notes.append(
+            f"no measured cost for {', '.join(missing)}: the total is a lower bound; "
+            "measure them with `python benchmarks/plan_costs.py STUDY.toml`"
+        )
     return Plan(study.name, list(cells.values()), workers, costs.source, notes)
 
 
@@ -315,16 +333,41 @@ def plan_table(plan: Plan):
     """The plan as a rich Table (one row per problem x surrogate, then the total)."""
     from rich.table import Table
 
-    t = Table("problem", "surrogate", "runs left", "evals", "fits", "acqs", "est. time", "cost",
-              title=f"plan of study {plan.study!r}", caption="evals: evaluations; fits / acqs: surrogate fits "
-              "and acquisition optimisations; cost: how the time was estimated")
+    t = Table(
+        "problem",
+        "surrogate",
+        "runs left",
+        "evals",
+        "fits",
+        "acqs",
+        "est. time",
+        "cost",
+        title=f"plan of study {plan.study!r}",
+        caption="evals: evaluations; fits / acqs: surrogate fits "
+        "and acquisition optimisations; cost: how the time was estimated",
+    )
     for c in plan.cells:
-        t.add_row(c.problem, c.surrogate, f"{c.runs - c.finished} / {c.runs}", str(c.evaluations),
-                  str(c.fits), str(c.acquisitions), format_seconds(c.seconds) if c.evaluations else "-",
-                  c.cost_source if c.evaluations else "")
+        t.add_row(
+            c.problem,
+            c.surrogate,
+            f"{c.runs - c.finished} / {c.runs}",
+            str(c.evaluations),
+            str(c.fits),
+            str(c.acquisitions),
+            format_seconds(c.seconds) if c.evaluations else "-",
+            c.cost_source if c.evaluations else "",
+        )
     bound = "" if plan.complete else ">= "
     t.add_section()
-    t.add_row("total", "", str(sum(c.runs - c.finished for c in plan.cells)), str(plan.evaluations),
-              str(plan.fits), str(plan.acquisitions), bound + format_seconds(plan.serial_seconds), "1 process")
+    t.add_row(
+        "total",
+        "",
+        str(sum(c.runs - c.finished for c in plan.cells)),
+        str(plan.evaluations),
+        str(plan.fits),
+        str(plan.acquisitions),
+        bound + format_seconds(plan.serial_seconds),
+        "1 process",
+    )
     t.add_row("wall", "", "", "", "", "", bound + format_seconds(plan.wall_seconds), f"{plan.workers} workers")
     return t

@@ -56,8 +56,12 @@ class RichProgress(NullProgress):
     def __init__(self, console: Console | None = None):
         self.console = console or Console()
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[best]}"), TimeElapsedColumn(), console=self.console,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=self.console,
         )
         self._overall: TaskID | None = None
         self._tasks: dict[int, Any] = {}
@@ -66,8 +70,9 @@ class RichProgress(NullProgress):
         if done == total:
             self.console.print(f"study [bold]{study}[/bold]: all {total} runs already finished")
         elif done:
-            self.console.print(f"study [bold]{study}[/bold]: {done} of {total} runs already finished; "
-                               f"continuing the rest ({executor})")
+            self.console.print(
+                f"study [bold]{study}[/bold]: {done} of {total} runs already finished; continuing the rest ({executor})"
+            )
         else:
             self.console.print(f"study [bold]{study}[/bold]: {total} runs ({executor})")
         self._progress.start()
@@ -75,8 +80,7 @@ class RichProgress(NullProgress):
 
     def run_started(self, run: RunEvent) -> None:
         desc = f"  {run.problem} / {run.surrogate} / seed {run.seed}"
-        self._tasks[run.run_id] = self._progress.add_task(
-            desc, total=run.budget, completed=run.n, best=_best_text(run))
+        self._tasks[run.run_id] = self._progress.add_task(desc, total=run.budget, completed=run.n, best=_best_text(run))
 
     def run_advanced(self, run: RunEvent) -> None:
         task = self._tasks.get(run.run_id)
@@ -92,7 +96,8 @@ class RichProgress(NullProgress):
         if status == RunStatus.FAILED:
             self._progress.console.print(
                 f"[red]failed[/red] {run.problem} / {run.surrogate} / seed {run.seed}: "
-                f"{escape(run.error or 'see bnnbo status')}")
+                f"{escape(run.error or 'see bnnbo status')}"
+            )
 
     def stop(self) -> None:
         self._progress.stop()
@@ -103,11 +108,21 @@ def ranking_tables(summary) -> list[Table]:
     tables = []
     for problem, rows in summary.groupby("problem", sort=False):
         metric = "final hypervolume" if (rows["objectives"] > 1).any() else "final best"
-        t = Table("rank", "surrogate", f"{metric} (mean ± SE)", "runs", "mean fit s / iteration",
-                  title=f"{problem}", title_justify="left")
+        t = Table(
+            "rank",
+            "surrogate",
+            f"{metric} (mean ± SE)",
+            "runs",
+            "mean fit s / iteration",
+            title=f"{problem}",
+            title_justify="left",
+        )
         for _, r in rows.iterrows():
-            value = "-" if r["mean"] != r["mean"] else (
-                f"{r['mean']:.6g} ± {r['se']:.2g}" if r["se"] == r["se"] else f"{r['mean']:.6g}")
+            value = (
+                "-"
+                if r["mean"] != r["mean"]
+                else (f"{r['mean']:.6g} ± {r['se']:.2g}" if r["se"] == r["se"] else f"{r['mean']:.6g}")
+            )
             runs = f"{r['finished']}/{r['runs']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
             fit = "-" if r["fit_seconds"] != r["fit_seconds"] else f"{r['fit_seconds']:.3f}"
             t.add_row("-" if pd.isna(r["rank"]) else str(r["rank"]), r["surrogate"], value, runs, fit)

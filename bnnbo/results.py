@@ -24,11 +24,36 @@ from bnnbo.records import EVALUATION_FIELDS, RunStatus
 from bnnbo.storage import Store, shown_status
 from bnnbo.storage import stale_after as stale_after_seconds
 
-RUN_COLUMNS = ["study", "run_id", "problem", "surrogate", "seed", "problem_name", "surrogate_name",
-               "status", "n_evaluations", "budget", "best", "error", "created_at", "finished_at",
-               "problem_options", "heartbeat_at"]
-EVAL_COLUMNS = ["run_id", "index", "batch", "initial", "x", "y", "fit_seconds", "acq_seconds",
-                "diagnostics", "created_at"]
+RUN_COLUMNS = [
+    "study",
+    "run_id",
+    "problem",
+    "surrogate",
+    "seed",
+    "problem_name",
+    "surrogate_name",
+    "status",
+    "n_evaluations",
+    "budget",
+    "best",
+    "error",
+    "created_at",
+    "finished_at",
+    "problem_options",
+    "heartbeat_at",
+]
+EVAL_COLUMNS = [
+    "run_id",
+    "index",
+    "batch",
+    "initial",
+    "x",
+    "y",
+    "fit_seconds",
+    "acq_seconds",
+    "diagnostics",
+    "created_at",
+]
 assert set(EVALUATION_FIELDS) <= set(EVAL_COLUMNS)
 
 
@@ -38,8 +63,12 @@ def _store(url: str | os.PathLike | Store | None) -> tuple[Store, bool]:
     return Store(url, create=False), True
 
 
-def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = None,
-              include_superseded: bool = False, stale_after: float | None = None) -> pd.DataFrame:
+def load_runs(
+    url: str | os.PathLike | Store | None = None,
+    study: str | None = None,
+    include_superseded: bool = False,
+    stale_after: float | None = None,
+) -> pd.DataFrame:
     """One row per run: labels, seed, status, evaluations so far, budget, best, error.
 
     A "running" run whose heartbeat is older than ``stale_after`` seconds (default
@@ -55,13 +84,22 @@ def load_runs(url: str | os.PathLike | Store | None = None, study: str | None = 
             store.close()
     now = datetime.now(timezone.utc)
     status = RUN_COLUMNS.index("status")
-    table = [(*r[:status], shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace),
-              *r[status + 1:-3], r.spec.get("problem_options", {}), r.heartbeat_at) for r in rows]
+    table = [
+        (
+            *r[:status],
+            shown_status(r[status], r.heartbeat_at, r.updated_at, now, grace),
+            *r[status + 1 : -3],
+            r.spec.get("problem_options", {}),
+            r.heartbeat_at,
+        )
+        for r in rows
+    ]
     return pd.DataFrame(table, columns=RUN_COLUMNS)
 
 
-def load_results(url: str | os.PathLike | Store | None = None, study: str | None = None,
-                 include_superseded: bool = False) -> pd.DataFrame:
+def load_results(
+    url: str | os.PathLike | Store | None = None, study: str | None = None, include_superseded: bool = False
+) -> pd.DataFrame:
     """One row per evaluation, in run order, with the run's labels and a ``trace`` column.
 
     Args:
@@ -77,8 +115,9 @@ def load_results(url: str | os.PathLike | Store | None = None, study: str | None
         if own:
             store.close()
     evals = pd.DataFrame([tuple(r) for r in rows], columns=EVAL_COLUMNS)
-    df = runs.drop(columns=["created_at", "finished_at", "error", "heartbeat_at"]).merge(evals, on="run_id",
-                                                                                     how="inner")
+    df = runs.drop(columns=["created_at", "finished_at", "error", "heartbeat_at"]).merge(
+        evals, on="run_id", how="inner"
+    )
     df["trace"] = _traces(df)
     return df.reset_index(drop=True)
 
@@ -111,8 +150,9 @@ def _traces(df: pd.DataFrame) -> list[float]:
     return out
 
 
-def summarize(url: str | os.PathLike | Store | None = None, study: str | None = None,
-              run_ids: list[int] | None = None) -> pd.DataFrame:
+def summarize(
+    url: str | os.PathLike | Store | None = None, study: str | None = None, run_ids: list[int] | None = None
+) -> pd.DataFrame:
     """Per problem and surrogate: runs, finished, failed, mean ± SE of the final best (or
     hypervolume) over finished runs, mean fit seconds per model-based iteration, mean rank over
     seeds; ranked by that mean rank, as the report ranks (``bnnbo.metrics``)."""
@@ -124,31 +164,54 @@ def summarize(url: str | os.PathLike | Store | None = None, study: str | None = 
             store.close()
     if run_ids is not None:
         runs, evals = runs[runs.run_id.isin(run_ids)], evals[evals.run_id.isin(run_ids)]
-    fits = (evals[~evals.initial].groupby(["run_id", "batch"]).fit_seconds.first()
-            .groupby("run_id").mean())
+    fits = evals[~evals.initial].groupby(["run_id", "batch"]).fit_seconds.first().groupby("run_id").mean()
     m = evals.groupby("run_id").y.first().map(len)
     finals, ranks = final_values(runs, evals), mean_ranks(runs, evals)
     rows = []
     for (problem, surrogate), g in runs.groupby(["problem", "surrogate"], sort=False):
         v = finals[(finals.problem == problem) & (finals.surrogate == surrogate)].final
-        rows.append({
-            "problem": problem, "surrogate": surrogate, "runs": len(g), "finished": len(v),
-            "failed": int((g.status == RunStatus.FAILED).sum()),
-            "mean": v.mean() if len(v) else math.nan, "se": standard_error(v),
-            "fit_seconds": fits.reindex(g.run_id).mean(),
-            "objectives": int(m.reindex(g.run_id).max()) if m.reindex(g.run_id).notna().any() else 1,
-            "mean_rank": ranks.at[surrogate, problem] if surrogate in ranks.index and problem in ranks.columns
-            else math.nan,
-        })
-    out = pd.DataFrame(rows, columns=["problem", "surrogate", "runs", "finished", "failed", "mean", "se",
-                                      "fit_seconds", "objectives", "mean_rank"])
+        rows.append(
+            {
+                "problem": problem,
+                "surrogate": surrogate,
+                "runs": len(g),
+                "finished": len(v),
+                "failed": int((g.status == RunStatus.FAILED).sum()),
+                "mean": v.mean() if len(v) else math.nan,
+                "se": standard_error(v),
+                "fit_seconds": fits.reindex(g.run_id).mean(),
+                "objectives": int(m.reindex(g.run_id).max()) if m.reindex(g.run_id).notna().any() else 1,
+                "mean_rank": ranks.at[surrogate, problem]
+                if surrogate in ranks.index and problem in ranks.columns
+                else math.nan,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "problem",
+            "surrogate",
+            "runs",
+            "finished",
+            "failed",
+            "mean",
+            "se",
+            "fit_seconds",
+            "objectives",
+            "mean_rank",
+        ],
+    )
     # the report's ranking (bnnbo.metrics): by mean per-seed rank, not by the mean value
     out["rank"] = out.groupby("problem")["mean_rank"].rank(method="min").astype("Int64")
     return out.sort_values(["problem", "rank"], kind="stable", na_position="last").reset_index(drop=True)
 
 
-def export_results(path: str | os.PathLike, url: str | os.PathLike | Store | None = None,
-                   study: str | None = None, fmt: str | None = None) -> Path:
+def export_results(
+    path: str | os.PathLike,
+    url: str | os.PathLike | Store | None = None,
+    study: str | None = None,
+    fmt: str | None = None,
+) -> Path:
     """Write ``load_results`` to CSV or Parquet (by ``fmt`` or the file's suffix), with the runs
     and studies as metadata (``bnnbo.exports``): ``bnnbo report`` renders such files."""
     path = check_output_file(path, "export file")

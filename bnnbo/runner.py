@@ -50,14 +50,22 @@ class StepOutcome:
 
 def build_optimizer(spec: RunSpec, problem) -> Optimizer:
     return Optimizer(
-        problem.space, problem.num_objectives, spec.surrogate_name, seed=spec.seed, q=spec.q,
-        n_init=spec.n_init, acquisition=spec.acquisition, ref_point=problem.ref_point,
-        acq_optimizer=spec.acq_optimizer, surrogate_settings=spec.settings,
+        problem.space,
+        problem.num_objectives,
+        spec.surrogate_name,
+        seed=spec.seed,
+        q=spec.q,
+        n_init=spec.n_init,
+        acquisition=spec.acquisition,
+        ref_point=problem.ref_point,
+        acq_optimizer=spec.acq_optimizer,
+        surrogate_settings=spec.settings,
     )
 
 
-def run_step(spec: RunSpec, history: list[dict[str, Any]], state: bytes | None,
-             threads: int | None = None) -> StepOutcome:
+def run_step(
+    spec: RunSpec, history: list[dict[str, Any]], state: bytes | None, threads: int | None = None
+) -> StepOutcome:
     """One iteration of ``spec``'s loop after ``history``; exceptions become a failed outcome."""
     from bnnbo.problems import get_problem
 
@@ -108,10 +116,17 @@ class ActiveRun:
 
     def event(self) -> RunEvent:
         s = self.spec
-        return RunEvent(run_id=self.record.id, problem=s.problem, surrogate=s.surrogate, seed=s.seed,
-                        budget=s.budget, n=self.n, best=self.best(),
-                        objectives=self.problem.num_objectives if self.problem is not None else 1,
-                        error=self.record.error)
+        return RunEvent(
+            run_id=self.record.id,
+            problem=s.problem,
+            surrogate=s.surrogate,
+            seed=s.seed,
+            budget=s.budget,
+            n=self.n,
+            best=self.best(),
+            objectives=self.problem.num_objectives if self.problem is not None else 1,
+            error=self.record.error,
+        )
 
 
 @dataclass
@@ -153,7 +168,8 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
         raise SettingsChangedError(
             f"study {study.name!r}: {len(conflicts)} run(s) in the store were made with other settings:\n"
             f"{lines}\nUse new labels for the new settings, or --force-new to start those runs again "
-            "(the old runs are kept, marked superseded).")
+            "(the old runs are kept, marked superseded)."
+        )
     study_id = store.save_study(study)
     records = []
     for spec in cells:
@@ -191,8 +207,10 @@ def _describe_change(new: RunSpec, old: RunSpec, stored: int = 0) -> str:
     a, b = _comparable(old), _comparable(new)
     diffs = []
     if stored > new.budget:
-        diffs.append(f"iterations: {old.iterations} -> {new.iterations} (budget {new.budget}, but {stored} "
-                     "evaluations are stored)")
+        diffs.append(
+            f"iterations: {old.iterations} -> {new.iterations} (budget {new.budget}, but {stored} "
+            "evaluations are stored)"
+        )
     for key in [*a, *(k for k in b if k not in a)]:  # a key only one side has is a change too
         if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
             for sub in sorted(set(a[key]) | set(b[key])):
@@ -299,8 +317,9 @@ def _apply(store: Store, run: ActiveRun, result: Any, outcome: StudyOutcome, pro
     done = run.n + len(result.evaluations) >= run.spec.budget
     run.history.extend(result.evaluations)
     run.state = result.state
-    store.commit_step(run.record.id, result.evaluations, result.state, run.best(),
-                      RunStatus.FINISHED if done else RunStatus.RUNNING)
+    store.commit_step(
+        run.record.id, result.evaluations, result.state, run.best(), RunStatus.FINISHED if done else RunStatus.RUNNING
+    )
     progress.run_advanced(run.event())
     if done:
         outcome.finished += 1

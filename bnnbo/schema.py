@@ -66,7 +66,7 @@ class StudyRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(Text, default="")          # the study file's text
+    source: Mapped[str] = mapped_column(Text, default="")  # the study file's text
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -75,13 +75,13 @@ class RunRow(Base):
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
-    problem: Mapped[str] = mapped_column(String(200))              # label
-    surrogate: Mapped[str] = mapped_column(String(200))            # label
+    problem: Mapped[str] = mapped_column(String(200))  # label
+    surrogate: Mapped[str] = mapped_column(String(200))  # label
     seed: Mapped[int] = mapped_column(Integer)
     problem_name: Mapped[str] = mapped_column(String(200))
     surrogate_name: Mapped[str] = mapped_column(String(200))
-    settings: Mapped[dict] = mapped_column(JSON)                   # resolved surrogate settings
-    spec: Mapped[dict] = mapped_column(JSON)                       # the whole RunSpec
+    settings: Mapped[dict] = mapped_column(JSON)  # resolved surrogate settings
+    spec: Mapped[dict] = mapped_column(JSON)  # the whole RunSpec
     budget: Mapped[int] = mapped_column(Integer)
     n_evaluations: Mapped[int] = mapped_column(Integer, default=0)
     best: Mapped[float | None] = mapped_column(Float, nullable=True)  # best value / hypervolume
@@ -102,10 +102,10 @@ class EvaluationRow(Base):
     __tablename__ = "evaluations"
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
-    index: Mapped[int] = mapped_column(Integer)                    # 0-based position in the run
-    batch: Mapped[int] = mapped_column(Integer)                    # the ask that proposed it
-    x: Mapped[list] = mapped_column(JSON)                          # d, original units
-    y: Mapped[list] = mapped_column(JSON)                          # m, maximisation convention
+    index: Mapped[int] = mapped_column(Integer)  # 0-based position in the run
+    batch: Mapped[int] = mapped_column(Integer)  # the ask that proposed it
+    x: Mapped[list] = mapped_column(JSON)  # d, original units
+    y: Mapped[list] = mapped_column(JSON)  # m, maximisation convention
     initial: Mapped[bool] = mapped_column(Boolean)
     fit_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     acq_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -135,8 +135,10 @@ def resolve_url(url: str | os.PathLike | None) -> str:
         url = os.environ.get("BNNBO_DB", "").strip() or DEFAULT_URL
     url = os.fspath(url)
     if not url.strip():
-        raise ConfigError("the store URL is empty; expected a SQLite file path or a SQLAlchemy URL "
-                          "(leave out --db for the default: $BNNBO_DB, else ./bnnbo.db)")
+        raise ConfigError(
+            "the store URL is empty; expected a SQLite file path or a SQLAlchemy URL "
+            "(leave out --db for the default: $BNNBO_DB, else ./bnnbo.db)"
+        )
     return url if "://" in url else f"sqlite:///{url}"
 
 
@@ -151,7 +153,7 @@ def _sqlite_path(url: str) -> Path | None:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     path, _, query = path.partition("?")
     if "uri=true" in query and path.startswith("file:"):  # sqlite:///file:x.db?mode=ro&uri=true
-        path = path[len("file:"):]
+        path = path[len("file:") :]
     return None if path in ("", ":memory:") else Path(path)
 
 
@@ -160,8 +162,7 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
     path = _sqlite_path(url)
     if readonly and sqlite and path is not None:
         return _readonly_sqlite(path)
-    kwargs: dict[str, Any] = ({"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite
-                              else {"pool_pre_ping": True})
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if sqlite else {"pool_pre_ping": True}
     if readonly and url.startswith("postgresql"):
         # libpq option: every transaction of these connections is read-only, the server refuses writes
         kwargs["connect_args"] = {"options": "-c default_transaction_read_only=on"}
@@ -169,12 +170,17 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
         # a reader (bnnbo status) must never block the writer for long: WAL + busy timeout
         engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
-        raise ConfigError(f"store URL {_safe(url)} needs the database driver {exc.name!r}; "
-                          "for PostgreSQL: pip install 'bnnbo[postgres]'") from None
+        raise ConfigError(
+            f"store URL {_safe(url)} needs the database driver {exc.name!r}; "
+            "for PostgreSQL: pip install 'bnnbo[postgres]'"
+        ) from None
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise ConfigError(f"store URL {_safe(url)}: {exc}; expected a SQLite file path or a SQLAlchemy "
-                          "URL such as postgresql+psycopg://user@host/db") from None
+        raise ConfigError(
+            f"store URL {_safe(url)}: {exc}; expected a SQLite file path or a SQLAlchemy "
+            "URL such as postgresql+psycopg://user@host/db"
+        ) from None
     if sqlite:
+
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
             # journal_mode=WAL is set once the file is known to be a bnnbo store (open_engine):
@@ -192,9 +198,11 @@ def _readonly_sqlite(path: Path) -> Engine:
     No pool: each checkout is a fresh connection, so no read transaction outlives a request.
     """
     uri = path.resolve().as_uri() + "?mode=ro"
-    return create_engine("sqlite://", poolclass=NullPool,
-                         creator=lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT,
-                                                         check_same_thread=False))
+    return create_engine(
+        "sqlite://",
+        poolclass=NullPool,
+        creator=lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT, check_same_thread=False),
+    )
 
 
 def open_engine(url: str | os.PathLike | None = None, create: bool = True, readonly: bool = False) -> Engine:
@@ -214,9 +222,11 @@ def open_engine(url: str | os.PathLike | None = None, create: bool = True, reado
             # another application's SQLite file: bnnbo never adds its tables to it (a database
             # server's database may be shared, as other tools' stores do)
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-            raise ConfigError(f"{_safe(url)} is not a bnnbo store: it holds other tables ({shown}) and no "
-                              "schema_version table; bnnbo writes only to its own stores, so give another "
-                              "--db (a new file is created)")
+            raise ConfigError(
+                f"{_safe(url)} is not a bnnbo store: it holds other tables ({shown}) and no "
+                "schema_version table; bnnbo writes only to its own stores, so give another "
+                "--db (a new file is created)"
+            )
         if not has_schema and not create:
             raise ConfigError(f"{_safe(url)} is not a bnnbo store (no schema_version table)")
         if not has_schema:
@@ -255,13 +265,16 @@ def explain_db_error(exc: DBAPIError, url: str | None = None) -> str:
     where = f"the store {_safe(url)}" if url else "the store"
     low = reason.lower()
     if "locked" in low or "busy" in low:
-        return (f"{where} is locked by another process (waited {SQLITE_TIMEOUT:g} s): {reason}; "
-                "wait for it to finish, or use another --db")
+        return (
+            f"{where} is locked by another process (waited {SQLITE_TIMEOUT:g} s): {reason}; "
+            "wait for it to finish, or use another --db"
+        )
     if "readonly" in low or "read-only" in low or "read only" in low:
-        return f"{where} is read-only: {reason}; bnnbo needs to write it (check the file's and its folder's permissions)"
+        return (
+            f"{where} is read-only: {reason}; bnnbo needs to write it (check the file's and its folder's permissions)"
+        )
     if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return (f"{where} is damaged or not a SQLite database: {reason}; restore it from a copy, "
-                "or give another --db")
+        return f"{where} is damaged or not a SQLite database: {reason}; restore it from a copy, or give another --db"
     return f"cannot open {where}: {reason}"
 
 
@@ -276,9 +289,11 @@ def _add_missing_columns(engine: Engine, url: str, readonly: bool = False) -> No
             if name in have:
                 continue
             if readonly:
-                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
-                                  f"{table}.{name}, which a read-only connection cannot add; open it once "
-                                  "with write access (e.g. `bnnbo status --db ...`)")
+                raise ConfigError(
+                    f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                    f"{table}.{name}, which a read-only connection cannot add; open it once "
+                    "with write access (e.g. `bnnbo status --db ...`)"
+                )
             column = Base.metadata.tables[table].c[name]
             ddl = f"ALTER TABLE {table} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
             try:
@@ -288,17 +303,21 @@ def _add_missing_columns(engine: Engine, url: str, readonly: bool = False) -> No
                 if name in {c["name"] for c in inspect(engine).get_columns(table)}:
                     continue  # another process added it meanwhile
                 reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-                raise ConfigError(f"store {_safe(url)} was made by an older bnnbo and needs the column "
-                                  f"{table}.{name} added, which failed ({reason}); open it once with write "
-                                  "access (e.g. `bnnbo status --db ...` as its owner)") from None
+                raise ConfigError(
+                    f"store {_safe(url)} was made by an older bnnbo and needs the column "
+                    f"{table}.{name} added, which failed ({reason}); open it once with write "
+                    "access (e.g. `bnnbo status --db ...` as its owner)"
+                ) from None
 
 
 def _check_version(engine: Engine, url: str) -> None:
     with Session(engine) as s:
         version = s.scalar(select(SchemaVersion.version))
     if version != SCHEMA_VERSION:
-        raise ConfigError(f"store {_safe(url)} has schema version {version}; this bnnbo reads version "
-                          f"{SCHEMA_VERSION} (newer stores need a newer bnnbo)")
+        raise ConfigError(
+            f"store {_safe(url)} has schema version {version}; this bnnbo reads version "
+            f"{SCHEMA_VERSION} (newer stores need a newer bnnbo)"
+        )
 
 
 def _safe(url: str) -> str:
@@ -309,4 +328,3 @@ def _safe(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - only for a message
         return "the store URL"
-

@@ -63,8 +63,12 @@ class Integer:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if not (_finite(self.low) and _finite(self.high)) or int(self.low) != self.low \
-                or int(self.high) != self.high or self.low >= self.high:
+        if (
+            not (_finite(self.low) and _finite(self.high))
+            or int(self.low) != self.low
+            or int(self.high) != self.high
+            or self.low >= self.high
+        ):
             raise ConfigError(
                 f"parameter {self.name!r}: integer bounds ({self.low}, {self.high}) must be whole numbers with low < high"
             )

@@ -60,8 +60,10 @@ def check(value: Any, where: str = "state", depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         items = [check(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
-    raise StateError(f"{where}: expected tensors, None, bool, int, float, str, or dicts / lists / "
-                     f"tuples of them; got {type(value).__module__}.{type(value).__qualname__}")
+    raise StateError(
+        f"{where}: expected tensors, None, bool, int, float, str, or dicts / lists / "
+        f"tuples of them; got {type(value).__module__}.{type(value).__qualname__}"
+    )
 
 
 def dumps(payload: dict[str, Any], kind: str = STATE_FORMAT) -> bytes:
@@ -83,8 +85,10 @@ def loads(blob: bytes, kind: str = STATE_FORMAT, what: str = "state") -> dict[st
         tag = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise StateError(f"{what}: not a {kind} file (its format tag is {tag!r})")
     if data.get("version") != VERSION:
-        raise StateError(f"{what}: {kind} version {data.get('version')!r}; this bnnbo reads version "
-                         f"{VERSION} (a newer bnnbo wrote it)")
+        raise StateError(
+            f"{what}: {kind} version {data.get('version')!r}; this bnnbo reads version "
+            f"{VERSION} (a newer bnnbo wrote it)"
+        )
     return {k: check(v, f"{what}[{k!r}]") for k, v in data.items() if k not in ("format", "version")}
 
 
@@ -150,8 +154,9 @@ class _TensorUnpickler(pickle.Unpickler):
         try:
             return _LEGACY_GLOBALS[(module, name)]
         except KeyError:
-            raise StateError(f"a pickled state refers to {module}.{name}; only tensors and plain data "
-                             "are read") from None
+            raise StateError(
+                f"a pickled state refers to {module}.{name}; only tensors and plain data are read"
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
         raise StateError("a pickled state with persistent ids")

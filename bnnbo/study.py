@@ -57,10 +57,10 @@ class RunSpec:
     """Everything a run needs: one cell of a study. Picklable; sent to workers as is."""
 
     study: str
-    problem: str                       # label in the study file
-    problem_name: str                  # registry name
-    surrogate: str                     # label in the study file
-    surrogate_name: str                # registry name
+    problem: str  # label in the study file
+    problem_name: str  # registry name
+    surrogate: str  # label in the study file
+    surrogate_name: str  # registry name
     seed: int
     n_init: int
     q: int
@@ -68,7 +68,7 @@ class RunSpec:
     acquisition: str = "default"
     acq_optimizer: str | None = None
     problem_options: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)           # overrides as written
+    settings: dict[str, Any] = field(default_factory=dict)  # overrides as written
     resolved_settings: dict[str, Any] = field(default_factory=dict)  # every field, after presets
 
     @property
@@ -81,37 +81,53 @@ class RunSpec:
         ``iterations`` is left out on purpose: raising it extends finished runs, and since
         every ask depends only on (seed, evaluations so far) the extension equals a longer run.
         """
-        return _normal({
-            "problem": self.problem_name, "problem_options": self.problem_options,
-            "surrogate": self.surrogate_name, "settings": self.resolved_settings,
-            "n_init": self.n_init, "q": self.q, "acquisition": self.acquisition,
-            "acq_optimizer": self.acq_optimizer,
-        })
+        return _normal(
+            {
+                "problem": self.problem_name,
+                "problem_options": self.problem_options,
+                "surrogate": self.surrogate_name,
+                "settings": self.resolved_settings,
+                "n_init": self.n_init,
+                "q": self.q,
+                "acquisition": self.acquisition,
+                "acq_optimizer": self.acq_optimizer,
+            }
+        )
 
 
 @dataclass(frozen=True)
 class Study:
     name: str
     seeds: tuple[int, ...]
-    problems: tuple[dict[str, Any], ...]     # label, problem_name, options, n_init, q, iterations
-    surrogates: tuple[dict[str, Any], ...]   # label, surrogate_name, settings, resolved_settings
+    problems: tuple[dict[str, Any], ...]  # label, problem_name, options, n_init, q, iterations
+    surrogates: tuple[dict[str, Any], ...]  # label, surrogate_name, settings, resolved_settings
     acquisition: str = "default"
     acq_optimizer: str | None = None
     description: str = ""
-    source: str = ""                         # the file's text, kept with the study in the store
+    source: str = ""  # the file's text, kept with the study in the store
 
     def cells(self) -> list[RunSpec]:
         """Problem-major, then seed, then surrogate: a partial study compares surrogates early."""
         return [
             RunSpec(
-                study=self.name, problem=p["label"], problem_name=p["problem_name"],
-                surrogate=s["label"], surrogate_name=s["surrogate_name"], seed=seed,
-                n_init=p["n_init"], q=p["q"], iterations=p["iterations"],
-                acquisition=self.acquisition, acq_optimizer=self.acq_optimizer,
-                problem_options=dict(p["options"]), settings=dict(s["settings"]),
+                study=self.name,
+                problem=p["label"],
+                problem_name=p["problem_name"],
+                surrogate=s["label"],
+                surrogate_name=s["surrogate_name"],
+                seed=seed,
+                n_init=p["n_init"],
+                q=p["q"],
+                iterations=p["iterations"],
+                acquisition=self.acquisition,
+                acq_optimizer=self.acq_optimizer,
+                problem_options=dict(p["options"]),
+                settings=dict(s["settings"]),
                 resolved_settings=dict(s["resolved_settings"]),
             )
-            for p in self.problems for seed in self.seeds for s in self.surrogates
+            for p in self.problems
+            for seed in self.seeds
+            for s in self.surrogates
         ]
 
 
@@ -123,13 +139,17 @@ def load_study(path: str | Path) -> Study:
     except OSError as exc:
         raise ConfigError(f"cannot read study file {str(path)!r}: {exc.strerror}") from None
     if data.startswith(b"SQLite format 3\x00"):
-        raise ConfigError(f"{str(path)!r} is a SQLite database (a bnnbo store?), not a study file; "
-                          "the study file comes first: bnnbo run STUDY.toml --db STORE")
+        raise ConfigError(
+            f"{str(path)!r} is a SQLite database (a bnnbo store?), not a study file; "
+            "the study file comes first: bnnbo run STUDY.toml --db STORE"
+        )
     try:
         text = data.decode("utf-8-sig")  # editors on Windows may write a byte-order mark
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"study file {str(path)!r} is not UTF-8 text (byte {exc.start} is "
-                          f"{data[exc.start:exc.start + 1]!r}); expected a TOML file saved as UTF-8") from None
+        raise ConfigError(
+            f"study file {str(path)!r} is not UTF-8 text (byte {exc.start} is "
+            f"{data[exc.start : exc.start + 1]!r}); expected a TOML file saved as UTF-8"
+        ) from None
     return parse_study(text, source=str(path))
 
 
@@ -156,12 +176,22 @@ def parse_study(text: str, source: str = "<study>") -> Study:
         errors.append(f"description = {description!r}; expected a string")
     n_cells = len(problems) * len(seeds) * len(surrogates)
     if n_cells > MAX_CELLS:
-        errors.append(f"{len(problems)} problem(s) x {len(seeds)} seed(s) x {len(surrogates)} surrogate(s) "
-                      f"= {n_cells} runs; expected at most {MAX_CELLS} in one study")
+        errors.append(
+            f"{len(problems)} problem(s) x {len(seeds)} seed(s) x {len(surrogates)} surrogate(s) "
+            f"= {n_cells} runs; expected at most {MAX_CELLS} in one study"
+        )
     if errors:
         raise StudyError(source, errors)
-    return Study(name=name, seeds=seeds, problems=tuple(problems), surrogates=tuple(surrogates),
-                 acquisition=acquisition, acq_optimizer=acq_opt, description=description, source=text)
+    return Study(
+        name=name,
+        seeds=seeds,
+        problems=tuple(problems),
+        surrogates=tuple(surrogates),
+        acquisition=acquisition,
+        acq_optimizer=acq_opt,
+        description=description,
+        source=text,
+    )
 
 
 # ---- pieces -------------------------------------------------------------------------------------
@@ -232,8 +262,9 @@ def _entries(raw: dict, key: str, allowed: tuple[str, ...], build, errors: list[
         if not _LABEL.match(label):
             errors.append(f"{where}: label {label!r} must use letters, digits, '_', '.', '+', '-'")
         elif len(label) > MAX_LABEL:
-            errors.append(f"[{key}.{_short(label)[1:-1]}]: label has {len(label)} characters; "
-                          f"expected at most {MAX_LABEL}")
+            errors.append(
+                f"[{key}.{_short(label)[1:-1]}]: label has {len(label)} characters; expected at most {MAX_LABEL}"
+            )
         if not isinstance(table, dict):
             errors.append(f"{where}: expected a table, got {table!r}")
             continue
@@ -244,8 +275,9 @@ def _entries(raw: dict, key: str, allowed: tuple[str, ...], build, errors: list[
     return out
 
 
-def _name_and_table(table: dict, kind: str, field: str, label: str, where: str,
-                    errors: list[str]) -> tuple[str, dict] | None:
+def _name_and_table(
+    table: dict, kind: str, field: str, label: str, where: str, errors: list[str]
+) -> tuple[str, dict] | None:
     """``(registered name, its table of options/settings)`` of an entry, or None after an error."""
     name = table.get(kind, label)
     if not isinstance(name, str):
@@ -275,8 +307,9 @@ def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> di
         if key in table or key not in budget:
             value = table.get(key)
             if value is None:
-                errors.append(f"{where} {key} is missing (problem {name!r} has no study budget); "
-                              f"expected an integer >= {minimum}")
+                errors.append(
+                    f"{where} {key} is missing (problem {name!r} has no study budget); expected an integer >= {minimum}"
+                )
             out[key] = _int(value, f"{where} {key}", minimum, errors, maximum) if value is not None else minimum
         else:
             out[key] = budget[key]
@@ -298,5 +331,9 @@ def _surrogate_entry(label: str, table: dict, where: str, errors: list[str]) -> 
     except BnnboError as exc:
         errors.append(f"{where}: {exc}")
         return None
-    return {"label": label, "surrogate_name": name, "settings": _normal(settings),
-            "resolved_settings": _normal(resolved)}
+    return {
+        "label": label,
+        "surrogate_name": name,
+        "settings": _normal(settings),
+        "resolved_settings": _normal(resolved),
+    }

@@ -113,12 +113,10 @@ def test_the_layer_table_names_real_modules():
 def test_imports_go_down_the_layers(name):
     table, groups, only = layers(), kept_apart(), private()
     mine = layer_of(name, table)
-    up = sorted(f"{m} (layer {layer_of(m, table)})" for m in imports(name, MODULES[name])
-                if layer_of(m, table) > mine)
+    up = sorted(f"{m} (layer {layer_of(m, table)})" for m in imports(name, MODULES[name]) if layer_of(m, table) > mine)
     assert not up, f"{name} (layer {mine}) imports upward: {', '.join(up)}"
     g = group_of(name, groups)
-    across = sorted(m for m in imports(name, MODULES[name])
-                    if g is not None and group_of(m, groups) not in (None, g))
+    across = sorted(m for m in imports(name, MODULES[name]) if g is not None and group_of(m, groups) not in (None, g))
     assert not across, f"{name} imports {', '.join(across)}, which docs/architecture.md keeps apart from it"
     for target, allowed in only.items():
         if target in imports(name, MODULES[name]):

@@ -15,12 +15,16 @@ def _zeros(n):
 def test_nll_and_rmse_known_answer():
     Y = torch.tensor([[1.0], [-2.0], [0.5]], dtype=torch.float64)
     mean, var = torch.tensor([[0.0], [0.0], [1.0]], dtype=torch.float64), torch.full((3, 1), 4.0, dtype=torch.float64)
-    s = gaussian_scores(mean, var, Y, center=torch.zeros(1, dtype=torch.float64), scale=torch.ones(1, dtype=torch.float64))
+    s = gaussian_scores(
+        mean, var, Y, center=torch.zeros(1, dtype=torch.float64), scale=torch.ones(1, dtype=torch.float64)
+    )
     expect = -torch.distributions.Normal(mean, var.sqrt()).log_prob(Y).mean()
     assert s["nll"][0] == pytest.approx(float(expect))
     assert s["rmse"][0] == pytest.approx(math.sqrt((1 + 4 + 0.25) / 3))
     # standardising by scale 2 shifts the NLL by log 2 and halves the RMSE
-    s2 = gaussian_scores(mean, var, Y, center=torch.zeros(1, dtype=torch.float64), scale=torch.full((1,), 2.0, dtype=torch.float64))
+    s2 = gaussian_scores(
+        mean, var, Y, center=torch.zeros(1, dtype=torch.float64), scale=torch.full((1,), 2.0, dtype=torch.float64)
+    )
     assert s2["nll"][0] == pytest.approx(float(expect) - math.log(2))
     assert s2["rmse"][0] == pytest.approx(s["rmse"][0] / 2)
 
@@ -61,11 +65,14 @@ def test_a_failing_surrogate_is_reported():
     assert gp.error is None and "diverged" in dkl.error and math.isnan(dkl.nll)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"n": 1}, "n must be an integer >= 2, got 1"),
-    ({"m": 0}, "m must be an integer >= 2"),
-    ({"settings": {"dkl": {}}}, r"settings given for \['dkl'\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"n": 1}, "n must be an integer >= 2, got 1"),
+        ({"m": 0}, "m must be an integer >= 2"),
+        ({"settings": {"dkl": {}}}, r"settings given for \['dkl'\]"),
+    ],
+)
 def test_bad_arguments(kwargs, msg):
     with pytest.raises(ConfigError, match=msg):
         assess("branin", ["gp"], **kwargs)
@@ -73,8 +80,25 @@ def test_bad_arguments(kwargs, msg):
 
 def test_cli(tmp_path, capsys):
     plot, md = tmp_path / "cal.png", tmp_path / "t.md"
-    code = main(["assess", "--problem", "branin", "--surrogates", "gp,ibnn", "--n", "12", "--m", "50",
-                 "--set", "ibnn.depth=2", "--plot", str(plot), "--markdown", str(md)])
+    code = main(
+        [
+            "assess",
+            "--problem",
+            "branin",
+            "--surrogates",
+            "gp,ibnn",
+            "--n",
+            "12",
+            "--m",
+            "50",
+            "--set",
+            "ibnn.depth=2",
+            "--plot",
+            str(plot),
+            "--markdown",
+            str(md),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "NLL" in out and "ibnn" in out
     assert plot.exists() and md.read_text().startswith("| surrogate |")

@@ -62,9 +62,12 @@ def test_an_ax_client_proposes_its_model_based_trials_with_the_bnnbo_surrogate(m
 
     monkeypatch.setattr(gp_class, "fit", recording_fit)
     client = Client(random_seed=0)
-    client.configure_experiment(parameters=[
-        RangeParameterConfig("x", bounds=(-5.0, 5.0), parameter_type="float"),
-        RangeParameterConfig("y", bounds=(-5.0, 5.0), parameter_type="float")])
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig("x", bounds=(-5.0, 5.0), parameter_type="float"),
+            RangeParameterConfig("y", bounds=(-5.0, 5.0), parameter_type="float"),
+        ]
+    )
     client.configure_optimization(objective="-f")
     client.set_generation_strategy(bnnbo_generation_strategy("ibnn", n_init=4, seed=0))
     seen = []

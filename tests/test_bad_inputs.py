@@ -23,14 +23,16 @@ from bnnbo.space import Float, Integer
 from bnnbo.storage import Store
 from bnnbo.study import StudyError, load_study, parse_study
 
-GOOD_STUDY = ('name = "bad-inputs"\nseeds = 1\n[problems.branin]\nn_init = 3\nq = 1\niterations = 0\n'
-              "[surrogates.gp]\n")
+GOOD_STUDY = 'name = "bad-inputs"\nseeds = 1\n[problems.branin]\nn_init = 3\nq = 1\niterations = 0\n[surrogates.gp]\n'
 
 
-def study(top: str = "seeds = 1", problem: str = "n_init = 3\nq = 1\niterations = 0",
-          surrogate: str = "", name: str = "bad-inputs") -> str:
-    return (f'name = "{name}"\n{top}\n[problems.branin]\n{problem}\n'
-            f"[surrogates.gp]\nsurrogate = 'ibnn'\n{surrogate}\n")
+def study(
+    top: str = "seeds = 1",
+    problem: str = "n_init = 3\nq = 1\niterations = 0",
+    surrogate: str = "",
+    name: str = "bad-inputs",
+) -> str:
+    return f"name = \"{name}\"\n{top}\n[problems.branin]\n{problem}\n[surrogates.gp]\nsurrogate = 'ibnn'\n{surrogate}\n"
 
 
 def fingerprint(db: Path) -> dict:
@@ -80,7 +82,10 @@ def listing(folder: Path) -> list[str]:
 # ---- study files -------------------------------------------------------------------------------
 STUDY_CASES = [
     # defect 5: a seed past the store's 32-bit column crashed after an empty study row was written
-    (study("seeds = [99999999999999999999]"), "seeds[0] = 99999999999999999999 is too large; expected at most 2147483647"),
+    (
+        study("seeds = [99999999999999999999]"),
+        "seeds[0] = 99999999999999999999 is too large; expected at most 2147483647",
+    ),
     # defect 6: a count without an upper bound died with MemoryError
     (study("seeds = 10000000000"), "seeds = 10000000000 is too large; expected at most 10000"),
     (study(problem="n_init = 1\nq = 1\niterations = 0"), "n_init = 1; expected an integer >= 2"),
@@ -90,17 +95,35 @@ STUDY_CASES = [
     (study(name="n" * 300), "has 300 characters; expected at most 200"),
     (study(surrogate="settings = { depth = 100000 }"), "'depth' = 100000 is too large; expected at most 1000"),
     # every bad setting of a surrogate at once
-    (study(surrogate="settings = { depth = 'x', var_w = 'y', colour = 1 }"),
-     "ibnn: 3 bad settings: (1) unknown setting(s) 'colour'"),
+    (
+        study(surrogate="settings = { depth = 'x', var_w = 'y', colour = 1 }"),
+        "ibnn: 3 bad settings: (1) unknown setting(s) 'colour'",
+    ),
     (study(surrogate="settings = { var_w = nan }"), "'var_w' = nan; expected a finite number"),
-    (study("seeds = 1").replace("[problems.branin]\n", "[problems.branin]\nproblem = 'ackley'\n"
-                                "options = { dim = 100000 }\n"), "dim = 100000 is too large; expected at most 10000"),
+    (
+        study("seeds = 1").replace(
+            "[problems.branin]\n", "[problems.branin]\nproblem = 'ackley'\noptions = { dim = 100000 }\n"
+        ),
+        "dim = 100000 is too large; expected at most 10000",
+    ),
     ("name = 'x'\n", "seeds is missing"),
 ]
 
 
-STUDY_IDS = ["seed_too_big", "seed_count_huge", "n_init_1", "q_huge", "iterations_huge", "budget_huge",
-             "name_too_long", "depth_huge", "every_bad_setting", "var_w_nan", "dim_huge", "seeds_missing"]
+STUDY_IDS = [
+    "seed_too_big",
+    "seed_count_huge",
+    "n_init_1",
+    "q_huge",
+    "iterations_huge",
+    "budget_huge",
+    "name_too_long",
+    "depth_huge",
+    "every_bad_setting",
+    "var_w_nan",
+    "dim_huge",
+    "seeds_missing",
+]
 
 
 @pytest.mark.parametrize("text, message", STUDY_CASES, ids=STUDY_IDS)
@@ -159,8 +182,12 @@ API_CASES = [
     ("maximize_None", lambda: Optimizer(BOX, maximize=None), ConfigError, "got None"),
     ("maximize_yes", lambda: Optimizer(BOX, maximize="yes"), ConfigError, "got 'yes'"),
     # defect 11: NaN reference point accepted, failing deep in the first ask
-    ("ref_point_nan", lambda: Optimizer(BOX, 2, ref_point=[math.nan, 0.0]), DataError,
-     "reference point [nan, 0.0] has a NaN or infinite entry"),
+    (
+        "ref_point_nan",
+        lambda: Optimizer(BOX, 2, ref_point=[math.nan, 0.0]),
+        DataError,
+        "reference point [nan, 0.0] has a NaN or infinite entry",
+    ),
     ("ref_point_inf", lambda: Optimizer(BOX, 2, ref_point=[0.0, math.inf]), DataError, "NaN or infinite entry"),
     ("n_init_1", lambda: Optimizer(BOX, n_init=1), ConfigError, "n_init must be an integer >= 2, got 1"),
     ("q_huge", lambda: Optimizer(BOX, q=1_000_000), ConfigError, "q = 1000000 is too large; expected at most 1000"),
@@ -171,15 +198,23 @@ API_CASES = [
     ("budget_huge", lambda: optimize("branin", budget=10**12), ConfigError, "budget = 1000000000000 is too large"),
     ("complex_Y", lambda: _tell(np.array([1 + 2j, 3j])), DataError, "Y is complex; expected real numbers"),
     ("complex_Y_list", lambda: _tell([1 + 2j, 3.0]), DataError, "Y is complex"),
-    ("complex_X", lambda: _told_optimizer().tell(torch.zeros(1, 2, dtype=torch.complex128), [1.0]), DataError,
-     "X is complex"),
+    (
+        "complex_X",
+        lambda: _told_optimizer().tell(torch.zeros(1, 2, dtype=torch.complex128), [1.0]),
+        DataError,
+        "X is complex",
+    ),
     ("Float_1e308", lambda: Float("x", -1e308, 1e308), ConfigError, "bounds (-1e+308, 1e+308) are too far apart"),
     ("Float_str", lambda: Float("x", "a", 1.0), ConfigError, "bounds (a, 1.0) must be finite"),
     ("Integer_huge", lambda: Integer("k", 0, 10**30), ConfigError, "must lie within +-2**53"),
     ("depth_huge", lambda: _surrogate("ibnn", depth=100_000), ConfigError, "'depth' = 100000 is too large"),
     ("widths_huge", lambda: _surrogate("hmc", widths=[10**7]), ConfigError, "'widths' = [10000000] is too large"),
-    ("all_bad_settings", lambda: _surrogate("hmc", prior_var=-1.0, noise_std=0.0, n_samples=0), ConfigError,
-     "hmc: 3 bad settings: (1) setting 'prior_var' = -1.0; expected a number > 0; (2) setting 'noise_std'"),
+    (
+        "all_bad_settings",
+        lambda: _surrogate("hmc", prior_var=-1.0, noise_std=0.0, n_samples=0),
+        ConfigError,
+        "hmc: 3 bad settings: (1) setting 'prior_var' = -1.0; expected a number > 0; (2) setting 'noise_std'",
+    ),
     ("unknown_setting", lambda: _surrogate("gp", colour=1), UnknownNameError, "unknown setting(s) 'colour'"),
     ("workers_0", lambda: _executor(workers=0), ConfigError, "--workers 0: expected an integer >= 1"),
     ("assess_n_huge", lambda: _assess(n=10**9), ConfigError, "assess: n = 1000000000 is too large"),
@@ -297,8 +332,11 @@ CLI_CASES = [
     ("budget_0", ["optimize", "--problem", "branin", "--budget", "0"], "budget must be an integer >= 1, got 0"),
     ("q_huge", ["optimize", "--problem", "branin", "--q", "1000000"], "q = 1000000 is too large"),
     ("n_init_1", ["optimize", "--problem", "branin", "--n-init", "1"], "n_init must be an integer >= 2"),
-    ("depth_huge", ["optimize", "--problem", "branin", "--surrogate", "ibnn", "--set", "depth=100000"],
-     "'depth' = 100000 is too large; expected at most 1000"),
+    (
+        "depth_huge",
+        ["optimize", "--problem", "branin", "--surrogate", "ibnn", "--set", "depth=100000"],
+        "'depth' = 100000 is too large; expected at most 1000",
+    ),
     ("dim_huge", ["optimize", "--problem", "ackley", "--option", "dim=100000"], "dim = 100000 is too large"),
     # defect 2: an empty --db kept the store in memory and lost every result
     ("db_empty", ["run", "{study}", "--db", ""], "the store URL is empty"),
@@ -334,8 +372,13 @@ def test_bad_cli_calls(argv, message, db, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(bnnbo.assess, "assess", no_work)  # output paths are checked before any fit
     monkeypatch.chdir(tmp_path)
     (tmp_path / "good.toml").write_text(GOOD_STUDY)
-    places = {"study": str(tmp_path / "good.toml"), "db": str(db), "tmp": str(tmp_path),
-              "foreign": str(_foreign(tmp_path)), "damaged": str(_damaged(tmp_path))}
+    places = {
+        "study": str(tmp_path / "good.toml"),
+        "db": str(db),
+        "tmp": str(tmp_path),
+        "foreign": str(_foreign(tmp_path)),
+        "damaged": str(_damaged(tmp_path)),
+    }
     foreign_before = Path(places["foreign"]).read_bytes()
     before = fingerprint(db)
     files_before = listing(tmp_path)
@@ -347,14 +390,20 @@ def test_bad_cli_calls(argv, message, db, tmp_path, capsys, monkeypatch):
     assert listing(tmp_path) == files_before  # no bnnbo.db, no report folder
 
 
-@pytest.mark.parametrize("name, settings, parts", [
-    ("ibnn", {"depth": 0, "var_w": -1.0}, ["depth must be >= 1, got 0", "var_w and var_b must be > 0"]),
-    ("dkl", {"widths": [0], "lr": 0.0}, ["widths must be a non-empty list", "lr and pretrain_lr must be > 0"]),
-    ("laplace", {"steps": -1, "noise_var": 0.0}, ["steps must be >= 0, got -1", "noise_var must be > 0"]),
-    ("sghmc", {"lr": 0.0, "num_steps": 0}, ["'lr' = 0.0; expected a number > 0", "'num_steps' = 0"]),
-    ("ensemble", {"n_members": 0, "lr": -1.0, "depth": 3},
-     ["3 bad settings", "unknown setting(s) 'depth'", "'lr' = -1.0", "'n_members' = 0"]),
-])
+@pytest.mark.parametrize(
+    "name, settings, parts",
+    [
+        ("ibnn", {"depth": 0, "var_w": -1.0}, ["depth must be >= 1, got 0", "var_w and var_b must be > 0"]),
+        ("dkl", {"widths": [0], "lr": 0.0}, ["widths must be a non-empty list", "lr and pretrain_lr must be > 0"]),
+        ("laplace", {"steps": -1, "noise_var": 0.0}, ["steps must be >= 0, got -1", "noise_var must be > 0"]),
+        ("sghmc", {"lr": 0.0, "num_steps": 0}, ["'lr' = 0.0; expected a number > 0", "'num_steps' = 0"]),
+        (
+            "ensemble",
+            {"n_members": 0, "lr": -1.0, "depth": 3},
+            ["3 bad settings", "unknown setting(s) 'depth'", "'lr' = -1.0", "'n_members' = 0"],
+        ),
+    ],
+)
 def test_every_bad_value_of_a_surrogate_is_reported_at_once(name, settings, parts):
     with pytest.raises(ConfigError) as info:
         _surrogate(name, **settings)

@@ -12,9 +12,11 @@ from bnnbo.study import load_study
 
 
 def study(path, name, iterations, surrogates=("gp",)):
-    path.write_text(f'name = "{name}"\nseeds = 2\nacquisition = "paper"\n'
-                    f"[problems.branin]\nn_init = 3\nq = 1\niterations = {iterations}\n"
-                    + "".join(f"[surrogates.{s}]\n" for s in surrogates))
+    path.write_text(
+        f'name = "{name}"\nseeds = 2\nacquisition = "paper"\n'
+        f"[problems.branin]\nn_init = 3\nq = 1\niterations = {iterations}\n"
+        + "".join(f"[surrogates.{s}]\n" for s in surrogates)
+    )
     return path
 
 
@@ -29,7 +31,8 @@ def campaign(tmp_path, monkeypatch):
         '[[study]]\nfile = "long.toml"\nsurrogates = ["gp"]\niterations = 2\n'
         'reason = "shortened for the test"\n'
         '[[study]]\nfile = "short.toml"\n'
-        '[[study]]\nfile = "never.toml"\nskip = true\nreason = "too expensive"\n')
+        '[[study]]\nfile = "never.toml"\nskip = true\nreason = "too expensive"\n'
+    )
     return tmp_path
 
 
@@ -40,9 +43,18 @@ def test_run_exports_every_study_with_a_manifest_and_resumes(campaign, capsys):
     manifest = {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
     long, short, never = manifest["paper-long"], manifest["paper-short"], manifest["paper-never"]
     assert (short["status"], short["runs"], short["budget"], short["paper_budget"]) == (
-        "complete", {"finished": 2}, 4, 4)
+        "complete",
+        {"finished": 2},
+        4,
+        4,
+    )
     assert (long["status"], long["seeds"], long["surrogates"], long["budget"], long["paper_budget"]) == (
-        "partial", [0, 1], ["gp"], 5, 6)
+        "partial",
+        [0, 1],
+        ["gp"],
+        5,
+        6,
+    )
     assert long["reason"] == "shortened for the test" and long["study_surrogates"] == ["gp", "ibnn"]
     assert (never["status"], never["reason"]) == ("not run", "too expensive")
     studies, _, evals = load_exports(campaign / "res")
@@ -63,12 +75,18 @@ def test_max_hours_leaves_long_studies_for_later(campaign, capsys):
 def test_bad_campaign_files_list_every_problem(campaign, capsys):
     (campaign / "bad.toml").write_text(
         'colour = 1\n[[study]]\nfile = "long.toml"\nseeds = 0\n[[study]]\nfile = "missing.toml"\n'
-        '[[study]]\nfile = "short.toml"\nsurrogates = ["hmc"]\n[[study]]\nfile = "short.toml"\nbogus = 1\n')
+        '[[study]]\nfile = "short.toml"\nsurrogates = ["hmc"]\n[[study]]\nfile = "short.toml"\nbogus = 1\n'
+    )
     with pytest.raises(ConfigError) as exc:
         load_campaign(campaign / "bad.toml")
     text = str(exc.value)
-    for part in ("unknown key(s) ['colour']", "seeds = 0", "cannot read study file 'missing.toml'",
-                 "surrogates = ['hmc']; expected labels of 'paper-short': gp", "unknown key(s) ['bogus']"):
+    for part in (
+        "unknown key(s) ['colour']",
+        "seeds = 0",
+        "cannot read study file 'missing.toml'",
+        "surrogates = ['hmc']; expected labels of 'paper-short': gp",
+        "unknown key(s) ['bogus']",
+    ):
         assert part in text
     assert main(["run", "bad.toml", "--db", "c.db"]) == 2
     assert main(["export", "c.toml", "--db", "none.db"]) == 2

@@ -13,8 +13,15 @@ from bnnbo.problems import get_problem
 from bnnbo.space import Categorical, Float, Integer, SearchSpace
 from bnnbo.statefile import StateError
 
-HMC = {"widths": [8], "pretrain_steps": 50, "pretrain_lr": 1e-2, "n_chains": 2, "n_burn_in": 20,
-       "n_samples": 20, "warm_burn_in": 10}
+HMC = {
+    "widths": [8],
+    "pretrain_steps": 50,
+    "pretrain_lr": 1e-2,
+    "n_chains": 2,
+    "n_burn_in": 20,
+    "n_samples": 20,
+    "warm_burn_in": 10,
+}
 
 
 def _tell_batches(opt, problem, n):
@@ -26,8 +33,9 @@ def _tell_batches(opt, problem, n):
 @pytest.mark.parametrize("surrogate, settings", [("gp", {}), ("hmc", HMC)])
 def test_next_ask_after_load_equals_the_uninterrupted_one(tmp_path, surrogate, settings):
     problem = get_problem("branin")
-    opt = Optimizer(problem.space, surrogate=surrogate, seed=7, n_init=4, acquisition="paper",
-                    surrogate_settings=settings)
+    opt = Optimizer(
+        problem.space, surrogate=surrogate, seed=7, n_init=4, acquisition="paper", surrogate_settings=settings
+    )
     _tell_batches(opt, problem, 2)  # the initial design, then one model-based batch
     path = opt.save(tmp_path / "opt.ckpt")
     loaded = Optimizer.load(path)
@@ -49,10 +57,21 @@ def test_next_ask_after_load_equals_the_uninterrupted_one(tmp_path, surrogate, s
 
 
 def test_settings_space_and_convention_survive(tmp_path):
-    space = SearchSpace([Float("lr", 1e-4, 1.0, log=True), Integer("layers", 1, 4),
-                         Categorical("act", ("relu", "tanh"))])
-    opt = Optimizer(space, num_objectives=2, surrogate="gp", seed=3, q=2, n_init=5, maximize=[False, True],
-                    ref_point=[1.0, -2.0], acq_optimizer="thorough", surrogate_settings={"priors": "paper"})
+    space = SearchSpace(
+        [Float("lr", 1e-4, 1.0, log=True), Integer("layers", 1, 4), Categorical("act", ("relu", "tanh"))]
+    )
+    opt = Optimizer(
+        space,
+        num_objectives=2,
+        surrogate="gp",
+        seed=3,
+        q=2,
+        n_init=5,
+        maximize=[False, True],
+        ref_point=[1.0, -2.0],
+        acq_optimizer="thorough",
+        surrogate_settings={"priors": "paper"},
+    )
     loaded = Optimizer.load(opt.save(tmp_path / "o.ckpt"))
     assert loaded.space == space and loaded.q == 2 and loaded.n_init == 5 and loaded.seed == 3
     assert loaded.num_objectives == 2 and loaded.preset == opt.preset and loaded.mode == opt.mode
@@ -88,9 +107,14 @@ def test_bad_checkpoint_files_get_one_clear_error(tmp_path):
     buf = io.BytesIO()
     torch.save({"format": "bnnbo-optimizer", "version": 1, "settings": {}}, buf)
     cases["incomplete.ckpt"] = buf.getvalue()
-    expected = {"garbage.ckpt": "not a bnnbo-optimizer file", "pickle.ckpt": "not a bnnbo-optimizer file",
-                "code.ckpt": "unsupported GLOBAL posix.system", "foreign.ckpt": "its format tag is None",
-                "truncated.ckpt": "not a bnnbo-optimizer file", "incomplete.ckpt": "incomplete or malformed"}
+    expected = {
+        "garbage.ckpt": "not a bnnbo-optimizer file",
+        "pickle.ckpt": "not a bnnbo-optimizer file",
+        "code.ckpt": "unsupported GLOBAL posix.system",
+        "foreign.ckpt": "its format tag is None",
+        "truncated.ckpt": "not a bnnbo-optimizer file",
+        "incomplete.ckpt": "incomplete or malformed",
+    }
     for name, blob in cases.items():
         (tmp_path / name).write_bytes(blob)
         with pytest.raises(StateError, match=expected[name]) as info:

@@ -23,7 +23,7 @@ def test_fixed_noise_is_what_was_asked():
 
 def test_low_noise_interpolates_deterministic_data_and_learned_does_not():
     X = torch.rand(20, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    Y = (torch.sin(6 * X[:, :1]) + X[:, 1:] ** 2)  # noiseless
+    Y = torch.sin(6 * X[:, :1]) + X[:, 1:] ** 2  # noiseless
     low = get_surrogate("gp", noise="low").fit(X, Y, seed=0)
     learned = get_surrogate("gp", noise="learned").fit(X, Y, seed=0)
     assert _noise(learned) >= 1e-4  # BoTorch's floor
@@ -37,21 +37,25 @@ def test_default_noise_is_the_documented_one():
     assert _noise(model) == pytest.approx(_noise(explicit))
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"priors": "paper", "noise": "low"}, "apply to priors='modern'"),
-    ({"priors": "paper", "warm_start": True}, "apply to priors='modern'"),
-    ({"noise": "tiny"}, r"'noise' = 'tiny'; expected 'learned' or 'low' or 'fixed' or None"),
-    ({"priors": "paper", "kernel": "matern"}, "kernel='matern' applies to priors='modern'"),
-    ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
-    ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"priors": "paper", "noise": "low"}, "apply to priors='modern'"),
+        ({"priors": "paper", "warm_start": True}, "apply to priors='modern'"),
+        ({"noise": "tiny"}, r"'noise' = 'tiny'; expected 'learned' or 'low' or 'fixed' or None"),
+        ({"priors": "paper", "kernel": "matern"}, "kernel='matern' applies to priors='modern'"),
+        ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
+        ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
+    ],
+)
 def test_gp_noise_settings_errors(kwargs, msg):
     with pytest.raises(ConfigError, match=msg):
         get_surrogate("gp", **kwargs)
 
 
-@pytest.mark.parametrize("kernel, key", [("matern", "covar_module.base_kernel.raw_lengthscale"),
-                                         ("botorch", "covar_module.raw_lengthscale")])
+@pytest.mark.parametrize(
+    "kernel, key", [("matern", "covar_module.base_kernel.raw_lengthscale"), ("botorch", "covar_module.raw_lengthscale")]
+)
 def test_warm_start_starts_from_the_previous_hyperparameters(kernel, key):
     X, Y = toy_data(n=15)
     s = get_surrogate("gp", kernel=kernel)
@@ -203,8 +207,14 @@ def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
     from bnnbo import optimize
 
     now = optimize(problem, budget=10, seed=0, n_init=6, q=q)  # the second model-based ask could warm-start
-    before = optimize(problem, budget=10, seed=0, n_init=6, q=q,
-                      surrogate_settings={"noise": "learned", "warm_start": False, "kernel": "botorch"})
+    before = optimize(
+        problem,
+        budget=10,
+        seed=0,
+        n_init=6,
+        q=q,
+        surrogate_settings={"noise": "learned", "warm_start": False, "kernel": "botorch"},
+    )
     assert torch.equal(now.X, before.X)
 
 
@@ -220,6 +230,8 @@ def test_multi_objective_batches_are_optimised_greedily():
     X = opt.ask()
     assert X.shape == (6, 2) and torch.unique(X, dim=0).shape[0] == 6
     opt.tell(X, p.evaluate(X))
+
+
 def test_matern_fit_and_fused_logei_with_a_zero_mean():
     """GPSampler's zero prior mean was tried as an alternative to BoTorch's constant mean
     (docs/performance.md); the plain fit and the fused LogEI handle it."""
@@ -231,8 +243,14 @@ def test_matern_fit_and_fused_logei_with_a_zero_mean():
     from bnnbo.surrogates.gaussian.gp import fit_matern_map, low_noise_likelihood, matern_kernel
 
     X, Y = toy_data(n=15)
-    gp = SingleTaskGP(X, Y, covar_module=matern_kernel(3), likelihood=low_noise_likelihood(),
-                      mean_module=ZeroMean(), outcome_transform=Standardize(m=1))
+    gp = SingleTaskGP(
+        X,
+        Y,
+        covar_module=matern_kernel(3),
+        likelihood=low_noise_likelihood(),
+        mean_module=ZeroMean(),
+        outcome_transform=Standardize(m=1),
+    )
     assert fit_matern_map(gp)
     gp.eval()
     ours, ref = ExactGPLogEI(gp, Y.max()), LogExpectedImprovement(gp, best_f=Y.max())

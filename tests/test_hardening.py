@@ -17,8 +17,10 @@ from bnnbo.study import parse_study
 
 
 def study_text(iterations=0, settings="", name="h"):
-    return (f'name = "{name}"\nseeds = 2\n[problems.branin]\nn_init = 3\nq = 1\niterations = {iterations}\n'
-            f"[surrogates.gp]\n{settings}")
+    return (
+        f'name = "{name}"\nseeds = 2\n[problems.branin]\nn_init = 3\nq = 1\niterations = {iterations}\n'
+        f"[surrogates.gp]\n{settings}"
+    )
 
 
 def run(text, db, **kw):

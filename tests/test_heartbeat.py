@@ -32,9 +32,13 @@ def test_sigkilled_run_shows_interrupted_within_seconds_then_resumes(tmp_path, c
     (tmp_path / "h.toml").write_text(text)
     db = tmp_path / "h.db"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BNNBO_HEARTBEAT_SECONDS": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "bnnbo.cli", "run", "h.toml", "--db", str(db), "--quiet",
-                             "--threads", "1"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bnnbo.cli", "run", "h.toml", "--db", str(db), "--quiet", "--threads", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # a model-based step is committed: the run is mid-way
@@ -89,8 +93,7 @@ def test_the_dashboard_shows_stale_runs_as_interrupted(tmp_path):
     old = datetime.now(timezone.utc) - timedelta(minutes=5)
     with sqlite3.connect(db) as conn:
         conn.execute("update runs set status = 'running', heartbeat_at = ? where id = 1", (old,))
-        conn.execute("update runs set status = 'running', heartbeat_at = ? where id = 2",
-                     (datetime.now(timezone.utc),))
+        conn.execute("update runs set status = 'running', heartbeat_at = ? where id = 2", (datetime.now(timezone.utc),))
     with Store(db, readonly=True) as store:
         data = DashboardData(store)
         (study,) = data.studies()
@@ -119,8 +122,7 @@ def test_grace_and_interval_settings(monkeypatch):
     now = datetime.now(timezone.utc)
     assert shown_status("running", now - timedelta(seconds=61), None, now, 60) == "interrupted"
     assert shown_status("running", now - timedelta(seconds=5), now - timedelta(hours=1), now, 60) == "running"
-    assert shown_status("running", None, (now - timedelta(seconds=90)).replace(tzinfo=None), now, 60) \
-        == "interrupted"
+    assert shown_status("running", None, (now - timedelta(seconds=90)).replace(tzinfo=None), now, 60) == "interrupted"
     assert shown_status("finished", now - timedelta(days=1), None, now, 60) == "finished"
     assert stale_after() == 60.0
     monkeypatch.setenv("BNNBO_STALE_SECONDS", "5")

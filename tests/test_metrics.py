@@ -40,8 +40,19 @@ def store(tmp_path):
         for spec in study.cells():
             run = s.add_run(sid, spec)
             best = FINAL[spec.surrogate][spec.seed]
-            rows = [{"index": i, "batch": 0, "x": [0.0, 0.0], "y": [y], "initial": True, "fit_seconds": 0.0,
-                     "acq_seconds": 0.0, "diagnostics": {}} for i, y in enumerate([best - 3.0, best])]
+            rows = [
+                {
+                    "index": i,
+                    "batch": 0,
+                    "x": [0.0, 0.0],
+                    "y": [y],
+                    "initial": True,
+                    "fit_seconds": 0.0,
+                    "acq_seconds": 0.0,
+                    "diagnostics": {},
+                }
+                for i, y in enumerate([best - 3.0, best])
+            ]
             s.commit_step(run.id, rows, None, best, "finished")
     return url
 

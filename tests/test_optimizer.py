@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from bnnbo import (
-    Categorical, ConfigError, DataError, Float, Integer, Optimizer, SearchSpace, get_problem, optimize,
+    Categorical,
+    ConfigError,
+    DataError,
+    Float,
+    Integer,
+    Optimizer,
+    SearchSpace,
+    get_problem,
+    optimize,
 )
 from botorch.utils.multi_objective.box_decompositions import DominatedPartitioning
 
@@ -59,7 +67,11 @@ def test_multiobjective_trace_is_hypervolume():
     assert (r.trace.diff() >= 0).all()
     for n in (3, 8):  # the trace is the dominated hypervolume of the first n points
         better = (r.Y[:n] > p.ref_point).all(-1)
-        hv = DominatedPartitioning(ref_point=p.ref_point, Y=r.Y[:n][better]).compute_hypervolume() if better.any() else 0.0
+        hv = (
+            DominatedPartitioning(ref_point=p.ref_point, Y=r.Y[:n][better]).compute_hypervolume()
+            if better.any()
+            else 0.0
+        )
         assert r.trace[n - 1].item() == pytest.approx(float(hv))
     Y = torch.tensor([[-1.0, -1.0], [-2.0, -0.5], [-10.0, -10.0]], dtype=torch.float64)
     # rectangles above (-18, -6): 17 x 5, plus the strip of the second point 16 x 0.5
@@ -89,7 +101,7 @@ def test_minimisation_convention():
 def test_mixed_space_asks_valid_points(acquisition):
     space = SearchSpace([Float("x", 0.0, 1.0), Integer("n", 1, 5), Categorical("c", ("a", "b", "c"))])
     opt = Optimizer(space, seed=1, n_init=5, q=2, acquisition=acquisition)
-    f = lambda X: -(X[:, 0] - 0.3) ** 2 - (X[:, 1] - 4) ** 2 + (X[:, 2] == 1).double()  # noqa: E731
+    f = lambda X: -((X[:, 0] - 0.3) ** 2) - (X[:, 1] - 4) ** 2 + (X[:, 2] == 1).double()  # noqa: E731
     for _ in range(5):  # design in batches of 2, 2, 1, then two model-based batches of 2
         X = opt.ask()
         space.validate(X)  # whole numbers, inside bounds
@@ -114,16 +126,19 @@ def test_tell_rejects_bad_input_and_changes_nothing():
     assert torch.equal(opt.X, X)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"q": 0}, "q must be an integer >= 1"),
-    ({"n_init": 0}, "n_init must be an integer >= 2"),
-    ({"seed": -1}, "seed must be an integer >= 0"),
-    ({"acquisition": "ucb"}, "unknown acquisition mode 'ucb'"),
-    ({"acq_optimizer": "fast"}, "unknown acquisition optimiser preset 'fast'"),
-    ({"maximize": [True, False]}, r"maximize must be True, False or 1 bool\(s\)"),
-    ({"surrogate": "gpp"}, "unknown surrogate 'gpp'"),
-    ({"surrogate_settings": {"priors": 1}}, "'priors' = 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"q": 0}, "q must be an integer >= 1"),
+        ({"n_init": 0}, "n_init must be an integer >= 2"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"acquisition": "ucb"}, "unknown acquisition mode 'ucb'"),
+        ({"acq_optimizer": "fast"}, "unknown acquisition optimiser preset 'fast'"),
+        ({"maximize": [True, False]}, r"maximize must be True, False or 1 bool\(s\)"),
+        ({"surrogate": "gpp"}, "unknown surrogate 'gpp'"),
+        ({"surrogate_settings": {"priors": 1}}, "'priors' = 1"),
+    ],
+)
 def test_optimizer_argument_errors(kwargs, msg):
     with pytest.raises((ConfigError, KeyError), match=msg):
         Optimizer(SearchSpace.box([[0.0], [1.0]]), **kwargs)

@@ -33,15 +33,18 @@ def relative_trials(study, n_startup):
 
 
 # ---- the distribution map -------------------------------------------------------------------
-@pytest.mark.parametrize("dist, values", [
-    (FloatDistribution(-2.0, 3.0), [-2.0, 0.37, 3.0]),
-    (FloatDistribution(1e-4, 1.0, log=True), [1e-4, 0.0123, 1.0]),
-    (FloatDistribution(0.0, 1.0, step=0.25), [0.0, 0.25, 0.75, 1.0]),
-    (IntDistribution(-3, 7), [-3, 0, 7]),
-    (IntDistribution(0, 9, step=3), [0, 3, 9]),
-    (IntDistribution(1, 1024, log=True), [1, 17, 1024]),
-    (CategoricalDistribution(["a", None, 2.5, True]), ["a", None, 2.5, True]),
-])
+@pytest.mark.parametrize(
+    "dist, values",
+    [
+        (FloatDistribution(-2.0, 3.0), [-2.0, 0.37, 3.0]),
+        (FloatDistribution(1e-4, 1.0, log=True), [1e-4, 0.0123, 1.0]),
+        (FloatDistribution(0.0, 1.0, step=0.25), [0.0, 0.25, 0.75, 1.0]),
+        (IntDistribution(-3, 7), [-3, 0, 7]),
+        (IntDistribution(0, 9, step=3), [0, 3, 9]),
+        (IntDistribution(1, 1024, log=True), [1, 17, 1024]),
+        (CategoricalDistribution(["a", None, 2.5, True]), ["a", None, 2.5, True]),
+    ],
+)
 def test_each_distribution_round_trips_through_its_column(dist, values):
     col = _Column.of("p", dist)
     for v in values:
@@ -54,8 +57,12 @@ def test_each_distribution_round_trips_through_its_column(dist, values):
 
 def test_decoded_values_are_always_valid_for_optuna():
     # any column value the acquisition optimiser may return maps into the distribution
-    for dist in (FloatDistribution(0.0, 0.9, step=0.3), IntDistribution(2, 11, step=3),
-                 IntDistribution(1, 50, log=True), FloatDistribution(1e-3, 1.0, log=True)):
+    for dist in (
+        FloatDistribution(0.0, 0.9, step=0.3),
+        IntDistribution(2, 11, step=3),
+        IntDistribution(1, 50, log=True),
+        FloatDistribution(1e-3, 1.0, log=True),
+    ):
         col = _Column.of("p", dist)
         lo, hi = col.parameter.low, col.parameter.high
         for i in range(41):
@@ -66,27 +73,30 @@ def test_decoded_values_are_always_valid_for_optuna():
 def test_infinite_values_are_clipped_and_an_all_infinite_objective_is_not_modelled():
     study = optuna.create_study()
     for v in (1.0, float("inf"), -2.0, float("-inf")):
-        study.add_trial(optuna.create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)},
-                                            value=v))
+        study.add_trial(optuna.create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, value=v))
     Y = _finite_values(study.trials)
     assert Y[:, 0].tolist() == [1.0, 1.0, -2.0, -2.0]
     only_inf = optuna.create_study()
-    only_inf.add_trial(optuna.create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)},
-                                           value=float("inf")))
+    only_inf.add_trial(
+        optuna.create_trial(params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, value=float("inf"))
+    )
     assert _finite_values(only_inf.trials) is None
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"surrogate": "nope"}, UnknownNameError),
-    ({"acquisition": "greedy"}, UnknownNameError),
-    ({"n_startup_trials": -1}, ConfigError),
-    ({"seed": -3}, ConfigError),
-    ({"seed": 1.5}, ConfigError),
-    ({"ref_point": [0.0, float("nan")]}, ConfigError),
-    ({"independent_sampler": "random"}, ConfigError),
-    ({"surrogate_settings": {"no_such_setting": 1}}, UnknownNameError),
-    ({"acq_optimizer": "fastest"}, UnknownNameError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"surrogate": "nope"}, UnknownNameError),
+        ({"acquisition": "greedy"}, UnknownNameError),
+        ({"n_startup_trials": -1}, ConfigError),
+        ({"seed": -3}, ConfigError),
+        ({"seed": 1.5}, ConfigError),
+        ({"ref_point": [0.0, float("nan")]}, ConfigError),
+        ({"independent_sampler": "random"}, ConfigError),
+        ({"surrogate_settings": {"no_such_setting": 1}}, UnknownNameError),
+        ({"acq_optimizer": "fastest"}, UnknownNameError),
+    ],
+)
 def test_bad_arguments_raise_one_clear_error_at_construction(kwargs, error):
     with pytest.raises(error):
         BnnboSampler(**kwargs)
@@ -149,8 +159,12 @@ def test_failed_and_pruned_trials_are_ignored():
         return value
 
     model_based = []
-    study.optimize(objective, n_trials=10, catch=(RuntimeError,),
-                   callbacks=[lambda s, t: model_based.append(sampler.last_timings is not None)])
+    study.optimize(
+        objective,
+        n_trials=10,
+        catch=(RuntimeError,),
+        callbacks=[lambda s, t: model_based.append(sampler.last_timings is not None)],
+    )
     states = [t.state for t in study.trials]
     assert states.count(TrialState.FAIL) == 2 and states.count(TrialState.PRUNED) == 1
     # startup counts completed trials only: 0, 1, 3, 4 are random, 5 is the first model-based one
@@ -177,8 +191,11 @@ def test_parameters_outside_the_relative_space_go_to_the_independent_sampler():
             calls.append((trial.number, name))
             return super().sample_independent(study, trial, name, dist)
 
-    study = optuna.create_study(sampler=BnnboSampler(
-        seed=0, n_startup_trials=3, independent_sampler=Recording(seed=0), warn_independent_sampling=False))
+    study = optuna.create_study(
+        sampler=BnnboSampler(
+            seed=0, n_startup_trials=3, independent_sampler=Recording(seed=0), warn_independent_sampling=False
+        )
+    )
 
     def objective(trial):
         value = quadratic(trial)
@@ -196,7 +213,7 @@ def test_a_multi_objective_study_moves_towards_the_pareto_set():
     # 0 <= x <= 1; a sign error on either objective sends proposals away from it
     def objective(trial):
         x, y = trial.suggest_float("x", -2.0, 2.0), trial.suggest_float("y", -2.0, 2.0)
-        return x ** 2 + y ** 2, -((x - 1.0) ** 2 + y ** 2)
+        return x**2 + y**2, -((x - 1.0) ** 2 + y**2)
 
     sampler = BnnboSampler(seed=0, n_startup_trials=5)
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
@@ -213,8 +230,9 @@ def test_a_multi_objective_study_moves_towards_the_pareto_set():
 
 
 def test_a_wrong_length_reference_point_is_reported_when_first_used():
-    study = optuna.create_study(directions=["minimize", "minimize"],
-                                sampler=BnnboSampler(seed=0, n_startup_trials=2, ref_point=[1.0, 2.0, 3.0]))
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=BnnboSampler(seed=0, n_startup_trials=2, ref_point=[1.0, 2.0, 3.0])
+    )
     study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=2)
     with pytest.raises(ConfigError, match="3 values; the study has 2 objectives"):
         study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=1)
@@ -253,10 +271,21 @@ def test_a_sqlite_study_resumed_in_another_process_continues_as_an_uninterrupted
     first.optimize(ns["objective"], n_trials=5)  # 4 startup trials + 1 model-based one
     del first
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, str(script), url, "2"], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=300, check=False)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [sys.executable, str(script), url, "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == "7"
 

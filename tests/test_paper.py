@@ -34,15 +34,17 @@ def study_nndraw_file() -> str:
         return env
     path = ROOT.parent / "shared" / "reference" / "data" / NNDRAW_FILE
     if not path.is_file():
-        pytest.skip(f"the study's {NNDRAW_FILE} is not at {path} and BNNBO_NNDRAW_WEIGHTS is "
-                    "unset: it is not shipped (the study's repository has no licence)")
+        pytest.skip(
+            f"the study's {NNDRAW_FILE} is not at {path} and BNNBO_NNDRAW_WEIGHTS is "
+            "unset: it is not shipped (the study's repository has no licence)"
+        )
     return str(path)
 
 
 def _data(n=8, d=2, seed=0, scale=1.0):
     g = torch.Generator().manual_seed(seed)
     X = torch.rand(n, d, generator=g, dtype=D)
-    Y = (torch.sin(6 * X).sum(-1, keepdim=True) * scale + 3 * scale)
+    Y = torch.sin(6 * X).sum(-1, keepdim=True) * scale + 3 * scale
     return X, Y
 
 
@@ -67,7 +69,13 @@ def test_item1_one_sghmc_update_is_pybnns_with_lr_1e_2():
     torch.testing.assert_close(new.momentum, expected_m, rtol=1e-13, atol=1e-15)
     torch.testing.assert_close(new.position, theta + expected_m, rtol=1e-13, atol=1e-15)
     assert (s.mdecay, s.epsilon, s.num_steps, s.n_burn_in, s.keep_every, s.batch_size) == (
-        0.05, 1e-10, 2000, 1000, 5, 5)
+        0.05,
+        1e-10,
+        2000,
+        1000,
+        5,
+        5,
+    )
 
 
 # ---- item 2: the SGHMC prior ---------------------------------------------------------------
@@ -90,7 +98,7 @@ def test_item2_sghmc_gradient_is_the_gradient_of_pybnns_loss():
     w = torch.cat([theta, log_var], 1).clone().requires_grad_(True)
     f = spec.forward(w[:, : spec.num_params], Xb[0])[0]
     lv = w[0, -1]
-    nll = -(-(Yb[0] - f) ** 2 * 0.5 / lv.exp() - 0.5 * lv).sum() / B
+    nll = -(-((Yb[0] - f) ** 2) * 0.5 / lv.exp() - 0.5 * lv).sum() / B
     lv_prior = -((lv - math.log(1e-6)) ** 2) / (2 * 0.01) - 0.5 * math.log(0.01)
     P = spec.num_params + 1
     weight_prior = (-0.5 * w**2 / s.prior_var).sum() / P
@@ -137,8 +145,9 @@ def test_item4_hmc_halves_the_path_length_in_burn_in(preset, halved):
 
     s = get_surrogate("hmc", preset=preset, path_length=5.0, step_size=0.01).settings
     theta0 = torch.full((1, 2), 0.01, dtype=D)
-    run = run_chains(_stiff_potential, theta0, torch.Generator().manual_seed(0), s, 20, 2,
-                     s.step_size, DiagMetric.of(None))
+    run = run_chains(
+        _stiff_potential, theta0, torch.Generator().manual_seed(0), s, 20, 2, s.step_size, DiagMetric.of(None)
+    )
     path = run.stats["path_length"]
     if halved:
         k = round(math.log2(5.0 / path))
@@ -151,8 +160,15 @@ def test_item4_hmc_halves_the_path_length_in_burn_in(preset, halved):
 # ---- item 5: no divergence abort -----------------------------------------------------------
 def test_item5_paper_hmc_records_divergences_instead_of_raising():
     X, Y = _data()
-    wild = {"widths": [4], "n_burn_in": 0, "n_samples": 6, "pretrain_steps": 0,
-            "step_size": 30.0, "path_length": 60.0, "adapt_step_size": False}
+    wild = {
+        "widths": [4],
+        "n_burn_in": 0,
+        "n_samples": 6,
+        "pretrain_steps": 0,
+        "step_size": 30.0,
+        "path_length": 60.0,
+        "adapt_step_size": False,
+    }
     sur = get_surrogate("hmc", preset="paper:branin", **wild)
     sur.fit(X, Y, seed=0)
     assert sur.diagnostics_["divergences"] > 3 and sur.diagnostics_["divergent_fraction"] > 0.5
@@ -189,8 +205,9 @@ def test_item6_laplace_jitter_is_1e_4_in_raw_units():
     Xt = torch.rand(3, 2, generator=torch.Generator().manual_seed(1), dtype=D)
     with_jitter = model._predict(Xt, False)[1]
     model.jitter = 0.0
-    torch.testing.assert_close(with_jitter - model._predict(Xt, False)[1],
-                               1e-4 * torch.eye(3, dtype=D), rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        with_jitter - model._predict(Xt, False)[1], 1e-4 * torch.eye(3, dtype=D), rtol=0, atol=1e-10
+    )
 
 
 # ---- item 7: Laplace in the six configs ----------------------------------------------------
@@ -206,23 +223,26 @@ def test_item7_laplace_is_in_the_configs_that_list_it(config):
 
 
 # ---- item 8: ensemble settings per problem -------------------------------------------------
-@pytest.mark.parametrize("problem, widths, prior_var, noise_std", [
-    ("branin", (128,) * 3, 10.0, 1.0),
-    ("hartmann6", (128,) * 3, 1.0, 1.0),      # no prior_var in the config: fallback 1.0
-    ("branincurrin", (128,) * 3, 1.0, 1.0),
-    ("dtlz1", (128,) * 3, 1.0, 0.1),          # 128 x 3, unlike its HMC's 128 x 2
-    ("dtlz5", (128,) * 3, 1.0, 0.1),
-    ("pde", (128,) * 3, 1.0, 0.1),
-    ("pest", (128,) * 4, 3.0, 10.0),
-    ("ackley", (128,) * 3, 0.1, 0.1),
-    ("oil", (100,) * 5, 10.0, 0.1),
-    ("lunar", (100,) * 5, 10.0, 10.0),
-    ("optics", (100,) * 5, 10.0, 10.0),
-    ("cco", (128,) * 3, 0.1, 0.1),
-    ("poly", (256,) * 2, 10.0, 1.0),
-    ("nndraw", (256,) * 2, 10.0, 1.0),
-    ("distill", (256,) * 2, 10.0, 1.0),
-])
+@pytest.mark.parametrize(
+    "problem, widths, prior_var, noise_std",
+    [
+        ("branin", (128,) * 3, 10.0, 1.0),
+        ("hartmann6", (128,) * 3, 1.0, 1.0),  # no prior_var in the config: fallback 1.0
+        ("branincurrin", (128,) * 3, 1.0, 1.0),
+        ("dtlz1", (128,) * 3, 1.0, 0.1),  # 128 x 3, unlike its HMC's 128 x 2
+        ("dtlz5", (128,) * 3, 1.0, 0.1),
+        ("pde", (128,) * 3, 1.0, 0.1),
+        ("pest", (128,) * 4, 3.0, 10.0),
+        ("ackley", (128,) * 3, 0.1, 0.1),
+        ("oil", (100,) * 5, 10.0, 0.1),
+        ("lunar", (100,) * 5, 10.0, 10.0),
+        ("optics", (100,) * 5, 10.0, 10.0),
+        ("cco", (128,) * 3, 0.1, 0.1),
+        ("poly", (256,) * 2, 10.0, 1.0),
+        ("nndraw", (256,) * 2, 10.0, 1.0),
+        ("distill", (256,) * 2, 10.0, 1.0),
+    ],
+)
 def test_item8_ensemble_presets_are_each_configs_own(problem, widths, prior_var, noise_std):
     s = get_surrogate("ensemble", preset=f"paper:{problem}").settings
     assert (s.widths, s.prior_var, s.noise_std) == (widths, prior_var, noise_std)
@@ -231,8 +251,14 @@ def test_item8_ensemble_presets_are_each_configs_own(problem, widths, prior_var,
 
 #: (prior_var, noise_var) of the study's SGHMC / Laplace configs; None: absent (fallback 1.0)
 CONFIG_PRIOR_NOISE = {
-    "ackley": (0.1, 0.1), "pest": (3.0, 10.0), "oil": (10.0, 0.1), "lunar": (10.0, 10.0),
-    "optics": (10.0, 10.0), "cco": (0.1, 0.1), "poly": (10.0, 1.0), "nndraw": (10.0, 1.0),
+    "ackley": (0.1, 0.1),
+    "pest": (3.0, 10.0),
+    "oil": (10.0, 0.1),
+    "lunar": (10.0, 10.0),
+    "optics": (10.0, 10.0),
+    "cco": (0.1, 0.1),
+    "poly": (10.0, 1.0),
+    "nndraw": (10.0, 1.0),
     "distill": (10.0, 1.0),
     **{k: (None, None) for k in ("branin", "hartmann6", "branincurrin", "dtlz1", "dtlz5", "pde")},
 }
@@ -346,11 +372,14 @@ def test_item10_the_paper_loop_feeds_the_surrogate_the_studys_encoding():
 
 
 # ---- item 11: the noise constraint ---------------------------------------------------------
-@pytest.mark.parametrize("name, settings", [
-    ("gp", {"priors": "paper"}),
-    ("ibnn", {"preset": "paper:branin"}),
-    ("dkl", {"preset": "paper:branin", "widths": [4], "pretrain_steps": 0, "train_steps": 2}),
-])
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("gp", {"priors": "paper"}),
+        ("ibnn", {"preset": "paper:branin"}),
+        ("dkl", {"preset": "paper:branin", "widths": [4], "pretrain_steps": 0, "train_steps": 2}),
+    ],
+)
 def test_item11_noise_bound_has_no_transform_in_paper_mode(name, settings):
     X, Y = _data()
     model = get_surrogate(name, **settings).fit(X, Y, seed=0)
@@ -424,11 +453,15 @@ SPEC_DKL = {
 @pytest.mark.parametrize("problem", sorted(SPEC_HMC))
 def test_hmc_dkl_and_ibnn_presets_match_the_study_spec(problem):
     s = get_surrogate("hmc", preset=f"paper:{problem}").settings
-    got = (s.widths, s.prior_var, s.noise_std, s.n_burn_in, s.n_samples, s.step_size,
-           s.path_length, s.standardize_y)
+    got = (s.widths, s.prior_var, s.noise_std, s.n_burn_in, s.n_samples, s.step_size, s.path_length, s.standardize_y)
     assert got == SPEC_HMC[problem]
     assert (s.n_chains, s.metric, s.collapse_output_layer, s.dtype, s.pretrain_steps) == (
-        1, "identity", False, "float64", 1000)
+        1,
+        "identity",
+        False,
+        "float64",
+        1000,
+    )
     d = get_surrogate("dkl", preset=f"paper:{problem}").settings
     assert (d.widths, d.lr) == SPEC_DKL[problem]
     assert d.train_steps == (1000 if problem == "ackley" else 5000)
@@ -443,9 +476,23 @@ def test_the_paper_loop_settings_are_the_studys():
 
     p = OPTIMIZER_PRESETS["paper"]
     assert (p.num_restarts, p.raw_samples, p.maxiter, p.batch_limit, NUM_MC_SAMPLES) == (2, 16, 10, 1, 128)
-    spec_budgets = {"branin": 100, "hartmann6": 200, "ackley": 200, "branincurrin": 105, "dtlz1": 100,
-                    "dtlz5": 110, "pde": 35, "optics": 110, "lunar": 550, "pest": 120, "oil": 200,
-                    "cco": 105, "poly": 350, "nndraw": 600, "distill": 350}
+    spec_budgets = {
+        "branin": 100,
+        "hartmann6": 200,
+        "ackley": 200,
+        "branincurrin": 105,
+        "dtlz1": 100,
+        "dtlz5": 110,
+        "pde": 35,
+        "optics": 110,
+        "lunar": 550,
+        "pest": 120,
+        "oil": 200,
+        "cco": 105,
+        "poly": 350,
+        "nndraw": 600,
+        "distill": 350,
+    }
     assert {k: c.budget for k, c in paper.STUDY.items()} == spec_budgets
 
 

@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs" / "paper").glob("*.toml"))
 PROBLEM_OF = {v: k for k, v in paper.CONFIG_NAMES.items()}
 #: configs whose problem evaluates in well under a second (the rest simulate or train)
-CHEAP = ("branin", "hartmann", "ackley", "branincurrin", "dtlz1", "dtlz5", "pest", "oil", "poly",
-         "bnn_400")
+CHEAP = ("branin", "hartmann", "ackley", "branincurrin", "dtlz1", "dtlz5", "pest", "oil", "poly", "bnn_400")
 
 
 def test_all_thirteen_configs_are_shipped():
@@ -37,8 +36,7 @@ def test_each_config_is_the_tables(path):
     study = paper.STUDY[problem]
     assert list(raw["problems"]) == [problem] and raw["acquisition"] == "paper"
     budget = raw["problems"][problem]
-    assert (budget["n_init"], budget["q"], budget["iterations"]) == (study.n_init, study.q,
-                                                                      study.iterations)
+    assert (budget["n_init"], budget["q"], budget["iterations"]) == (study.n_init, study.q, study.iterations)
     assert set(raw["surrogates"]) == set(study.surrogates)
     for label, table in raw["surrogates"].items():
         settings = table.get("settings", {})

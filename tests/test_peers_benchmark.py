@@ -26,8 +26,16 @@ def peers(monkeypatch, tmp_path):
 
 def test_runs_are_stored_once_resumed_and_documented(peers, tmp_path):
     store, doc = tmp_path / "peers.jsonl", tmp_path / "peers.md"
-    args = ["--problems", "branin", "--optimizers", "random,optuna-tpe,bnnbo-gp", "--seeds", "0-1",
-            "--store", str(store)]
+    args = [
+        "--problems",
+        "branin",
+        "--optimizers",
+        "random,optuna-tpe,bnnbo-gp",
+        "--seeds",
+        "0-1",
+        "--store",
+        str(store),
+    ]
     peers.main(["run", *args])
     rows = [json.loads(line) for line in store.read_text().splitlines()]
     assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
@@ -49,8 +57,11 @@ def test_runs_are_stored_once_resumed_and_documented(peers, tmp_path):
 
 def test_a_missing_or_unsupported_peer_is_recorded_with_its_reason(peers, tmp_path, monkeypatch):
     spec = peers.OPTIMISERS["hebo"]
-    monkeypatch.setitem(peers.OPTIMISERS, "hebo", peers.OptimiserSpec(
-        spec.run, "hebo", "no_such_module_for_test", False, True, why_not_mo=spec.why_not_mo))
+    monkeypatch.setitem(
+        peers.OPTIMISERS,
+        "hebo",
+        peers.OptimiserSpec(spec.run, "hebo", "no_such_module_for_test", False, True, why_not_mo=spec.why_not_mo),
+    )
     row = peers.run_one("branin", "hebo", 0, 1)
     assert row["status"] == "skipped" and row["reason"].startswith("not installed: ModuleNotFoundError")
     row = peers.run_one("branin", "smac", 0, 4)
@@ -117,8 +128,19 @@ def test_drop_moves_one_optimisers_rows_aside_and_the_next_run_redoes_only_them(
 
 def test_bnnbo_rows_without_a_commit_are_flagged_stale_in_the_doc(peers, tmp_path):
     store, doc = tmp_path / "peers.jsonl", tmp_path / "peers.md"
-    peers.main(["run", "--problems", "branin", "--optimizers", "random,optuna-tpe,bnnbo-gp", "--seeds", "0-1",
-                "--store", str(store)])
+    peers.main(
+        [
+            "run",
+            "--problems",
+            "branin",
+            "--optimizers",
+            "random,optuna-tpe,bnnbo-gp",
+            "--seeds",
+            "0-1",
+            "--store",
+            str(store),
+        ]
+    )
     peers.main(["doc", "--store", str(store), "--out", str(doc)])
     assert "stale" not in doc.read_text().split("## The target")[0]
     rows = [json.loads(line) for line in store.read_text().splitlines()]

@@ -18,9 +18,11 @@ from bnnbo.study import parse_study
 
 
 def study_text(iterations=3, seeds=2, q=2, n_init=4):
-    return (f'name = "p"\nseeds = {seeds}\nacquisition = "paper"\n'
-            f"[problems.branin]\nn_init = {n_init}\nq = {q}\niterations = {iterations}\n"
-            "[surrogates.gp]\n[surrogates.ibnn]\n")
+    return (
+        f'name = "p"\nseeds = {seeds}\nacquisition = "paper"\n'
+        f"[problems.branin]\nn_init = {n_init}\nq = {q}\niterations = {iterations}\n"
+        "[surrogates.gp]\n[surrogates.ibnn]\n"
+    )
 
 
 @pytest.fixture
@@ -58,8 +60,7 @@ def test_plan_counts_equal_what_a_fresh_run_does(tmp_path, counted):
     assert run(study_text(), db).ok
     df = load_results(db)
     model_steps = df[~df.initial].groupby(["run_id", "batch"]).ngroups
-    assert totals(plan) == (len(df), model_steps, model_steps) == (len(df), counted["fits"],
-                                                                   counted["acquisitions"])
+    assert totals(plan) == (len(df), model_steps, model_steps) == (len(df), counted["fits"], counted["acquisitions"])
     assert totals(plan) == (2 * 2 * 10, 2 * 2 * 3, 2 * 2 * 3)
     assert totals(plan_study(study, db)) == (0, 0, 0)  # everything is done now
 
@@ -90,10 +91,11 @@ def test_run_work_partial_initial_design_and_uneven_budget():
 def test_estimate_follows_the_cost_model():
     study = parse_study(study_text(iterations=3, seeds=1))
     spec = study.cells()[0]
-    cell = {**CostTable.cell_key(spec, 2, 1),
-            "points": [{"n": 4, "cold": True, "fit": 2.0, "acq": 0.5},
-                       {"n": 6, "cold": False, "fit": 1.0, "acq": 0.5}],
-            "overhead": 0.1}
+    cell = {
+        **CostTable.cell_key(spec, 2, 1),
+        "points": [{"n": 4, "cold": True, "fit": 2.0, "acq": 0.5}, {"n": 6, "cold": False, "fit": 1.0, "acq": 0.5}],
+        "overhead": 0.1,
+    }
     costs = CostTable({"cells": [cell], "evaluations": {"branin": 0.01}})
     plan = plan_study(study, None, costs, workers=2)
     gp, ibnn = plan.cells
@@ -122,8 +124,12 @@ def test_one_measured_pair_gives_a_constant_acquisition_cost():
     one = CellCost({"points": pair})
     assert one.acq(190) == pytest.approx(one.acq(10)) == pytest.approx((0.3 * 1.7) ** 0.5)
     assert (one.fit(190, True), one.fit(190, False)) == (pytest.approx(2.0), pytest.approx(1.0))
-    both = CellCost({"points": pair + [{"n": 180, "cold": True, "fit": 4.0, "acq": 3.0},
-                                       {"n": 190, "cold": False, "fit": 2.0, "acq": 3.2}]})
+    both = CellCost(
+        {
+            "points": pair
+            + [{"n": 180, "cold": True, "fit": 4.0, "acq": 3.0}, {"n": 190, "cold": False, "fit": 2.0, "acq": 3.2}]
+        }
+    )
     assert both.acq(190) > 2 * both.acq(10)  # two pairs far apart: growth is measured, and kept
 
 
@@ -139,8 +145,9 @@ def test_the_shipped_cost_table_covers_the_demo():
     assert plan.complete and plan.serial_seconds > 0  # every cell has a cost, measured or borrowed
     stale = [f"{c.problem}/{c.surrogate}" for c in plan.cells if c.cost_source != "measured"]
     if stale:  # a surrogate's defaults changed since the table was measured: say how to refresh it
-        pytest.skip(f"costs.json predates the settings of {stale}: run "
-                    "`python benchmarks/plan_costs.py configs/demo.toml`")
+        pytest.skip(
+            f"costs.json predates the settings of {stale}: run `python benchmarks/plan_costs.py configs/demo.toml`"
+        )
 
 
 def test_bad_input_is_refused_clearly(tmp_path, capsys):
@@ -177,7 +184,9 @@ def test_cli_plan_and_run_plan_print_the_same_counts_and_run_nothing(tmp_path, c
 def test_runs_with_changed_settings_count_from_zero_and_are_noted(tmp_path):
     db = tmp_path / "s.db"
     assert run(study_text(iterations=1, seeds=1), db).ok
-    changed = study_text(iterations=1, seeds=1).replace("[surrogates.ibnn]\n", "[surrogates.ibnn]\nsettings = { depth = 2 }\n")
+    changed = study_text(iterations=1, seeds=1).replace(
+        "[surrogates.ibnn]\n", "[surrogates.ibnn]\nsettings = { depth = 2 }\n"
+    )
     plan = plan_study(parse_study(changed), db)
     gp, ibnn = plan.cells
     assert (gp.evaluations, gp.finished, ibnn.evaluations, ibnn.changed) == (0, 1, 6, 1)
@@ -189,11 +198,13 @@ def test_the_cost_benchmark_measures_a_study_and_the_plan_uses_it(tmp_path):
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "plan_costs", Path(__file__).resolve().parents[1] / "benchmarks" / "plan_costs.py")
+        "plan_costs", Path(__file__).resolve().parents[1] / "benchmarks" / "plan_costs.py"
+    )
     plan_costs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plan_costs)
-    (tmp_path / "s.toml").write_text('name = "t"\nseeds = 1\n[problems.branin]\nn_init = 3\nq = 1\n'
-                                     "iterations = 4\n[surrogates.ibnn]\n")
+    (tmp_path / "s.toml").write_text(
+        'name = "t"\nseeds = 1\n[problems.branin]\nn_init = 3\nq = 1\niterations = 4\n[surrogates.ibnn]\n'
+    )
     out = tmp_path / "costs.json"
     for _ in range(2):  # a second measurement replaces the cell, and is logged
         assert plan_costs.main([str(tmp_path / "s.toml"), "--out", str(out)]) == 0

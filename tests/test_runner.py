@@ -23,8 +23,10 @@ from bnnbo.surrogates.gaussian.gp import GPSurrogate
 
 
 def study_text(surrogates="[surrogates.gp]\n", seeds=2, iterations=2, n_init=4, name="r"):
-    return (f'name = "{name}"\nseeds = {seeds}\nacquisition = "paper"\n'
-            f"[problems.branin]\nn_init = {n_init}\nq = 1\niterations = {iterations}\n{surrogates}")
+    return (
+        f'name = "{name}"\nseeds = {seeds}\nacquisition = "paper"\n'
+        f"[problems.branin]\nn_init = {n_init}\nq = 1\niterations = {iterations}\n{surrogates}"
+    )
 
 
 def run(text, db, **kw):
@@ -35,8 +37,10 @@ def run(text, db, **kw):
 def points(db):
     """(problem, seed, surrogate) -> the run's evaluations as comparable lists."""
     df = load_results(db)
-    return {key: (g.x.tolist(), g.y.tolist(), g.initial.tolist(), g.batch.tolist())
-            for key, g in df.groupby(["problem", "seed", "surrogate"])}
+    return {
+        key: (g.x.tolist(), g.y.tolist(), g.initial.tolist(), g.batch.tolist())
+        for key, g in df.groupby(["problem", "seed", "surrogate"])
+    }
 
 
 class FailingGP(GPSurrogate):
@@ -98,8 +102,10 @@ def test_a_failing_surrogate_leaves_the_others_complete(tmp_path, test_surrogate
     path.write_text(study_text("[surrogates.gp]\n[surrogates.bad]\nsurrogate = 'failing'\n"))
     db = f"sqlite:///{tmp_path / 'f.db'}"
     assert main(["run", str(path), "--db", db, "--quiet", "--threads", "1"]) == 1
-    assert "failed branin / bad / seed 0: SurrogateError: surrogate 'failing' failed: RuntimeError: diverged" \
+    assert (
+        "failed branin / bad / seed 0: SurrogateError: surrogate 'failing' failed: RuntimeError: diverged"
         in capsys.readouterr().err
+    )
     runs = load_runs(db)
     good, bad = runs[runs.surrogate == "gp"], runs[runs.surrogate == "bad"]
     assert (good.status == "finished").all() and (good.n_evaluations == 6).all()
@@ -160,8 +166,10 @@ def test_dask_local_cluster_equals_in_process(tmp_path):
 
 def _evaluations(db_path):
     with sqlite3.connect(db_path, timeout=30) as conn:
-        return conn.execute("select run_id, count(*), count(distinct \"index\"), max(\"index\") "
-                            "from evaluations group by run_id order by run_id").fetchall()
+        return conn.execute(
+            'select run_id, count(*), count(distinct "index"), max("index") '
+            "from evaluations group by run_id order by run_id"
+        ).fetchall()
 
 
 def test_sigkill_mid_run_then_resume_keeps_every_evaluation_exactly_once(tmp_path):
@@ -169,9 +177,13 @@ def test_sigkill_mid_run_then_resume_keeps_every_evaluation_exactly_once(tmp_pat
     (tmp_path / "k.toml").write_text(text)
     db = tmp_path / "k.db"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bnnbo.cli", "run", "k.toml", "--db", str(db), "--quiet",
-                             "--threads", "1"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bnnbo.cli", "run", "k.toml", "--db", str(db), "--quiet", "--threads", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:  # wait until a model-based step of a run is committed
@@ -225,8 +237,10 @@ def test_a_setting_added_since_a_run_was_stored_resumes_at_none_and_is_named_oth
     db = tmp_path / "a.db"
     assert run(study_text(seeds=1, iterations=0), db).ok
     with sqlite3.connect(db) as con:  # a store written before gp had a `kernel` setting
-        con.execute("update runs set settings = json_remove(settings, '$.kernel'), "
-                    "spec = json_remove(spec, '$.resolved_settings.kernel')")
+        con.execute(
+            "update runs set settings = json_remove(settings, '$.kernel'), "
+            "spec = json_remove(spec, '$.resolved_settings.kernel')"
+        )
     extended = run(study_text(seeds=1, iterations=1), db)
     assert extended.ok and extended.finished == 1
     assert load_runs(db, include_superseded=True).status.tolist() == ["finished"]

@@ -16,8 +16,10 @@ from test_runner import points, run, study_text
 from bnnbo.statefile import StateError, decode, encode, from_store
 from bnnbo.testing.conformance import _assert_same_tree
 
-HMC = ('[surrogates.hmc]\nsettings = { widths = [8], pretrain_steps = 50, pretrain_lr = 0.01, '
-       'n_chains = 2, n_burn_in = 20, n_samples = 20, warm_burn_in = 10 }\n')
+HMC = (
+    "[surrogates.hmc]\nsettings = { widths = [8], pretrain_steps = 50, pretrain_lr = 0.01, "
+    "n_chains = 2, n_burn_in = 20, n_samples = 20, warm_burn_in = 10 }\n"
+)
 
 
 class RunsCode:
@@ -31,9 +33,18 @@ class RunsCode:
 
 
 def test_states_round_trip_with_their_types():
-    state = {"kind": "hmc", "spec": (2, (8, 8), 1, "tanh"), "position": torch.randn(2, 5, dtype=torch.float64),
-             "step_size": 0.013, "inv_mass": None, "n": 3, "ok": True, "scores": {"gp": -1.5, "ibnn": None},
-             "members": [{"theta": torch.arange(4.0)}, None], "nan": float("nan")}
+    state = {
+        "kind": "hmc",
+        "spec": (2, (8, 8), 1, "tanh"),
+        "position": torch.randn(2, 5, dtype=torch.float64),
+        "step_size": 0.013,
+        "inv_mass": None,
+        "n": 3,
+        "ok": True,
+        "scores": {"gp": -1.5, "ibnn": None},
+        "members": [{"theta": torch.arange(4.0)}, None],
+        "nan": float("nan"),
+    }
     _assert_same_tree(decode(encode(state)), state, "state")
     assert decode(encode(None)) is None and encode(None) is None
     # numpy scalars and tensor subclasses become the plain types, so the safe loader reads them
@@ -41,12 +52,15 @@ def test_states_round_trip_with_their_types():
     assert type(back["f"]) is float and type(back["i"]) is int and type(back["p"]) is torch.Tensor
 
 
-@pytest.mark.parametrize("state, where", [
-    ({"a": [1, object()]}, "state['a'][1]: expected tensors"),
-    ({"a": np.zeros(3)}, "state['a']: expected tensors, None, bool, int, float, str"),
-    ({1: torch.ones(1)}, "dict keys must be strings, got 1"),
-    ({"s": torch.ones(2).to_sparse()}, "expected a dense tensor"),
-])
+@pytest.mark.parametrize(
+    "state, where",
+    [
+        ({"a": [1, object()]}, "state['a'][1]: expected tensors"),
+        ({"a": np.zeros(3)}, "state['a']: expected tensors, None, bool, int, float, str"),
+        ({1: torch.ones(1)}, "dict keys must be strings, got 1"),
+        ({"s": torch.ones(2).to_sparse()}, "expected a dense tensor"),
+    ],
+)
 def test_other_objects_are_refused_naming_where(state, where):
     with pytest.raises(StateError, match=__import__("re").escape(where)):
         encode(state)
@@ -56,9 +70,12 @@ def test_code_in_a_state_is_refused_and_does_not_run(tmp_path, caplog):
     marker = tmp_path / "ran"
     buf = io.BytesIO()
     torch.save({"format": "bnnbo-state", "version": 1, "state": RunsCode(marker)}, buf)
-    blobs = {"pickle": pickle.dumps({"position": RunsCode(marker)}, protocol=4),
-             "torch.save": buf.getvalue(), "garbage": b"PK\x03\x04 not a zip",
-             "truncated": encode({"a": torch.ones(3)})[:100]}
+    blobs = {
+        "pickle": pickle.dumps({"position": RunsCode(marker)}, protocol=4),
+        "torch.save": buf.getvalue(),
+        "garbage": b"PK\x03\x04 not a zip",
+        "truncated": encode({"a": torch.ones(3)})[:100],
+    }
     for kind, blob in blobs.items():
         with caplog.at_level(logging.WARNING, logger="bnnbo"):
             assert from_store(blob, f"run {kind}") is None
@@ -109,14 +126,23 @@ def test_a_stored_state_that_would_run_code_is_refused_and_the_run_resumes(tmp_p
     assert "stored surrogate state refused" in caplog.text and "posix.system" in caplog.text
     assert _last_diagnostics(db)["warm_start"] is False  # only the warm start is lost
     with sqlite3.connect(db) as conn:
-        assert conn.execute('select count(*), count(distinct "index"), max("index") from evaluations'
-                            ).fetchone() == (7, 7, 6)
+        assert conn.execute('select count(*), count(distinct "index"), max("index") from evaluations').fetchone() == (
+            7,
+            7,
+            6,
+        )
 
 
 def test_older_pickled_states_convert_to_the_same_tree():
-    state = {"spec": (6, (8, 8), 1, "tanh"), "position": torch.randn(2, 5, dtype=torch.float64),
-             "inv_mass": torch.rand(3).t(), "steps": torch.arange(4)[::2], "laplace": {"theta": torch.ones(1, 7)},
-             "scores": {"gp": -1.0, "ibnn": None}, "fits": 3}
+    state = {
+        "spec": (6, (8, 8), 1, "tanh"),
+        "position": torch.randn(2, 5, dtype=torch.float64),
+        "inv_mass": torch.rand(3).t(),
+        "steps": torch.arange(4)[::2],
+        "laplace": {"theta": torch.ones(1, 7)},
+        "scores": {"gp": -1.0, "ibnn": None},
+        "fits": 3,
+    }
     back = decode(from_store(pickle.dumps(state, protocol=4), "run 1"))
     _assert_same_tree(back, state, "state")
     grad = decode(from_store(pickle.dumps({"t": torch.ones(2).requires_grad_()}, protocol=4), "run 2"))["t"]

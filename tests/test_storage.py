@@ -29,8 +29,16 @@ iterations = 1
 
 
 def _eval(i, batch=0, initial=True, diag=None):
-    return {"index": i, "batch": batch, "x": [0.1 * i, 1.0 / 3.0], "y": [math.pi * i], "initial": initial,
-            "fit_seconds": 0.5, "acq_seconds": 0.25, "diagnostics": diag or {}}
+    return {
+        "index": i,
+        "batch": batch,
+        "x": [0.1 * i, 1.0 / 3.0],
+        "y": [math.pi * i],
+        "initial": initial,
+        "fit_seconds": 0.5,
+        "acq_seconds": 0.25,
+        "diagnostics": diag or {},
+    }
 
 
 def test_round_trip_keeps_floats_exactly_and_commits_state_with_the_step(tmp_path):
@@ -40,8 +48,13 @@ def test_round_trip_keeps_floats_exactly_and_commits_state_with_the_step(tmp_pat
         sid = store.save_study(study)
         run = store.add_run(sid, study.cells()[0])
         store.commit_step(run.id, [_eval(0), _eval(1), _eval(2)], None, 2 * math.pi, "running")
-        store.commit_step(run.id, [_eval(3, 1, False, {"nan": float("nan"), "v": [1.5]}), _eval(4, 1, False)],
-                          b"\x00state", 4 * math.pi, "finished")
+        store.commit_step(
+            run.id,
+            [_eval(3, 1, False, {"nan": float("nan"), "v": [1.5]}), _eval(4, 1, False)],
+            b"\x00state",
+            4 * math.pi,
+            "finished",
+        )
     with Store(url, create=False) as store:
         history, state = store.history(run.id)
         (record,) = store.runs(sid)
@@ -151,8 +164,11 @@ def test_parquet_export(tmp_path, monkeypatch):
 PG_URL = os.environ.get("BNNBO_TEST_POSTGRES_URL")
 
 
-@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL server: set BNNBO_TEST_POSTGRES_URL "
-                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bnnbo_test) to exercise it")
+@pytest.mark.skipif(
+    not PG_URL,
+    reason="no PostgreSQL server: set BNNBO_TEST_POSTGRES_URL "
+    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bnnbo_test) to exercise it",
+)
 def test_postgresql_store_gives_the_same_results_as_sqlite(tmp_path):
     from sqlalchemy import create_engine
 

@@ -64,48 +64,90 @@ BAD = [
     ("name = 's'\nseeds = [1, 1]\n[problems.branin]\n[surrogates.gp]\n", ["expected each seed once"]),
     ("name = 's'\nseeds = [1, -2]\n[problems.branin]\n[surrogates.gp]\n", ["seeds[1] = -2; expected an integer >= 0"]),
     ("name = 's'\nseeds = 'x'\n[problems.branin]\n[surrogates.gp]\n", ["seeds = 'x'; expected a count"]),
-    ("name = 's'\nseeds = 1\nseed = 2\n[problems.branin]\n[surrogates.gp]\n",
-     ["unknown key 'seed' (did you mean 'seeds'?)"]),
-    ("name = 's'\nseeds = 1\nacquisition = 'ei'\n[problems.branin]\n[surrogates.gp]\n",
-     ["acquisition = 'ei'; expected one of: default, mc, paper"]),
-    ("name = 's'\nseeds = 1\nacq_optimizer = 'fast'\n[problems.branin]\n[surrogates.gp]\n",
-     ["acq_optimizer = 'fast'; expected one of"]),
+    (
+        "name = 's'\nseeds = 1\nseed = 2\n[problems.branin]\n[surrogates.gp]\n",
+        ["unknown key 'seed' (did you mean 'seeds'?)"],
+    ),
+    (
+        "name = 's'\nseeds = 1\nacquisition = 'ei'\n[problems.branin]\n[surrogates.gp]\n",
+        ["acquisition = 'ei'; expected one of: default, mc, paper"],
+    ),
+    (
+        "name = 's'\nseeds = 1\nacq_optimizer = 'fast'\n[problems.branin]\n[surrogates.gp]\n",
+        ["acq_optimizer = 'fast'; expected one of"],
+    ),
     ("name = 's'\nseeds = 1\n[surrogates.gp]\n", ["[problems] is missing or empty"]),
     ("name = 's'\nseeds = 1\n[problems.branin]\n", ["[surrogates] is missing or empty"]),
-    ("name = 's'\nseeds = 1\n[problems.nope]\n[surrogates.gp]\n", ["[problems.nope]: unknown problem 'nope'", "branin"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\nn_init = 1\n[surrogates.gp]\n",
-     ["[problems.branin] n_init = 1; expected an integer >= 2"]),
+    (
+        "name = 's'\nseeds = 1\n[problems.nope]\n[surrogates.gp]\n",
+        ["[problems.nope]: unknown problem 'nope'", "branin"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\nn_init = 1\n[surrogates.gp]\n",
+        ["[problems.branin] n_init = 1; expected an integer >= 2"],
+    ),
     ("name = 's'\nseeds = 1\n[problems.branin]\nq = 0\n[surrogates.gp]\n", ["[problems.branin] q = 0"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\niterations = 'many'\n[surrogates.gp]\n",
-     ["[problems.branin] iterations = 'many'; expected an integer >= 0"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\nbudget = 9\n[surrogates.gp]\n",
-     ["[problems.branin]: unknown key 'budget'", "allowed: problem, n_init, q, iterations, options"]),
-    ("name = 's'\nseeds = 1\n[problems.ackley]\noptions = { dims = 3 }\n[surrogates.gp]\n",
-     ["[problems.ackley]: problem 'ackley' has no option(s) ['dims']", "allowed: dim"]),
-    ("name = 's'\nseeds = 1\n[problems.ackley]\noptions = { dim = 0 }\n[surrogates.gp]\n",
-     ["[problems.ackley]: ackley: dim must be an integer >= 1, got 0"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\noptions = 3\n[surrogates.gp]\n",
-     ["[problems.branin] options = 3; expected a table"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\nproblem = 5\n[surrogates.gp]\n",
-     ["[problems.branin] problem = 5; expected a registered problem name"]),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\niterations = 'many'\n[surrogates.gp]\n",
+        ["[problems.branin] iterations = 'many'; expected an integer >= 0"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\nbudget = 9\n[surrogates.gp]\n",
+        ["[problems.branin]: unknown key 'budget'", "allowed: problem, n_init, q, iterations, options"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.ackley]\noptions = { dims = 3 }\n[surrogates.gp]\n",
+        ["[problems.ackley]: problem 'ackley' has no option(s) ['dims']", "allowed: dim"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.ackley]\noptions = { dim = 0 }\n[surrogates.gp]\n",
+        ["[problems.ackley]: ackley: dim must be an integer >= 1, got 0"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\noptions = 3\n[surrogates.gp]\n",
+        ["[problems.branin] options = 3; expected a table"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\nproblem = 5\n[surrogates.gp]\n",
+        ["[problems.branin] problem = 5; expected a registered problem name"],
+    ),
     ("name = 's'\nseeds = 1\nproblems = 3\n[surrogates.gp]\n", ["[problems] is missing or empty"]),
     ("name = 's'\nseeds = 1\n[problems]\nbranin = 3\n[surrogates.gp]\n", ["[problems.branin]: expected a table"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gpp]\n",
-     ["[surrogates.gpp]: unknown surrogate 'gpp'; expected one of:", "gp"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = { prior = 'paper' }\n",
-     ["[surrogates.gp]: gp: unknown setting(s) 'prior'; allowed: priors"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = { priors = 'old' }\n",
-     ["[surrogates.gp]: gp: setting 'priors' = 'old'; expected 'modern' or 'paper'"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { depth = 2.5 }\n",
-     ["setting 'depth' = 2.5; expected an integer"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { preset = 'paper:moon' }\n",
-     ["unknown preset 'paper:moon'; expected one of: paper:ackley, paper:branin", "paper:realworld, paper:synthetic"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsurrogate = ['gp']\n",
-     ["[surrogates.gp] surrogate = ['gp']; expected a registered surrogate name"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = 'paper'\n",
-     ["[surrogates.gp] settings = 'paper'; expected a table of surrogate settings"]),
-    ("name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.'g p']\nsurrogate = 'gp'\n",
-     ["label 'g p' must use letters, digits"]),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gpp]\n",
+        ["[surrogates.gpp]: unknown surrogate 'gpp'; expected one of:", "gp"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = { prior = 'paper' }\n",
+        ["[surrogates.gp]: gp: unknown setting(s) 'prior'; allowed: priors"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = { priors = 'old' }\n",
+        ["[surrogates.gp]: gp: setting 'priors' = 'old'; expected 'modern' or 'paper'"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { depth = 2.5 }\n",
+        ["setting 'depth' = 2.5; expected an integer"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.ibnn]\nsettings = { preset = 'paper:moon' }\n",
+        [
+            "unknown preset 'paper:moon'; expected one of: paper:ackley, paper:branin",
+            "paper:realworld, paper:synthetic",
+        ],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsurrogate = ['gp']\n",
+        ["[surrogates.gp] surrogate = ['gp']; expected a registered surrogate name"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.gp]\nsettings = 'paper'\n",
+        ["[surrogates.gp] settings = 'paper'; expected a table of surrogate settings"],
+    ),
+    (
+        "name = 's'\nseeds = 1\n[problems.branin]\n[surrogates.'g p']\nsurrogate = 'gp'\n",
+        ["label 'g p' must use letters, digits"],
+    ),
 ]
 
 
@@ -138,8 +180,16 @@ settings = { prior = "paper" }
         parse_study(text)
     assert len(info.value.problems) == 8
     message = str(info.value)
-    for fragment in ("name = 'bad name'", "seeds = 0", "acquisition = 'ei'", "unknown key 'colour'",
-                     "unknown problem 'nope'", "q = -1", "unknown setting(s) 'prior'", "unknown surrogate 'what'"):
+    for fragment in (
+        "name = 'bad name'",
+        "seeds = 0",
+        "acquisition = 'ei'",
+        "unknown key 'colour'",
+        "unknown problem 'nope'",
+        "q = -1",
+        "unknown setting(s) 'prior'",
+        "unknown surrogate 'what'",
+    ):
         assert fragment in message
 
 
@@ -165,8 +215,21 @@ def test_load_study_reads_files_and_names_unreadable_ones(tmp_path):
 SHIPPED = files("bnnbo") / "configs"
 PAPER = sorted(Path(str(SHIPPED / "paper")).glob("*.toml"))
 #: the study's budgets (bnn-bo-study.md §3)
-BUDGETS = {"branin": 100, "hartmann": 200, "ackley": 200, "branincurrin": 105, "dtlz1": 100, "dtlz5": 110,
-           "pde": 35, "lunar": 550, "pest": 120, "oil": 200, "poly": 350, "bnn_400": 600, "kd": 350}
+BUDGETS = {
+    "branin": 100,
+    "hartmann": 200,
+    "ackley": 200,
+    "branincurrin": 105,
+    "dtlz1": 100,
+    "dtlz5": 110,
+    "pde": 35,
+    "lunar": 550,
+    "pest": 120,
+    "oil": 200,
+    "poly": 350,
+    "bnn_400": 600,
+    "kd": 350,
+}
 
 
 def test_demo_study_is_valid():

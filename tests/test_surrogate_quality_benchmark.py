@@ -22,8 +22,24 @@ def test_measures_resumes_and_regenerates_the_doc(bench, tmp_path):
     out, doc = tmp_path / "q.jsonl", tmp_path / "docs" / "q.md"
     doc.parent.mkdir()
     doc.write_text(f"# title\n\nhand-written\n\n{bench.BEGIN}\nold\n{bench.END}\n\nafter\n")
-    args = ["--seeds", "2", "--n", "8", "--m", "20", "--problems", "branin", "--surrogates", "gp,ibnn",
-            "--out", str(out), "--doc", str(doc), "--figures", str(tmp_path / "docs" / "figures")]
+    args = [
+        "--seeds",
+        "2",
+        "--n",
+        "8",
+        "--m",
+        "20",
+        "--problems",
+        "branin",
+        "--surrogates",
+        "gp,ibnn",
+        "--out",
+        str(out),
+        "--doc",
+        str(doc),
+        "--figures",
+        str(tmp_path / "docs" / "figures"),
+    ]
     assert bench.main(args) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(r["seed"], r["surrogate"]) for r in rows] == [(0, "gp"), (0, "ibnn"), (1, "gp"), (1, "ibnn")]
@@ -33,7 +49,9 @@ def test_measures_resumes_and_regenerates_the_doc(bench, tmp_path):
     gp = [r for r in rows if r["surrogate"] == "gp"]
     mean, se = bench.mean_se([r["nll"] for r in gp])
     assert f"| gp | 2 | {mean:.3f} ± {se:.3f} |" in text
-    assert "--out" not in text and "shared" in text and (tmp_path / "docs" / "figures" / "calibration-branin.png").exists()
+    assert (
+        "--out" not in text and "shared" in text and (tmp_path / "docs" / "figures" / "calibration-branin.png").exists()
+    )
     # the doc is a function of the jsonl: edit a number there, render again, the table follows
     rows[0]["nll"] += 1.0
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -62,12 +62,14 @@ def _check_free(host: str, port: int) -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((host, port))
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host} port {port}: {exc.strerror or exc}; "
-                          "pick another --port (or --host)") from None
+        raise ConfigError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}; pick another --port (or --host)"
+        ) from None
 
 
-def serve(url: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 8080,
-          refresh: float = 5.0, say=print) -> None:
+def serve(
+    url: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 8080, refresh: float = 5.0, say=print
+) -> None:
     """Serve the dashboard until interrupted; ``say`` prints the address and notes."""
     check_address(host, port, refresh)
     _require()
@@ -80,10 +82,14 @@ def serve(url: str | os.PathLike | None = None, host: str = "127.0.0.1", port: i
     shown = f"[{host}]" if ":" in host else host
     from bnnbo.report.html import safe_url
 
-    say(f"bnnbo dashboard on http://{shown}:{port}/ (store {safe_url(app.state.data.store.url)}, "
-        "read-only); Ctrl-C stops it")
+    say(
+        f"bnnbo dashboard on http://{shown}:{port}/ (store {safe_url(app.state.data.store.url)}, "
+        "read-only); Ctrl-C stops it"
+    )
     if not local:
-        say(f"note: bound to {host}, not localhost: anyone who can reach this machine on port {port} can read "
+        say(
+            f"note: bound to {host}, not localhost: anyone who can reach this machine on port {port} can read "
             "every study in the store (there is no login). For remote viewing prefer the default "
-            "--host 127.0.0.1 and an SSH tunnel (ssh -L 8080:localhost:8080 HOST).")
+            "--host 127.0.0.1 and an SSH tunnel (ssh -L 8080:localhost:8080 HOST)."
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

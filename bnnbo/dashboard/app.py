@@ -36,8 +36,10 @@ from bnnbo.storage import Store
 
 HERE = Path(__file__).parent
 #: same-origin only; inline styles for Plotly's SVG, no inline scripts
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -49,13 +51,15 @@ def plotly_js() -> Path:
         raise UnavailableError("the dashboard needs plotly: pip install 'bnnbo[dashboard]'") from None
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not path.is_file():
-        raise UnavailableError(f"plotly {plotly.__version__} has no package_data/plotly.min.js; "
-                               "pip install 'plotly>=5'")
+        raise UnavailableError(
+            f"plotly {plotly.__version__} has no package_data/plotly.min.js; pip install 'plotly>=5'"
+        )
     return path
 
 
-def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.0,
-               allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(
+    url: str | os.PathLike | Store | None = None, refresh: float = 5.0, allowed_hosts: list[str] | None = None
+) -> Starlette:
     """The app over a store (opened read-only unless a Store is given).
 
     Args:
@@ -73,8 +77,7 @@ def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.
     common = {"refresh": refresh, "store": safe_url(store.url)}
 
     def render(request: Request, name: str, context: dict[str, Any], code: int = 200) -> Response:
-        return templates.TemplateResponse(request, name, {**common, **context}, status_code=code,
-                                          headers=HEADERS)
+        return templates.TemplateResponse(request, name, {**common, **context}, status_code=code, headers=HEADERS)
 
     def guarded(kind: str, fn: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Missing study / run -> 404; a store that cannot be read right now -> 503; said in words."""
@@ -92,8 +95,11 @@ def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.
         return endpoint
 
     def studies_page(request: Request) -> Response:
-        return render(request, "studies.html", {"kind": "studies", "studies": data.studies(),
-                                                "api": "/api/studies", "fragment": "/fragment/studies"})
+        return render(
+            request,
+            "studies.html",
+            {"kind": "studies", "studies": data.studies(), "api": "/api/studies", "fragment": "/fragment/studies"},
+        )
 
     def studies_fragment(request: Request) -> Response:
         return render(request, "studies_body.html", {"studies": data.studies()})
@@ -101,21 +107,32 @@ def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.
     def study_context(request: Request) -> dict[str, Any]:
         name = request.path_params["name"]
         d = data.study(name)
-        return {"kind": "study", "d": d, "version": d["version"], "api": f"/api/study/{quote(name, safe='')}",
-                "fragment": f"/fragment/study/{quote(name, safe='')}"}
+        return {
+            "kind": "study",
+            "d": d,
+            "version": d["version"],
+            "api": f"/api/study/{quote(name, safe='')}",
+            "fragment": f"/fragment/study/{quote(name, safe='')}",
+        }
 
     def run_context(request: Request) -> dict[str, Any]:
         run_id = request.path_params["run_id"]
         d = data.run(run_id)
-        return {"kind": "run", "d": d, "version": "", "api": f"/api/run/{run_id}",
-                "fragment": f"/fragment/run/{run_id}"}
+        return {
+            "kind": "run",
+            "d": d,
+            "version": "",
+            "api": f"/api/run/{run_id}",
+            "fragment": f"/fragment/run/{run_id}",
+        }
 
     def json_response(value: Any) -> Response:
         return JSONResponse(value, headers={**HEADERS, "Cache-Control": "no-store"})
 
     def plotly(request: Request) -> Response:
-        return FileResponse(plotly_path, media_type="text/javascript",
-                            headers={**HEADERS, "Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            plotly_path, media_type="text/javascript", headers={**HEADERS, "Cache-Control": "public, max-age=86400"}
+        )
 
     def report_css(request: Request) -> Response:
         return Response(REPORT_CSS, media_type="text/css", headers=HEADERS)
@@ -125,10 +142,8 @@ def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.
         Route("/fragment/studies", guarded("html", studies_fragment)),
         Route("/api/studies", guarded("json", lambda r: json_response(data.studies()))),
         Route("/study/{name:path}", guarded("html", lambda r: render(r, "study.html", study_context(r)))),
-        Route("/fragment/study/{name:path}",
-              guarded("html", lambda r: render(r, "study_body.html", study_context(r)))),
-        Route("/api/study/{name:path}",
-              guarded("json", lambda r: json_response(data.study(r.path_params["name"])))),
+        Route("/fragment/study/{name:path}", guarded("html", lambda r: render(r, "study_body.html", study_context(r)))),
+        Route("/api/study/{name:path}", guarded("json", lambda r: json_response(data.study(r.path_params["name"])))),
         Route("/run/{run_id:int}", guarded("html", lambda r: render(r, "run.html", run_context(r)))),
         Route("/fragment/run/{run_id:int}", guarded("html", lambda r: render(r, "run_body.html", run_context(r)))),
         Route("/api/run/{run_id:int}", guarded("json", lambda r: json_response(data.run(r.path_params["run_id"])))),
@@ -137,6 +152,7 @@ def create_app(url: str | os.PathLike | Store | None = None, refresh: float = 5.
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         yield

@@ -84,8 +84,13 @@ NOTES = {"status": "State of every run now."}
 
 def table_dict(t: ReportTable) -> dict[str, Any]:
     """A report table as the templates and the JSON show it (display strings, as in the report)."""
-    return {"key": t.key, "title": t.title, "note": NOTES.get(t.key, t.note), "columns": [str(c) for c in t.display.columns],
-            "rows": [[clean(v) for v in row] for row in t.display.itertuples(index=False)]}
+    return {
+        "key": t.key,
+        "title": t.title,
+        "note": NOTES.get(t.key, t.note),
+        "columns": [str(c) for c in t.display.columns],
+        "rows": [[clean(v) for v in row] for row in t.display.itertuples(index=False)],
+    }
 
 
 class DashboardData:
@@ -109,9 +114,19 @@ class DashboardData:
                 stale[sid] = stale.get(sid, 0) + 1
         out: dict[int, dict[str, Any]] = {}
         for sid, name, description, state, count, done, planned, first, last in rows:
-            s = out.setdefault(sid, {"name": name, "description": description or "", "runs": 0,
-                                     "counts": {k: 0 for k in STATES}, "evaluations": 0, "planned": 0,
-                                     "started": None, "updated": None})
+            s = out.setdefault(
+                sid,
+                {
+                    "name": name,
+                    "description": description or "",
+                    "runs": 0,
+                    "counts": {k: 0 for k in STATES},
+                    "evaluations": 0,
+                    "planned": 0,
+                    "started": None,
+                    "updated": None,
+                },
+            )
             if state is None or state == RunStatus.SUPERSEDED:
                 continue
             s["counts"][state] = s["counts"].get(state, 0) + count
@@ -181,37 +196,91 @@ class DashboardData:
                     continue
                 c = curve(data, label, surrogate)
                 full = int((c.n == c.n.max()).sum())  # runs only grow: every run reached a prefix
-                series.append({"surrogate": surrogate, "color": color_of(data, surrogate),
-                               "runs": len(drawn),
-                               "unfinished": int((drawn.status != RunStatus.FINISHED).sum()),
-                               "x": c.evaluation, "mean": c["mean"], "se": c.se, "n": c.n, "full": full})
-            problems.append({"label": label, "name": info.name, "metric": info.metric,
-                             "objectives": info.objectives, "n_init": info.n_init, "budget": info.budget,
-                             "optimum": info.shown(info.optimum) if info.optimum is not None else None,
-                             "series": series})
+                series.append(
+                    {
+                        "surrogate": surrogate,
+                        "color": color_of(data, surrogate),
+                        "runs": len(drawn),
+                        "unfinished": int((drawn.status != RunStatus.FINISHED).sum()),
+                        "x": c.evaluation,
+                        "mean": c["mean"],
+                        "se": c.se,
+                        "n": c.n,
+                        "full": full,
+                    }
+                )
+            problems.append(
+                {
+                    "label": label,
+                    "name": info.name,
+                    "metric": info.metric,
+                    "objectives": info.objectives,
+                    "n_init": info.n_init,
+                    "budget": info.budget,
+                    "optimum": info.shown(info.optimum) if info.optimum is not None else None,
+                    "series": series,
+                }
+            )
         runs = data.runs
         last = data.evals.groupby("run_id").trace.last()  # the report's final value, so far
-        tables = [final_best(data), mean_ranks(data), status(data), timing(data), diagnostics_table(data),
-                  auto_choices(data)]
+        tables = [
+            final_best(data),
+            mean_ranks(data),
+            status(data),
+            timing(data),
+            diagnostics_table(data),
+            auto_choices(data),
+        ]
         failed = failed_runs(data)
-        return clean({
-            "study": data.study, "version": version, "surrogates": data.surrogates,
-            "problems": problems, "counts": counts, "runs_total": len(runs),
-            "evaluations": int(runs.n_evaluations.sum()), "planned": int(runs.budget.sum()),
-            "latest_evaluation": data.evals.created_at.max() if len(data.evals) else None,
-            "tables": [table_dict(t) for t in tables],
-            "failed": [{"run_id": int(i), "problem": p, "surrogate": s, "seed": int(seed), "error": e,
-                        "evaluations": f"{n} / {b}", "traceback": _tail(tb)}
-                       for i, p, s, seed, e, n, b, tb in zip(
-                           runs[runs.status == RunStatus.FAILED].run_id, failed.data.problem, failed.data.surrogate,
-                           failed.data.seed, failed.data.error, failed.data.evaluations, failed.data.budget,
-                           failed.data.traceback)],
-            "runs": [{"id": int(r.run_id), "problem": r.problem, "surrogate": r.surrogate, "seed": int(r.seed),
-                      "status": r.status, "n_evaluations": int(r.n_evaluations), "budget": int(r.budget),
-                      "best": fmt(data.problems[r.problem].shown(last[r.run_id])) if r.run_id in last.index
-                      else "–", "error": r.error if isinstance(r.error, str) else ""}
-                     for r in runs.itertuples()],
-        })
+        return clean(
+            {
+                "study": data.study,
+                "version": version,
+                "surrogates": data.surrogates,
+                "problems": problems,
+                "counts": counts,
+                "runs_total": len(runs),
+                "evaluations": int(runs.n_evaluations.sum()),
+                "planned": int(runs.budget.sum()),
+                "latest_evaluation": data.evals.created_at.max() if len(data.evals) else None,
+                "tables": [table_dict(t) for t in tables],
+                "failed": [
+                    {
+                        "run_id": int(i),
+                        "problem": p,
+                        "surrogate": s,
+                        "seed": int(seed),
+                        "error": e,
+                        "evaluations": f"{n} / {b}",
+                        "traceback": _tail(tb),
+                    }
+                    for i, p, s, seed, e, n, b, tb in zip(
+                        runs[runs.status == RunStatus.FAILED].run_id,
+                        failed.data.problem,
+                        failed.data.surrogate,
+                        failed.data.seed,
+                        failed.data.error,
+                        failed.data.evaluations,
+                        failed.data.budget,
+                        failed.data.traceback,
+                    )
+                ],
+                "runs": [
+                    {
+                        "id": int(r.run_id),
+                        "problem": r.problem,
+                        "surrogate": r.surrogate,
+                        "seed": int(r.seed),
+                        "status": r.status,
+                        "n_evaluations": int(r.n_evaluations),
+                        "budget": int(r.budget),
+                        "best": fmt(data.problems[r.problem].shown(last[r.run_id])) if r.run_id in last.index else "–",
+                        "error": r.error if isinstance(r.error, str) else "",
+                    }
+                    for r in runs.itertuples()
+                ],
+            }
+        )
 
     # ---- one run ------------------------------------------------------------------------------
     def run(self, run_id: int) -> dict[str, Any]:
@@ -232,37 +301,62 @@ class DashboardData:
         shown = info.shown if info is not None else (lambda v: v)
         y = [shown(v[0]) for v in ev.y] if len(ev) and len(ev.y.iloc[0]) == 1 else None
         its = iterations(ReportData(data.study, data.url, runs, ev, data.problems, data.surrogates))
-        return clean({
-            "run": {"id": run_id, "study": study, "problem": r.problem, "problem_name": r.problem_name,
-                    "surrogate": r.surrogate, "surrogate_name": r.surrogate_name, "seed": int(r.seed),
-                    "status": r.status, "n_evaluations": int(r.n_evaluations), "budget": int(r.budget),
+        return clean(
+            {
+                "run": {
+                    "id": run_id,
+                    "study": study,
+                    "problem": r.problem,
+                    "problem_name": r.problem_name,
+                    "surrogate": r.surrogate,
+                    "surrogate_name": r.surrogate_name,
+                    "seed": int(r.seed),
+                    "status": r.status,
+                    "n_evaluations": int(r.n_evaluations),
+                    "budget": int(r.budget),
                     "best": fmt(shown(ev.trace.iloc[-1])) if len(ev) else "–",
-                    "error": r.error if isinstance(r.error, str) else "", "traceback": _tail(traceback),
-                    "settings": settings or {}, "started": started, "updated": updated,
-                    "elapsed": duration((_utc(updated) - _utc(started)).total_seconds() if started else None)},
-            "metric": info.metric if info is not None else "best value so far / hypervolume",
-            "n_init": int(ev.initial.sum()),
-            "color": color_of(data, r.surrogate) if r.surrogate in data.surrogates else COLORS[0],
-            "evaluations": {"x": list(range(1, len(ev) + 1)), "trace": [shown(v) for v in ev.trace],
-                            "y": y, "initial": ev.initial.astype(bool).tolist()},
-            "iterations": _iteration_rows(its),
-        })
+                    "error": r.error if isinstance(r.error, str) else "",
+                    "traceback": _tail(traceback),
+                    "settings": settings or {},
+                    "started": started,
+                    "updated": updated,
+                    "elapsed": duration((_utc(updated) - _utc(started)).total_seconds() if started else None),
+                },
+                "metric": info.metric if info is not None else "best value so far / hypervolume",
+                "n_init": int(ev.initial.sum()),
+                "color": color_of(data, r.surrogate) if r.surrogate in data.surrogates else COLORS[0],
+                "evaluations": {
+                    "x": list(range(1, len(ev) + 1)),
+                    "trace": [shown(v) for v in ev.trace],
+                    "y": y,
+                    "initial": ev.initial.astype(bool).tolist(),
+                },
+                "iterations": _iteration_rows(its),
+            }
+        )
 
 
 def _iteration_rows(its: pd.DataFrame) -> dict[str, Any]:
     """Per model-based iteration: seconds, the diagnostics the report summarises, auto's choice."""
     diags = [flatten(d) if isinstance(d, dict) else {} for d in its.diagnostics]
-    keys = list(dict.fromkeys(k for d in diags for k, v in d.items()
-                              if k.rsplit(".", 1)[-1] in KEYS and number(v) is not None))
+    keys = list(
+        dict.fromkeys(k for d in diags for k, v in d.items() if k.rsplit(".", 1)[-1] in KEYS and number(v) is not None)
+    )
     choices = [d.get("choice") if isinstance(d.get("choice"), str) else None for d in diags]
     candidates = list(dict.fromkeys(c for d in diags for c in (_scores(d) or {})))
-    scores = {c: [number((_scores(d) or {}).get(c)) if d.get("scored", True) else None for d in diags]
-              for c in candidates}
-    return {"iteration": list(range(1, len(its) + 1)), "batch": its.batch.tolist(),
-            "evaluations": (its["index"] + 1).tolist(),
-            "fit_seconds": its.fit_seconds.tolist(), "acq_seconds": its.acq_seconds.tolist(),
-            "diagnostics": {k: [number(d.get(k)) for d in diags] for k in keys},
-            "choice": choices if any(choices) else None, "scores": scores}
+    scores = {
+        c: [number((_scores(d) or {}).get(c)) if d.get("scored", True) else None for d in diags] for c in candidates
+    }
+    return {
+        "iteration": list(range(1, len(its) + 1)),
+        "batch": its.batch.tolist(),
+        "evaluations": (its["index"] + 1).tolist(),
+        "fit_seconds": its.fit_seconds.tolist(),
+        "acq_seconds": its.acq_seconds.tolist(),
+        "diagnostics": {k: [number(d.get(k)) for d in diags] for k in keys},
+        "choice": choices if any(choices) else None,
+        "scores": scores,
+    }
 
 
 def _scores(d: dict[str, Any]) -> dict[str, Any] | None:

@@ -47,14 +47,22 @@ class BnnboModel(Model):
     a seeded Ax run repeats.
     """
 
-    def __init__(self, train_X: Tensor, train_Y: Tensor, surrogate: str | Surrogate = "gp",
-                 surrogate_settings: dict[str, Any] | None = None, seed: int = 0,
-                 input_transform=None) -> None:
+    def __init__(
+        self,
+        train_X: Tensor,
+        train_Y: Tensor,
+        surrogate: str | Surrogate = "gp",
+        surrogate_settings: dict[str, Any] | None = None,
+        seed: int = 0,
+        input_transform=None,
+    ) -> None:
         super().__init__()
         check_count("seed", seed, 0, MAX_SEED)
         if train_X.ndim != 2 or train_Y.ndim != 2 or train_X.shape[0] != train_Y.shape[0]:
-            raise ConfigError(f"BnnboModel: expected train_X n x d and train_Y n x m with the same n, got "
-                              f"{tuple(train_X.shape)} and {tuple(train_Y.shape)} (batched data is not supported)")
+            raise ConfigError(
+                f"BnnboModel: expected train_X n x d and train_Y n x m with the same n, got "
+                f"{tuple(train_X.shape)} and {tuple(train_Y.shape)} (batched data is not supported)"
+            )
         if train_X.shape[0] < 2:
             raise ConfigError(f"BnnboModel: a surrogate needs at least 2 observations, got {train_X.shape[0]}")
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
@@ -69,14 +77,24 @@ class BnnboModel(Model):
         self.eval()
 
     @classmethod
-    def construct_inputs(cls, training_data, surrogate: str | Surrogate = "gp",
-                         surrogate_settings: dict[str, Any] | None = None, seed: int = 0,
-                         **kwargs: Any) -> dict[str, Any]:
+    def construct_inputs(
+        cls,
+        training_data,
+        surrogate: str | Surrogate = "gp",
+        surrogate_settings: dict[str, Any] | None = None,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """Ax's call: the dataset plus ``ModelConfig.model_options``. Ax's search-space keywords
         (e.g. ``categorical_features``) are not used: Ax one-hot encodes unordered choices before
         the model sees them, and the surrogate models those columns as it models any other."""
-        return {"train_X": training_data.X, "train_Y": training_data.Y, "surrogate": surrogate,
-                "surrogate_settings": surrogate_settings, "seed": seed}
+        return {
+            "train_X": training_data.X,
+            "train_Y": training_data.Y,
+            "surrogate": surrogate,
+            "surrogate_settings": surrogate_settings,
+            "seed": seed,
+        }
 
     @property
     def fitted(self) -> Model:
@@ -91,16 +109,24 @@ class BnnboModel(Model):
     def batch_shape(self) -> torch.Size:
         return torch.Size([])
 
-    def posterior(self, X: Tensor, output_indices: list[int] | None = None, observation_noise=False,
-                  posterior_transform=None, **kwargs: Any):
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise=False,
+        posterior_transform=None,
+        **kwargs: Any,
+    ):
         X = X.to(DTYPE)
         if self.to_unit is not None:
             self.to_unit.eval()
             X = self.to_unit(X)
         post = self.fitted.posterior(X)
         if output_indices is not None and list(output_indices) != list(range(self.num_outputs)):
-            raise ConfigError(f"BnnboModel: output_indices {output_indices} are not supported; "
-                              f"the model has {self.num_outputs} output(s) and gives them all")
+            raise ConfigError(
+                f"BnnboModel: output_indices {output_indices} are not supported; "
+                f"the model has {self.num_outputs} output(s) and gives them all"
+            )
         return post if posterior_transform is None else posterior_transform(post)
 
 
@@ -109,8 +135,9 @@ def _fit_bnnbo_model(model: BnnboModel, mll_class=None, mll_options=None) -> Non
     """Fitted when Ax constructed it; Ax's marginal-likelihood class does not apply."""
 
 
-def bnnbo_generation_strategy(surrogate: str = "gp", n_init: int = 5, seed: int = 0,
-                              surrogate_settings: dict[str, Any] | None = None):
+def bnnbo_generation_strategy(
+    surrogate: str = "gp", n_init: int = 5, seed: int = 0, surrogate_settings: dict[str, Any] | None = None
+):
     """Sobol for ``n_init`` trials, then Ax's modular BoTorch generator with a bnnbo surrogate."""
     from ax.adapter.registry import Generators
     from ax.generation_strategy.generation_node import GenerationStep
@@ -122,12 +149,21 @@ def bnnbo_generation_strategy(surrogate: str = "gp", n_init: int = 5, seed: int 
     check_count("seed", seed, 0, MAX_SEED)
     name = surrogate.name if isinstance(surrogate, Surrogate) else surrogate
     get_surrogate(surrogate, **(surrogate_settings or {}))  # unknown names and settings fail here, not mid-run
-    spec = SurrogateSpec(model_configs=[ModelConfig(
-        botorch_model_class=BnnboModel,
-        model_options={"surrogate": surrogate, "surrogate_settings": surrogate_settings, "seed": seed},
-        name=f"bnnbo-{name}")])
-    return GenerationStrategy(name=f"Sobol+bnnbo-{name}", nodes=[
-        GenerationStep(generator=Generators.SOBOL, num_trials=n_init, generator_kwargs={"seed": seed}),
-        GenerationStep(generator=Generators.BOTORCH_MODULAR, num_trials=-1,
-                       generator_kwargs={"surrogate_spec": spec}),
-    ])
+    spec = SurrogateSpec(
+        model_configs=[
+            ModelConfig(
+                botorch_model_class=BnnboModel,
+                model_options={"surrogate": surrogate, "surrogate_settings": surrogate_settings, "seed": seed},
+                name=f"bnnbo-{name}",
+            )
+        ]
+    )
+    return GenerationStrategy(
+        name=f"Sobol+bnnbo-{name}",
+        nodes=[
+            GenerationStep(generator=Generators.SOBOL, num_trials=n_init, generator_kwargs={"seed": seed}),
+            GenerationStep(
+                generator=Generators.BOTORCH_MODULAR, num_trials=-1, generator_kwargs={"surrogate_spec": spec}
+            ),
+        ],
+    )

@@ -42,9 +42,7 @@ try:
     from optuna.study import Study, StudyDirection
     from optuna.trial import FrozenTrial, TrialState
 except ImportError as exc:  # an optional extra
-    raise UnavailableError(
-        f"bnnbo.integrations.optuna needs optuna>=5 (pip install 'bnnbo[peers]'): {exc}"
-    ) from None
+    raise UnavailableError(f"bnnbo.integrations.optuna needs optuna>=5 (pip install 'bnnbo[peers]'): {exc}") from None
 
 _logger = logging.getLogger(__name__)
 
@@ -128,10 +126,17 @@ class BnnboSampler(BaseSampler):
     """
 
     def __init__(
-        self, *, surrogate: str | Surrogate = "gp", acquisition: str = "default", seed: int | None = None,
-        n_startup_trials: int = 10, independent_sampler: BaseSampler | None = None,
-        surrogate_settings: dict[str, Any] | None = None, acq_optimizer: str | None = None,
-        ref_point: Sequence[float] | None = None, warn_independent_sampling: bool = True,
+        self,
+        *,
+        surrogate: str | Surrogate = "gp",
+        acquisition: str = "default",
+        seed: int | None = None,
+        n_startup_trials: int = 10,
+        independent_sampler: BaseSampler | None = None,
+        surrogate_settings: dict[str, Any] | None = None,
+        acq_optimizer: str | None = None,
+        ref_point: Sequence[float] | None = None,
+        warn_independent_sampling: bool = True,
     ):
         self._surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         s = self._surrogate.settings
@@ -203,18 +208,23 @@ class BnnboSampler(BaseSampler):
         X = torch.tensor([[c.encode(t.params[c.name]) for c in columns] for t in trials], dtype=DTYPE)
         state = self._state[1] if self._state is not None and self._state[0] == space else None
         opt = Optimizer(
-            space, num_objectives=Y.shape[1], surrogate=self._surrogate,
-            seed=derive_seed(self._seed, "optuna", trial.number), q=1, n_init=MIN_TRIALS,
-            acquisition=self._acquisition, acq_optimizer=self._acq_optimizer,
+            space,
+            num_objectives=Y.shape[1],
+            surrogate=self._surrogate,
+            seed=derive_seed(self._seed, "optuna", trial.number),
+            q=1,
+            n_init=MIN_TRIALS,
+            acquisition=self._acquisition,
+            acq_optimizer=self._acq_optimizer,
             maximize=[d == StudyDirection.MAXIMIZE for d in study.directions],
-            ref_point=self._ref_point, surrogate_state=state,
+            ref_point=self._ref_point,
+            surrogate_state=state,
         )
         opt.tell(X, Y)
         x = opt.ask()[0]
         self._state = (space, self._surrogate.state_)
         info = opt._pending[1] if opt._pending is not None else {}
-        self.last_timings = {"fit_seconds": info.get("fit_seconds", 0.0),
-                             "acq_seconds": info.get("acq_seconds", 0.0)}
+        self.last_timings = {"fit_seconds": info.get("fit_seconds", 0.0), "acq_seconds": info.get("acq_seconds", 0.0)}
         return {c.name: c.decode(v) for c, v in zip(columns, x.tolist())}
 
     # ---- independent sampling ------------------------------------------------------------
@@ -226,7 +236,9 @@ class BnnboSampler(BaseSampler):
             if n >= max(self._n_startup, MIN_TRIALS):
                 _logger.warning(
                     "BnnboSampler: parameter %r of trial %d is sampled independently: it is not in "
-                    "every completed trial (a dynamic search space).", param_name, trial.number,
+                    "every completed trial (a dynamic search space).",
+                    param_name,
+                    trial.number,
                 )
         sampler = self._independent
         if sampler is None:  # seeded per trial and parameter, so a resumed study repeats it
@@ -237,9 +249,7 @@ class BnnboSampler(BaseSampler):
         if self._independent is not None:
             self._independent.before_trial(study, trial)
 
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         if self._independent is not None:
             self._independent.after_trial(study, trial, state, values)
 

@@ -54,9 +54,16 @@ class Problem(ABC):
 
     def info(self) -> ProblemInfo:
         """This problem's metadata (``bnnbo.problems.problem_info`` gives it without building)."""
-        return ProblemInfo(name=self.name, dim=self.dim, num_objectives=self.num_objectives,
-                           optimal_value=self.optimal_value, ref_point=self.ref_point, max_hv=self.max_hv,
-                           negated=bool(self.negated), paper_budget=self.paper_budget)
+        return ProblemInfo(
+            name=self.name,
+            dim=self.dim,
+            num_objectives=self.num_objectives,
+            optimal_value=self.optimal_value,
+            ref_point=self.ref_point,
+            max_hv=self.max_hv,
+            negated=bool(self.negated),
+            paper_budget=self.paper_budget,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,5 @@ def check_ref_point(ref: Sequence[float] | Tensor | None, m: int) -> Tensor | No
     if ref.shape != (m,):
         raise DataError(f"reference point must have {m} entries, got shape {tuple(ref.shape)}")
     if not torch.isfinite(ref).all():
-        raise DataError(f"reference point {ref.tolist()!r} has a NaN or infinite entry; expected {m} "
-                        "finite numbers")
+        raise DataError(f"reference point {ref.tolist()!r} has a NaN or infinite entry; expected {m} finite numbers")
     return ref

@@ -42,9 +42,12 @@ TRAIN_STEPS = 200
 LEARNING_RATE = 1e-2
 #: Student layers: (name, shape); flattened in this order into x.
 STUDENT = (
-    ("conv1.weight", (16, 1, 3, 3)), ("conv1.bias", (16,)),
-    ("conv2.weight", (12, 16, 3, 3)), ("conv2.bias", (12,)),
-    ("fc.weight", (10, 48)), ("fc.bias", (10,)),
+    ("conv1.weight", (16, 1, 3, 3)),
+    ("conv1.bias", (16,)),
+    ("conv2.weight", (12, 16, 3, 3)),
+    ("conv2.bias", (12,)),
+    ("fc.weight", (10, 48)),
+    ("fc.bias", (10,)),
 )
 STUDENT_SIZE = sum(torch.Size(shape).numel() for _, shape in STUDENT)
 
@@ -172,8 +175,9 @@ def distill_info(seed: int = 0, cache: str | None = None) -> ProblemInfo:
     """The problem's metadata: no data set loaded, no teacher trained."""
     require("sklearn.datasets", "distill", package="scikit-learn")
     cls = KnowledgeDistillation
-    return ProblemInfo(name=cls.name, dim=STUDENT_SIZE, num_objectives=1, negated=cls.negated,
-                       paper_budget=cls.paper_budget)
+    return ProblemInfo(
+        name=cls.name, dim=STUDENT_SIZE, num_objectives=1, negated=cls.negated, paper_budget=cls.paper_budget
+    )
 
 
 @with_info(distill_info)

@@ -67,8 +67,8 @@ class PolyDraw(Problem):
         # each product is linear in each of its 4 coordinates, which appear nowhere else, so
         # the maximum over the box sits at a vertex: take the best of the 16 corners per group
         corners = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=DTYPE)
-        c = self.c.reshape(4, self.dim // 4)           # 4 x g
-        factors = corners[:, :, None] - c[None]         # 16 x 4 x g
+        c = self.c.reshape(4, self.dim // 4)  # 4 x g
+        factors = corners[:, :, None] - c[None]  # 16 x 4 x g
         return float(factors.prod(1).max(0).values.sum())
 
     def maximiser(self) -> Tensor:
@@ -87,8 +87,7 @@ class NNDraw(Problem):
     negated = False
     paper_budget = {"n_init": 100, "q": 10, "iterations": 50}
 
-    def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
-                 weights: str | None = None):
+    def __init__(self, dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2, weights: str | None = None):
         _check_nndraw(dim, width, depth)
         super().__init__(_unit_box(dim))
         self.seed = int(seed)
@@ -140,9 +139,7 @@ def _layers_of(vec: Tensor, shapes: list[tuple[int, int]]) -> list[tuple[Tensor,
     need = sum(o * i + o for i, o in shapes)
     if vec.numel() != need:
         sizes = " -> ".join(str(i) for i, _ in shapes) + f" -> {shapes[-1][1]}"
-        raise ConfigError(
-            f"nndraw: the weights file holds {vec.numel()} values; a {sizes} network needs {need}"
-        )
+        raise ConfigError(f"nndraw: the weights file holds {vec.numel()} values; a {sizes} network needs {need}")
     layers, k = [], 0
     for i, o in shapes:
         W = vec[k : k + o * i].reshape(o, i)
@@ -162,17 +159,18 @@ def _check_nndraw(dim: object, width: object, depth: object) -> None:
             raise ConfigError(f"nndraw: {key} must be an integer >= {low}, got {value!r}")
 
 
-def nndraw_info(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
-                weights: str | None = None) -> ProblemInfo:
+def nndraw_info(
+    dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2, weights: str | None = None
+) -> ProblemInfo:
     """The problem's metadata: no network drawn or weights file read."""
     _check_nndraw(dim, width, depth)
-    return ProblemInfo(name=NNDraw.name, dim=dim, num_objectives=1, negated=NNDraw.negated,
-                       paper_budget=NNDraw.paper_budget)
+    return ProblemInfo(
+        name=NNDraw.name, dim=dim, num_objectives=1, negated=NNDraw.negated, paper_budget=NNDraw.paper_budget
+    )
 
 
 @with_info(nndraw_info)
-def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2,
-           weights: str | None = None) -> Problem:
+def nndraw(dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2, weights: str | None = None) -> Problem:
     """``weights``: the study's parameter file (default: ``$BNNBO_NNDRAW_WEIGHTS``, else the
     seeded draw)."""
     return NNDraw(dim=dim, seed=seed, width=width, depth=depth, weights=weights)

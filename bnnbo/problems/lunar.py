@@ -40,7 +40,7 @@ HEURISTIC = (0.5, 1.0, 0.4, 0.55, 0.5, 1.0, 0.5, 0.5, 0.0, 0.5, 0.05, 0.05)
 def controller(s: np.ndarray, w: np.ndarray) -> int:
     """Action (0 noop, 1 left, 2 main, 3 right) for state ``s`` under constants ``w``."""
     angle_targ = min(max(s[0] * w[0] + s[2] * w[1], -w[2]), w[2])  # lean towards the pad
-    hover_targ = w[3] * abs(s[0])                                     # lower when closer
+    hover_targ = w[3] * abs(s[0])  # lower when closer
     angle_todo = (angle_targ - s[4]) * w[4] - s[5] * w[5]
     hover_todo = (hover_targ - s[1]) * w[6] - s[3] * w[7]
     if s[6] or s[7]:  # a leg touches the ground: only brake the fall
@@ -143,8 +143,9 @@ def lunar_info(workers: int | None = None, n_seeds: int = N_SEEDS, max_steps: in
     """The problem's metadata: its options checked, no process pool or episode started."""
     _check(workers, n_seeds, max_steps)
     cls = LunarLanderProblem
-    return ProblemInfo(name=cls.name, dim=N_PARAMS, num_objectives=1, negated=cls.negated,
-                       paper_budget=cls.paper_budget)
+    return ProblemInfo(
+        name=cls.name, dim=N_PARAMS, num_objectives=1, negated=cls.negated, paper_budget=cls.paper_budget
+    )
 
 
 @with_info(lunar_info)

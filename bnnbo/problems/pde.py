@@ -98,7 +98,8 @@ def solve_pypde(params: np.ndarray, noise: np.ndarray, t_range: float) -> tuple[
     a, b, d0, d1 = (float(p) for p in params)
     eq = pde.PDE(
         {"u": "d0 * laplace(u) + a - (b + 1) * u + u**2 * v", "v": "d1 * laplace(v) + b * u - u**2 * v"},
-        bc={"derivative": 0}, consts={"a": a, "b": b, "d0": d0, "d1": d1},
+        bc={"derivative": 0},
+        consts={"a": a, "b": b, "d0": d0, "d1": d1},
     )
     grid = pde.UnitGrid([GRID, GRID])
     state = pde.FieldCollection([pde.ScalarField(grid, a), pde.ScalarField(grid, b / a + 0.1 * noise)])
@@ -115,9 +116,16 @@ class Brusselator(Problem):
     paper_budget = paper.budget("pde")
 
     def __init__(self, seed: int = 0, backend: str = "numba", t_range: float = T_RANGE):
-        super().__init__(SearchSpace([
-            Float("a", 0.1, 5.0), Float("b", 0.1, 5.0), Float("d0", 0.01, 5.0), Float("d1", 0.01, 5.0),
-        ]))
+        super().__init__(
+            SearchSpace(
+                [
+                    Float("a", 0.1, 5.0),
+                    Float("b", 0.1, 5.0),
+                    Float("d0", 0.01, 5.0),
+                    Float("d1", 0.01, 5.0),
+                ]
+            )
+        )
         _check(backend, t_range)
         if backend == "numba":
             _numba_kernel()  # fail now, naming the extra, rather than at the first evaluation
@@ -157,8 +165,13 @@ def _check(backend: object, t_range: object) -> None:
 def pde_info(seed: int = 0, backend: str = "numba", t_range: float = T_RANGE) -> ProblemInfo:
     """The problem's metadata: its options checked, the solver neither compiled nor run."""
     _check(backend, t_range)
-    return ProblemInfo(name=Brusselator.name, dim=4, num_objectives=1, negated=Brusselator.negated,
-                       paper_budget=Brusselator.paper_budget)
+    return ProblemInfo(
+        name=Brusselator.name,
+        dim=4,
+        num_objectives=1,
+        negated=Brusselator.negated,
+        paper_budget=Brusselator.paper_budget,
+    )
 
 
 @with_info(pde_info)

@@ -26,10 +26,10 @@ from bnnbo.space import DTYPE, Categorical, SearchSpace
 STAGES = 25
 CHOICES = ("none", "type1", "type2", "type3", "type4")
 SIMULATIONS = 100
-THRESHOLD = 0.1                      # a field is "infested" above this pest fraction
-INIT_BETA = (1.0, 30.0)              # initial pest fraction ~ Beta(1, 30)
-SPREAD_BETA = (1.0, 17.0 / 3.0)      # spread rate ~ Beta(1, 17/3)
-CONTROL_ALPHA = 1.0                  # control rate ~ Beta(1, beta_k), beta_k grows with use
+THRESHOLD = 0.1  # a field is "infested" above this pest fraction
+INIT_BETA = (1.0, 30.0)  # initial pest fraction ~ Beta(1, 30)
+SPREAD_BETA = (1.0, 17.0 / 3.0)  # spread rate ~ Beta(1, 17/3)
+CONTROL_ALPHA = 1.0  # control rate ~ Beta(1, beta_k), beta_k grows with use
 CONTROL_BETA = {1: 2.0 / 7.0, 2: 3.0 / 7.0, 3: 3.0 / 7.0, 4: 5.0 / 7.0}
 TOLERANCE_RATE = {1: 1.0 / 7.0, 2: 2.5 / 7.0, 3: 2.0 / 7.0, 4: 0.5 / 7.0}
 PRICE = {1: 1.0, 2: 0.8, 3: 0.7, 4: 0.5}

@@ -61,10 +61,10 @@ class ProblemInfo:
 class ReportData:
     study: str
     url: str
-    runs: pd.DataFrame                 # one row per run (bnnbo.results.load_runs) + traceback
-    evals: pd.DataFrame                # one row per evaluation (bnnbo.results.load_results)
-    problems: dict[str, ProblemInfo]   # by label, in study order
-    surrogates: list[str]              # labels, in study order
+    runs: pd.DataFrame  # one row per run (bnnbo.results.load_runs) + traceback
+    evals: pd.DataFrame  # one row per evaluation (bnnbo.results.load_results)
+    problems: dict[str, ProblemInfo]  # by label, in study order
+    surrogates: list[str]  # labels, in study order
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -130,8 +130,10 @@ def _from_exports(source, study: str | None) -> ReportData:
 def _report_data(name: str, url: str, runs: pd.DataFrame, evals: pd.DataFrame) -> ReportData:
     if runs.empty:
         raise ConfigError(f"study {name!r} has no runs yet: nothing to report")
-    problems = {label: _problem_info(label, rows, evals[evals.problem == label])
-                for label, rows in runs.groupby("problem", sort=False)}
+    problems = {
+        label: _problem_info(label, rows, evals[evals.problem == label])
+        for label, rows in runs.groupby("problem", sort=False)
+    }
     return ReportData(name, url, runs, evals, problems, list(dict.fromkeys(runs.surrogate)))
 
 
@@ -166,8 +168,9 @@ def curve_runs(data: ReportData, problem: str, surrogate: str) -> pd.DataFrame:
     """The runs drawn in a curve: every run with evaluations except failed ones (their traces
     stop early and would bias the mean; they are listed in the failed-runs table instead)."""
     r = data.runs
-    return r[(r.problem == problem) & (r.surrogate == surrogate) & (r.status != RunStatus.FAILED)
-             & (r.n_evaluations > 0)]
+    return r[
+        (r.problem == problem) & (r.surrogate == surrogate) & (r.status != RunStatus.FAILED) & (r.n_evaluations > 0)
+    ]
 
 
 def trace_matrix(data: ReportData, run_ids) -> np.ndarray:
@@ -199,4 +202,3 @@ def curve(data: ReportData, problem: str, surrogate: str, regret: bool = False) 
     else:
         values = info.shown(values)
     return mean_se(values)
-

@@ -61,19 +61,30 @@ def diagnostics_table(data: ReportData) -> ReportTable:
         for key, xs in _collect(g.diagnostics).items():
             a = np.asarray(xs, dtype=float)
             finite = a[np.isfinite(a)]
-            rows.append({"problem": problem, "surrogate": surrogate, "diagnostic": key,
-                         "iterations": len(a), "median": np.median(finite) if finite.size else math.nan,
-                         "min": finite.min() if finite.size else math.nan,
-                         "max": finite.max() if finite.size else math.nan})
-    df = pd.DataFrame(rows, columns=["problem", "surrogate", "diagnostic", "iterations",
-                                     "median", "min", "max"])
+            rows.append(
+                {
+                    "problem": problem,
+                    "surrogate": surrogate,
+                    "diagnostic": key,
+                    "iterations": len(a),
+                    "median": np.median(finite) if finite.size else math.nan,
+                    "min": finite.min() if finite.size else math.nan,
+                    "max": finite.max() if finite.size else math.nan,
+                }
+            )
+    df = pd.DataFrame(rows, columns=["problem", "surrogate", "diagnostic", "iterations", "median", "min", "max"])
     shown = df.copy()
     for col in ("median", "min", "max"):
         shown[col] = [fmt(v, 3) for v in df[col]]
-    return ReportTable("diagnostics", "Surrogate diagnostics",
-                       "Per iteration, over every run: HMC acceptance rate, split R-hat (max over "
-                       "outputs; near 1 means the chains agree), effective sample size, divergences, "
-                       "step size; Laplace / DKL fit losses.", df, shown)
+    return ReportTable(
+        "diagnostics",
+        "Surrogate diagnostics",
+        "Per iteration, over every run: HMC acceptance rate, split R-hat (max over "
+        "outputs; near 1 means the chains agree), effective sample size, divergences, "
+        "step size; Laplace / DKL fit losses.",
+        df,
+        shown,
+    )
 
 
 def auto_choices(data: ReportData) -> ReportTable:
@@ -94,15 +105,34 @@ def auto_choices(data: ReportData) -> ReportTable:
                         scores[cand].append(x)
         for cand in dict.fromkeys([*scores, *chosen]):
             s = scores.get(cand, [])
-            rows.append({"problem": problem, "surrogate": surrogate, "candidate": cand,
-                         "chosen": chosen[cand], "share": chosen[cand] / len(diags),
-                         "mean_score": float(np.mean(s)) if s else math.nan, "scored": len(s)})
-    df = pd.DataFrame(rows, columns=["problem", "surrogate", "candidate", "chosen", "share",
-                                     "mean_score", "scored"])
-    shown = pd.DataFrame({"problem": df.problem, "surrogate": df.surrogate, "candidate": df.candidate,
-                          "chosen (iterations)": df.chosen, "share": [f"{v:.0%}" for v in df.share],
-                          "mean held-out log-lik.": [fmt(v, 3) for v in df.mean_score],
-                          "times scored": df.scored})
-    return ReportTable("auto_choices", "Automatic surrogate choices",
-                       "For surrogates that choose per iteration (auto): how often each candidate was "
-                       "used and its mean held-out predictive log-likelihood when scored.", df, shown)
+            rows.append(
+                {
+                    "problem": problem,
+                    "surrogate": surrogate,
+                    "candidate": cand,
+                    "chosen": chosen[cand],
+                    "share": chosen[cand] / len(diags),
+                    "mean_score": float(np.mean(s)) if s else math.nan,
+                    "scored": len(s),
+                }
+            )
+    df = pd.DataFrame(rows, columns=["problem", "surrogate", "candidate", "chosen", "share", "mean_score", "scored"])
+    shown = pd.DataFrame(
+        {
+            "problem": df.problem,
+            "surrogate": df.surrogate,
+            "candidate": df.candidate,
+            "chosen (iterations)": df.chosen,
+            "share": [f"{v:.0%}" for v in df.share],
+            "mean held-out log-lik.": [fmt(v, 3) for v in df.mean_score],
+            "times scored": df.scored,
+        }
+    )
+    return ReportTable(
+        "auto_choices",
+        "Automatic surrogate choices",
+        "For surrogates that choose per iteration (auto): how often each candidate was "
+        "used and its mean held-out predictive log-likelihood when scored.",
+        df,
+        shown,
+    )

@@ -19,10 +19,12 @@ from bnnbo.report.data import ReportData
 from bnnbo.report.tables import ReportTable
 
 #: what an empty table means, said in words instead of an empty grid
-EMPTY = {"failed": "No run failed.",
-         "diagnostics": "These surrogates record no MCMC or fit diagnostics.",
-         "auto_choices": "No surrogate here chooses among candidates (auto).",
-         "timing": "No model-based iteration yet (only the initial design)."}
+EMPTY = {
+    "failed": "No run failed.",
+    "diagnostics": "These surrogates record no MCMC or fit diagnostics.",
+    "auto_choices": "No surrogate here chooses among candidates (auto).",
+    "timing": "No model-based iteration yet (only the initial design).",
+}
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d1d1f;
@@ -74,17 +76,23 @@ def table_html(t: ReportTable, raw: tuple[str, ...] = ()) -> str:
         return f'<p class="note">{esc(EMPTY.get(t.key, "Nothing to show yet."))}</p>'
     cols = list(t.display.columns)
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
-    rows = "".join("<tr>" + "".join(f"<td>{v if c in raw else esc(v)}</td>" for c, v in zip(cols, row))
-                   + "</tr>" for row in t.display.itertuples(index=False))
-    return (f'<div class="scroll"><table id="table-{t.key}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>")
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{v if c in raw else esc(v)}</td>" for c, v in zip(cols, row)) + "</tr>"
+        for row in t.display.itertuples(index=False)
+    )
+    return (
+        f'<div class="scroll"><table id="table-{t.key}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 def with_tracebacks(t: ReportTable) -> ReportTable:
     """The failed-runs table with each traceback's tail folded under its row (as HTML)."""
     shown = t.display.copy()
-    shown["traceback"] = [f"<details><summary>show</summary><pre>{esc(_tail(tb))}</pre></details>"
-                          if tb else "" for tb in t.data.traceback]
+    shown["traceback"] = [
+        f"<details><summary>show</summary><pre>{esc(_tail(tb))}</pre></details>" if tb else ""
+        for tb in t.data.traceback
+    ]
     return ReportTable(t.key, t.title, t.note, t.data, shown)
 
 
@@ -94,10 +102,12 @@ def _tail(text: str, lines: int = 25) -> str:
 
 def figure_html(problem: str, png: Path, svg: Path, caption: str) -> str:
     data = base64.b64encode(png.read_bytes()).decode("ascii")
-    return (f'<figure id="plot-{esc(problem)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{esc(problem)}: progress per surrogate" data-problem="{esc(problem)}">'
-            f'<figcaption>{esc(caption)} (vector version beside this file: '
-            f'<a href="plots/{esc(svg.name)}">plots/{esc(svg.name)}</a>)</figcaption></figure>')
+    return (
+        f'<figure id="plot-{esc(problem)}"><img src="data:image/png;base64,{data}" '
+        f'alt="{esc(problem)}: progress per surrogate" data-problem="{esc(problem)}">'
+        f"<figcaption>{esc(caption)} (vector version beside this file: "
+        f'<a href="plots/{esc(svg.name)}">plots/{esc(svg.name)}</a>)</figcaption></figure>'
+    )
 
 
 def banners(data: ReportData) -> str:
@@ -105,14 +115,15 @@ def banners(data: ReportData) -> str:
     if data.partial:
         counts = data.unfinished.status.value_counts()
         detail = ", ".join(f"{n} {s}" for s, n in counts.items())
-        out.append(f'<div class="banner partial" id="partial">Partial results: {len(data.unfinished)} of '
-                   f"{len(data.runs)} runs are not finished ({esc(detail)}): the study is still running, "
-                   "or was stopped and resumes with the same <code>bnnbo run</code> command. Plots use the "
-                   "evaluations stored so far; final values and ranks count finished runs only.</div>")
+        out.append(
+            f'<div class="banner partial" id="partial">Partial results: {len(data.unfinished)} of '
+            f"{len(data.runs)} runs are not finished ({esc(detail)}): the study is still running, "
+            "or was stopped and resumes with the same <code>bnnbo run</code> command. Plots use the "
+            "evaluations stored so far; final values and ranks count finished runs only.</div>"
+        )
     failed = int((data.runs.status == "failed").sum())
     if failed:
-        out.append(f'<div class="banner failed">{failed} run(s) failed: see '
-                   '<a href="#failed">Failed runs</a>.</div>')
+        out.append(f'<div class="banner failed">{failed} run(s) failed: see <a href="#failed">Failed runs</a>.</div>')
     return "".join(out)
 
 
@@ -125,8 +136,10 @@ def latest(data: ReportData) -> str:
 
 def caption(data: ReportData, problem: str) -> str:
     info = data.problems[problem]
-    text = (f"{info.metric.capitalize()} against evaluations, mean ± standard error over seeds; "
-            f"grey: initial design ({info.n_init} points). Failed runs are not drawn.")
+    text = (
+        f"{info.metric.capitalize()} against evaluations, mean ± standard error over seeds; "
+        f"grey: initial design ({info.n_init} points). Failed runs are not drawn."
+    )
     if info.optimum is not None:
         text += f" Right: log10 regret to the known optimum {info.shown(info.optimum):.6g}."
     if data.partial:
@@ -136,20 +149,27 @@ def caption(data: ReportData, problem: str) -> str:
 
 def render(data: ReportData, plots: dict[str, tuple[Path, Path]], tables: list[ReportTable]) -> str:
     tables = [with_tracebacks(t) if t.key == "failed" else t for t in tables]
-    nav = "".join(f'<a href="#{k}">{esc(title)}</a>' for k, title in
-                  [("plots", "Plots"), *((t.key, t.title) for t in tables)])
+    nav = "".join(
+        f'<a href="#{k}">{esc(title)}</a>' for k, title in [("plots", "Plots"), *((t.key, t.title) for t in tables)]
+    )
     figures = "".join(figure_html(p, *plots[p], caption(data, p)) for p in data.problems)
-    sections = "".join(f'<section id="{t.key}"><h2>{esc(t.title)}</h2><p class="note">{esc(t.note)}</p>'
-                       f"{table_html(t, raw=('traceback',) if t.key == 'failed' else ())}</section>"
-                       for t in tables)
-    meta = (f"{len(data.problems)} problem(s): {esc(', '.join(data.problems))} · "
-            f"{len(data.surrogates)} surrogate(s): {esc(', '.join(data.surrogates))} · "
-            f"{len(data.runs)} runs · store {esc(safe_url(data.url))} · {latest(data)}"
-            f"written {data.created:%Y-%m-%d %H:%M} UTC")
+    sections = "".join(
+        f'<section id="{t.key}"><h2>{esc(t.title)}</h2><p class="note">{esc(t.note)}</p>'
+        f"{table_html(t, raw=('traceback',) if t.key == 'failed' else ())}</section>"
+        for t in tables
+    )
+    meta = (
+        f"{len(data.problems)} problem(s): {esc(', '.join(data.problems))} · "
+        f"{len(data.surrogates)} surrogate(s): {esc(', '.join(data.surrogates))} · "
+        f"{len(data.runs)} runs · store {esc(safe_url(data.url))} · {latest(data)}"
+        f"written {data.created:%Y-%m-%d %H:%M} UTC"
+    )
     title = f"bnnbo report: {data.study}" + (" (partial)" if data.partial else "")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n"
-            f'<body><main><h1>{esc(title)}</h1><p class="meta">{meta}</p>{banners(data)}'
-            f'<nav>{nav}</nav><section id="plots"><h2>Progress per problem</h2>{figures}</section>'
-            f"{sections}</main><script>{SCRIPT}</script></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n"
+        f'<body><main><h1>{esc(title)}</h1><p class="meta">{meta}</p>{banners(data)}'
+        f'<nav>{nav}</nav><section id="plots"><h2>Progress per problem</h2>{figures}</section>'
+        f"{sections}</main><script>{SCRIPT}</script></body></html>\n"
+    )

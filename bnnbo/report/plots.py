@@ -21,8 +21,7 @@ from bnnbo.report.data import ReportData, curve, curve_runs
 
 PNG_DPI = 110
 #: colours by the surrogate's position in the study, so a surrogate keeps its colour in every plot
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-          "#7f7f7f", "#bcbd22")
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
 def color_of(data: ReportData, surrogate: str) -> str:
@@ -35,12 +34,11 @@ def draw_curve(ax: Axes, c: pd.DataFrame, color: str, label: str | None) -> None
         return
     x, m = c.evaluation.to_numpy(), c["mean"].to_numpy()
     band = np.isfinite(c.se.to_numpy())
-    ax.fill_between(x, m - c.se.fillna(0), m + c.se.fillna(0), where=band, color=color, alpha=0.18,
-                    linewidth=0)
+    ax.fill_between(x, m - c.se.fillna(0), m + c.se.fillna(0), where=band, color=color, alpha=0.18, linewidth=0)
     full = int((c.n == c.n.max()).sum())  # runs only grow, so every run reached a prefix
     ax.plot(x[:full], m[:full], color=color, linewidth=1.8, label=label)
     if full < len(x):
-        ax.plot(x[full - 1:], m[full - 1:], color=color, linewidth=1.4, linestyle="--")
+        ax.plot(x[full - 1 :], m[full - 1 :], color=color, linewidth=1.4, linestyle="--")
 
 
 def mark_initial(ax: Axes, n_init: int, label: str | None) -> None:

@@ -58,10 +58,10 @@ from bnnbo.errors import ConfigError
 from bnnbo.report.data import ReportData, load_report_data, se
 from bnnbo.report.tables import final_values, fmt, pm
 
-STOCHASTIC = ("hmc", "sghmc", "laplace")   # fully stochastic BNN inference in the study
+STOCHASTIC = ("hmc", "sghmc", "laplace")  # fully stochastic BNN inference in the study
 HIGH_DIM, LOW_DIM = 20, 10
 SYNTHETIC = ("branin", "hartmann6", "ackley", "branincurrin", "dtlz1", "dtlz5", "poly", "nndraw")
-PAUSE_SECONDS = 1800   # gaps between evaluations longer than this count as the campaign paused
+PAUSE_SECONDS = 1800  # gaps between evaluations longer than this count as the campaign paused
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Config:
     name: str
     data: ReportData
     modern: ReportData | None = None
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)   # surrogate, n, mean, se, rank
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # surrogate, n, mean, se, rank
 
     @property
     def runs_per_surrogate(self) -> dict[str, int]:
@@ -138,17 +138,18 @@ def load_configs(folder: Path) -> tuple[list[Config], dict, list[ReportData]]:
             continue
         config = name.removeprefix("paper-")
         data = load_report_data(folder, name)
-        modern = (load_report_data(folder, f"modern-{config}")
-                  if _has_runs(runs_by_study, f"modern-{config}") else None)
+        modern = load_report_data(folder, f"modern-{config}") if _has_runs(runs_by_study, f"modern-{config}") else None
         c = Config(config, data, modern)
         c.table = final_table(data, c.problem)
         configs.append(c)
     paired = {f"modern-{c.name}" for c in configs}
-    alone = [load_report_data(folder, name) for name in names
-             if name.startswith("modern-") and name not in paired and _has_runs(runs_by_study, name)]
+    alone = [
+        load_report_data(folder, name)
+        for name in names
+        if name.startswith("modern-") and name not in paired and _has_runs(runs_by_study, name)
+    ]
     if not configs and not alone:
-        raise ConfigError(f"{folder} holds no paper-<configuration> or modern-<configuration> study "
-                          "exports with runs")
+        raise ConfigError(f"{folder} holds no paper-<configuration> or modern-<configuration> study exports with runs")
     return configs, manifest, alone
 
 
@@ -193,22 +194,28 @@ def finding_i(configs: list[Config]) -> Finding:
     winners = {c.name: c.table.surrogate.iloc[0] for c in configs}
     distinct = sorted(set(winners.values()))
     verdict = "reproduced" if len(distinct) >= 2 else "not reproduced"
-    return Finding("i", claim, verdict, f"{len(distinct)} different surrogate(s) rank first: "
-                   + "; ".join(f"{k}: {v}" for k, v in winners.items()))
+    return Finding(
+        "i",
+        claim,
+        verdict,
+        f"{len(distinct)} different surrogate(s) rank first: " + "; ".join(f"{k}: {v}" for k, v in winners.items()),
+    )
 
 
 def finding_ii(configs: list[Config]) -> Finding:
     claim = "HMC is the most successful approximate inference method for fully stochastic BNNs."
-    used = [c for c in configs if "hmc" in set(c.table.surrogate)
-            and len(set(c.table.surrogate) & set(STOCHASTIC)) >= 2]
+    used = [
+        c for c in configs if "hmc" in set(c.table.surrogate) and len(set(c.table.surrogate) & set(STOCHASTIC)) >= 2
+    ]
     if not used:
         return Finding("ii", claim, "not tested", f"no configuration with hmc and another of {STOCHASTIC}")
     r = mean_ranks(used, STOCHASTIC).sort_values()
     order = list(r.index)
     pos = order.index("hmc")
     verdict = "reproduced" if pos == 0 else "partly" if pos == 1 else "not reproduced"
-    return Finding("ii", claim, verdict, f"mean rank among {', '.join(order)} over {len(used)} "
-                   f"configuration(s): {_fmt_ranks(r)}")
+    return Finding(
+        "ii", claim, verdict, f"mean rank among {', '.join(order)} over {len(used)} configuration(s): {_fmt_ranks(r)}"
+    )
 
 
 def finding_iii(configs: list[Config]) -> Finding:
@@ -217,25 +224,31 @@ def finding_iii(configs: list[Config]) -> Finding:
     stoch = r.reindex([s for s in STOCHASTIC if s in r.index])
     if "dkl" not in r.index or stoch.empty:
         return Finding("iii", claim, "not tested", f"needs dkl and one of {STOCHASTIC}")
-    verdict = ("reproduced" if r["dkl"] <= stoch.min() else
-               "partly" if r["dkl"] < stoch.max() else "not reproduced")
-    return Finding("iii", claim, verdict, f"overall mean rank: dkl {r['dkl']:.2f}; "
-                   f"fully stochastic: {_fmt_ranks(stoch)}")
+    verdict = "reproduced" if r["dkl"] <= stoch.min() else "partly" if r["dkl"] < stoch.max() else "not reproduced"
+    return Finding(
+        "iii", claim, verdict, f"overall mean rank: dkl {r['dkl']:.2f}; fully stochastic: {_fmt_ranks(stoch)}"
+    )
 
 
 def finding_iv(configs: list[Config]) -> Finding:
     claim = "Infinite-width BNNs are particularly promising, especially in high dimensions."
     high = [c for c in configs if c.dim > HIGH_DIM and "ibnn" in set(c.table.surrogate) and len(c.table) > 1]
     if not high:
-        return Finding("iv", claim, "not tested", f"no configuration with d > {HIGH_DIM} that ran ibnn "
-                       "and another surrogate")
+        return Finding(
+            "iv", claim, "not tested", f"no configuration with d > {HIGH_DIM} that ran ibnn and another surrogate"
+        )
     r = mean_ranks(high).sort_values()
     pos = list(r.index).index("ibnn")
     low = [c for c in configs if c.dim <= HIGH_DIM and "ibnn" in set(c.table.surrogate)]
     low_rank = mean_ranks(low).get("ibnn", math.nan) if low else math.nan
     verdict = "reproduced" if pos == 0 else "partly" if pos == 1 else "not reproduced"
-    return Finding("iv", claim, verdict, f"mean rank on {', '.join(c.name for c in high)} (d > {HIGH_DIM}): "
-                   f"{_fmt_ranks(r)}; ibnn's mean rank on the other configurations: {fmt(low_rank, 3)}")
+    return Finding(
+        "iv",
+        claim,
+        verdict,
+        f"mean rank on {', '.join(c.name for c in high)} (d > {HIGH_DIM}): "
+        f"{_fmt_ranks(r)}; ibnn's mean rank on the other configurations: {fmt(low_rank, 3)}",
+    )
 
 
 def finding_v(configs: list[Config]) -> Finding:
@@ -250,17 +263,24 @@ def finding_v(configs: list[Config]) -> Finding:
     a = bool(synth) and len(strong_s) >= len(synth) / 2
     b = len(strong_r) >= 2
     verdict = "reproduced" if a and b else "partly" if a or b else "not reproduced"
-    return Finding("v", claim, verdict, f"gp ranks <= 2 on {len(strong_s)} of {len(synth)} low-dimensional "
-                   f"synthetic configuration(s) ({', '.join(strong_s) or 'none'}) and on {len(strong_r)} of "
-                   f"{len(real)} real-world one(s) ({', '.join(strong_r) or 'none'})")
+    return Finding(
+        "v",
+        claim,
+        verdict,
+        f"gp ranks <= 2 on {len(strong_s)} of {len(synth)} low-dimensional "
+        f"synthetic configuration(s) ({', '.join(strong_s) or 'none'}) and on {len(strong_r)} of "
+        f"{len(real)} real-world one(s) ({', '.join(strong_r) or 'none'})",
+    )
 
 
 def table_at(data: ReportData, problem: str, k: int) -> pd.DataFrame:
     """Per surrogate: runs with at least ``k`` evaluations, mean and SE of their best-so-far
     (hypervolume) after ``k`` evaluations (maximisation convention)."""
     ev = data.evals[(data.evals.problem == problem) & (data.evals["index"] == k - 1)]
-    rows = [{"surrogate": s, "n": len(v), "mean": float(v.astype(float).mean()), "se": se(v)}
-            for s, v in ev.groupby("surrogate", sort=False).trace]
+    rows = [
+        {"surrogate": s, "n": len(v), "mean": float(v.astype(float).mean()), "se": se(v)}
+        for s, v in ev.groupby("surrogate", sort=False).trace
+    ]
     return pd.DataFrame(rows, columns=["surrogate", "n", "mean", "se"])
 
 
@@ -278,13 +298,33 @@ def modern_rows(configs: list[Config]) -> pd.DataFrame:
         gap_p, gap_m = ib["mean"] - gp["mean"], ib["mean"] - mg["mean"]
         se_p = math.hypot(_z(ib.se), _z(gp.se))
         se_m = math.hypot(_z(ib.se), _z(mg.se))
-        verdict = ("closes the gap" if abs(gap_m) <= se_m and gap_p > se_p else
-                   "narrows the gap" if gap_p > 0 and gap_m < gap_p else "does not close the gap")
-        rows.append({"config": c.name, "d": c.dim, "evaluations": k, "paper_gp": gp["mean"], "paper_gp_se": gp.se,
-                     "paper_gp_n": int(gp.n), "modern_gp": mg["mean"], "modern_gp_se": mg.se,
-                     "modern_gp_n": int(mg.n), "ibnn": ib["mean"], "ibnn_se": ib.se, "ibnn_n": int(ib.n),
-                     "gap_paper": gap_p, "gap_modern": gap_m, "verdict": verdict,
-                     "negated": c.info.negated and c.info.objectives == 1})
+        verdict = (
+            "closes the gap"
+            if abs(gap_m) <= se_m and gap_p > se_p
+            else "narrows the gap"
+            if gap_p > 0 and gap_m < gap_p
+            else "does not close the gap"
+        )
+        rows.append(
+            {
+                "config": c.name,
+                "d": c.dim,
+                "evaluations": k,
+                "paper_gp": gp["mean"],
+                "paper_gp_se": gp.se,
+                "paper_gp_n": int(gp.n),
+                "modern_gp": mg["mean"],
+                "modern_gp_se": mg.se,
+                "modern_gp_n": int(mg.n),
+                "ibnn": ib["mean"],
+                "ibnn_se": ib.se,
+                "ibnn_n": int(ib.n),
+                "gap_paper": gap_p,
+                "gap_modern": gap_m,
+                "verdict": verdict,
+                "negated": c.info.negated and c.info.objectives == 1,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -315,28 +355,39 @@ def _hours(s: float) -> str:
 
 
 # ---- the document --------------------------------------------------------------------------------
-def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
-           alone: list[ReportData] | None = None) -> str:
+def render(
+    configs: list[Config], manifest: dict, figures: Path, doc_dir: Path, alone: list[ReportData] | None = None
+) -> str:
     from bnnbo.report.plots import problem_figure
 
     alone = alone or []
     figures.mkdir(parents=True, exist_ok=True)
     done = ranked(configs)
     exported = [c.name for c in configs] + [d.study for d in alone]
-    out = ["# Reproduction of the BNN-surrogate study", "",
-           ("Generated by `python -m bnnbo.report.reproduction` from the exported results "
-           f"({', '.join(exported)}); do not edit by hand. Values are final best-so-far "
-           "(hypervolume for several objectives) in each problem's own direction, mean ± SE over "
-           "finished seeds; rank 1 = best mean. The verdict rules are in the script's docstring."), ""]
+    out = [
+        "# Reproduction of the BNN-surrogate study",
+        "",
+        (
+            "Generated by `python -m bnnbo.report.reproduction` from the exported results "
+            f"({', '.join(exported)}); do not edit by hand. Values are final best-so-far "
+            "(hypervolume for several objectives) in each problem's own direction, mean ± SE over "
+            "finished seeds; rank 1 = best mean. The verdict rules are in the script's docstring."
+        ),
+        "",
+    ]
     findings = [finding_i(done), finding_ii(done), finding_iii(done), finding_iv(done), finding_v(done)]
     out += ["## Findings", ""]
     partial = [f"{c.name} ({', '.join(c.incomplete)})" for c in done if c.incomplete]
     waiting = [c.name for c in configs if c.table.empty]
     if partial or waiting:
-        out += [("**Partial results**: the verdicts below may change as the campaign goes on. "
-                 + (f"Surrogates with unfinished runs: {'; '.join(partial)}. " if partial else "")
-                 + (f"Exported without a finished run yet (left out): {', '.join(waiting)}." if waiting else "")
-                 ).strip(), ""]
+        out += [
+            (
+                "**Partial results**: the verdicts below may change as the campaign goes on. "
+                + (f"Surrogates with unfinished runs: {'; '.join(partial)}. " if partial else "")
+                + (f"Exported without a finished run yet (left out): {', '.join(waiting)}." if waiting else "")
+            ).strip(),
+            "",
+        ]
     out += ["| finding | claim | verdict | evidence |", "|---|---|---|---|"]
     out += [f"| ({f.key}) | {f.claim} | **{f.verdict}** | {f.evidence} |" for f in findings]
     out += ["", "## Suite: mean rank and wins per surrogate", ""]
@@ -347,30 +398,49 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
         wins = pd.Series([c.table.surrogate.iloc[0] for c in done]).value_counts()
         n_cfg = pd.Series([s for c in done for s in c.table.surrogate]).value_counts()
         out += ["| surrogate | mean rank | wins | configurations |", "|---|---|---|---|"]
-        out += [f"| {s} | {v:.2f} | {int(wins.get(s, 0))} | {int(n_cfg.get(s, 0))} |"
-                for s, v in r.sort_values().items()]
+        out += [
+            f"| {s} | {v:.2f} | {int(wins.get(s, 0))} | {int(n_cfg.get(s, 0))} |" for s, v in r.sort_values().items()
+        ]
     m = modern_rows(configs)
-    out += ["", "## Modern GP against the study's GP", "",
-            ("`modern-<config>` studies run `gp` with today's dimension-scaled priors and qLogNEI; the "
-            "study's GP (`gp`, `priors = \"paper\"`) and the I-BNN come from the paper studies. "
-            "Gap = I-BNN − GP in the maximisation convention (positive: the I-BNN is better)."), ""]
+    out += [
+        "",
+        "## Modern GP against the study's GP",
+        "",
+        (
+            "`modern-<config>` studies run `gp` with today's dimension-scaled priors and qLogNEI; the "
+            'study\'s GP (`gp`, `priors = "paper"`) and the I-BNN come from the paper studies. '
+            "Gap = I-BNN − GP in the maximisation convention (positive: the I-BNN is better)."
+        ),
+        "",
+    ]
     if m.empty:
         out += ["Not tested: no configuration has both a paper and a modern study with gp and ibnn.", ""]
     else:
-        out += [("Values after the same number of evaluations in both studies (the smaller budget); "
-                 "in brackets, the runs that reached it."), "",
-                "| configuration | d | evaluations | paper GP | modern GP | I-BNN | gap (paper) | gap (modern) "
-                "| verdict |", "|---|---|---|---|---|---|---|---|---|"]
+        out += [
+            (
+                "Values after the same number of evaluations in both studies (the smaller budget); "
+                "in brackets, the runs that reached it."
+            ),
+            "",
+            "| configuration | d | evaluations | paper GP | modern GP | I-BNN | gap (paper) | gap (modern) | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for _, x in m.iterrows():
             sign = -1 if x.negated else 1
-            out.append(f"| {x.config} | {x.d} | {x.evaluations} | {pm(sign * x.paper_gp, x.paper_gp_se)} "
-                       f"({x.paper_gp_n}) | {pm(sign * x.modern_gp, x.modern_gp_se)} ({x.modern_gp_n}) | "
-                       f"{pm(sign * x.ibnn, x.ibnn_se)} ({x.ibnn_n}) | "
-                       f"{fmt(x.gap_paper)} | {fmt(x.gap_modern)} | {x.verdict} |")
+            out.append(
+                f"| {x.config} | {x.d} | {x.evaluations} | {pm(sign * x.paper_gp, x.paper_gp_se)} "
+                f"({x.paper_gp_n}) | {pm(sign * x.modern_gp, x.modern_gp_se)} ({x.modern_gp_n}) | "
+                f"{pm(sign * x.ibnn, x.ibnn_se)} ({x.ibnn_n}) | "
+                f"{fmt(x.gap_paper)} | {fmt(x.gap_modern)} | {x.verdict} |"
+            )
         out.append("")
     if alone:
-        out += ["Modern studies whose paper study is not exported yet (nothing to compare with):", "",
-                "| study | problem | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|---|"]
+        out += [
+            "Modern studies whose paper study is not exported yet (nothing to compare with):",
+            "",
+            "| study | problem | surrogate | final (mean ± SE) | finished runs |",
+            "|---|---|---|---|---|",
+        ]
         for d in alone:
             for problem, info in d.problems.items():
                 table = final_table(d, problem).set_index("surrogate")
@@ -391,17 +461,28 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
         seeds = sorted(set(c.data.runs.seed))
         runs = c.runs_per_surrogate
         finished = int(c.table.n.sum()) if not c.table.empty else 0
-        planned = next((e.get("seeds") for e in manifest.get("configurations", [])
-                        if e.get("study") == c.data.study), None)
-        more = (f" (planned: {_list(planned)})" if isinstance(planned, list) and sorted(planned) != seeds
-                else "")
-        out += [f"### {c.name} ({info.name}, d = {c.dim}, {info.measure})", "",
-                (f"Seeds {', '.join(map(str, seeds))}{more}; budget {info.budget} evaluations "
-                f"({info.n_init} initial); {finished} of {sum(runs.values())} runs finished."), "",
-                f"![{c.name}]({rel.as_posix()})", "",
-                "| rank | surrogate | final (mean ± SE) | finished runs |", "|---|---|---|---|"]
-        out += [f"| {int(x['rank'])} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} | "
-                f"{_finished(x.n, runs.get(x.surrogate, x.n))} |" for _, x in c.table.iterrows()]
+        planned = next(
+            (e.get("seeds") for e in manifest.get("configurations", []) if e.get("study") == c.data.study), None
+        )
+        more = f" (planned: {_list(planned)})" if isinstance(planned, list) and sorted(planned) != seeds else ""
+        out += [
+            f"### {c.name} ({info.name}, d = {c.dim}, {info.measure})",
+            "",
+            (
+                f"Seeds {', '.join(map(str, seeds))}{more}; budget {info.budget} evaluations "
+                f"({info.n_init} initial); {finished} of {sum(runs.values())} runs finished."
+            ),
+            "",
+            f"![{c.name}]({rel.as_posix()})",
+            "",
+            "| rank | surrogate | final (mean ± SE) | finished runs |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {int(x['rank'])} | {x.surrogate} | {pm(info.shown(x['mean']), x.se)} | "
+            f"{_finished(x.n, runs.get(x.surrogate, x.n))} |"
+            for _, x in c.table.iterrows()
+        ]
         out += [f"| – | {s} | – | 0 / {k} |" for s, k in runs.items() if s not in set(c.table.surrogate)]
         out.append("")
     out += ["## What was not run, and why", ""]
@@ -410,21 +491,36 @@ def render(configs: list[Config], manifest: dict, figures: Path, doc_dir: Path,
     if not manifest:
         out += ["No manifest.json next to the results: what was run is only what the tables show.", ""]
     elif not skipped:
-        out += [(f"Every study in the manifest ({', '.join(e.get('study', '?') for e in entries)}) was run in "
-                 "full; a study not listed there has not been reached yet."), ""]
+        out += [
+            (
+                f"Every study in the manifest ({', '.join(e.get('study', '?') for e in entries)}) was run in "
+                "full; a study not listed there has not been reached yet."
+            ),
+            "",
+        ]
     else:
-        out += ["| study | status | runs | seeds | surrogates | budget (study's) | reason |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            "| study | status | runs | seeds | surrogates | budget (study's) | reason |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for e in skipped:
-            out.append(f"| {e.get('study', '?')} | {e.get('status', '?')} | {_runs(e)} | {_list(e.get('seeds'))} | "
-                       f"{_list(e.get('surrogates'))} | {e.get('budget', '?')} ({e.get('paper_budget', '?')}) | "
-                       f"{e.get('reason') or '-'} |")
+            out.append(
+                f"| {e.get('study', '?')} | {e.get('status', '?')} | {_runs(e)} | {_list(e.get('seeds'))} | "
+                f"{_list(e.get('surrogates'))} | {e.get('budget', '?')} ({e.get('paper_budget', '?')}) | "
+                f"{e.get('reason') or '-'} |"
+            )
         out.append("")
     t = campaign_time(configs, alone)
-    out += ["## Campaign time", "",
-            (f"Busy wall time {_hours(t['busy'])} (from the evaluations' timestamps, pauses over "
+    out += [
+        "## Campaign time",
+        "",
+        (
+            f"Busy wall time {_hours(t['busy'])} (from the evaluations' timestamps, pauses over "
             f"{PAUSE_SECONDS // 60} min left out; first to last evaluation {_hours(t['span'])}); "
-            f"surrogate fits and acquisitions took {_hours(t['compute'])} of process time."), ""]
+            f"surrogate fits and acquisitions took {_hours(t['compute'])} of process time."
+        ),
+        "",
+    ]
     return "\n".join(out)
 
 

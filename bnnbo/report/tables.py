@@ -23,11 +23,11 @@ STATES = tuple(s.value for s in SHOWN_STATES)
 
 @dataclass
 class ReportTable:
-    key: str                # file name stem and HTML anchor
+    key: str  # file name stem and HTML anchor
     title: str
     note: str
-    data: pd.DataFrame      # numbers, as written to CSV
-    display: pd.DataFrame   # strings, as shown in the HTML
+    data: pd.DataFrame  # numbers, as written to CSV
+    display: pd.DataFrame  # strings, as shown in the HTML
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -51,9 +51,16 @@ def final_best(data: ReportData) -> ReportTable:
     for (problem, surrogate), runs in data.runs.groupby(["problem", "surrogate"], sort=False):
         info = data.problems[problem]
         v = finals[(finals.problem == problem) & (finals.surrogate == surrogate)].final
-        row = {"problem": problem, "surrogate": surrogate, "measure": info.measure, "runs": len(runs),
-               "finished": len(v), "failed": int((runs.status == RunStatus.FAILED).sum()),
-               "mean": info.shown(v.mean()) if len(v) else math.nan, "se": se(v)}
+        row = {
+            "problem": problem,
+            "surrogate": surrogate,
+            "measure": info.measure,
+            "runs": len(runs),
+            "finished": len(v),
+            "failed": int((runs.status == RunStatus.FAILED).sum()),
+            "mean": info.shown(v.mean()) if len(v) else math.nan,
+            "se": se(v),
+        }
         if info.optimum is not None:
             log_regret = np.log10(np.maximum(info.optimum - v, MIN_REGRET))
             row.update(log10_regret=log_regret.mean() if len(v) else math.nan, log10_regret_se=se(log_regret))
@@ -62,16 +69,25 @@ def final_best(data: ReportData) -> ReportTable:
     for col in ("log10_regret", "log10_regret_se"):
         if col not in df:
             df[col] = math.nan
-    shown = pd.DataFrame({
-        "problem": df.problem, "surrogate": df.surrogate, "measure": df.measure,
-        "final (mean ± SE)": [pm(m, s) for m, s in zip(df["mean"], df.se)],
-        "log10 regret (mean ± SE)": [pm(m, s) for m, s in zip(df.log10_regret, df.log10_regret_se)],
-        "finished / runs": [f"{f} / {r}" + (f" ({x} failed)" if x else "")
-                            for f, r, x in zip(df.finished, df.runs, df.failed)],
-    })
-    return ReportTable("final_best", "Final best per surrogate",
-                       "Over finished runs only; hypervolume for several objectives; regret where the "
-                       "optimum is known.", df, shown)
+    shown = pd.DataFrame(
+        {
+            "problem": df.problem,
+            "surrogate": df.surrogate,
+            "measure": df.measure,
+            "final (mean ± SE)": [pm(m, s) for m, s in zip(df["mean"], df.se)],
+            "log10 regret (mean ± SE)": [pm(m, s) for m, s in zip(df.log10_regret, df.log10_regret_se)],
+            "finished / runs": [
+                f"{f} / {r}" + (f" ({x} failed)" if x else "") for f, r, x in zip(df.finished, df.runs, df.failed)
+            ],
+        }
+    )
+    return ReportTable(
+        "final_best",
+        "Final best per surrogate",
+        "Over finished runs only; hypervolume for several objectives; regret where the optimum is known.",
+        df,
+        shown,
+    )
 
 
 def seed_ranks(data: ReportData) -> pd.DataFrame:
@@ -82,16 +98,19 @@ def seed_ranks(data: ReportData) -> pd.DataFrame:
 def mean_ranks(data: ReportData) -> ReportTable:
     ranks = seed_ranks(data)
     wide = metrics.mean_ranks(data.runs, data.evals)
-    wide["overall"] = wide.mean(axis=1)   # each problem weighs the same, whatever its seed count
+    wide["overall"] = wide.mean(axis=1)  # each problem weighs the same, whatever its seed count
     wide = wide.sort_values("overall", kind="stable")
     df = wide.reset_index().rename_axis(columns=None)
     shown = df.copy()
     for col in df.columns[1:]:
         shown[col] = [fmt(v, 3) for v in df[col]]
     seeds = ranks.groupby("problem").seed.nunique()
-    note = ("Mean over seeds of each surrogate's rank on that seed (1 = best); overall = mean over "
-            "problems. Seeds ranked: " + ", ".join(f"{p} {seeds.get(p, 0)}" for p in data.problems)
-            + ". Failed runs rank last; unfinished runs are left out.")
+    note = (
+        "Mean over seeds of each surrogate's rank on that seed (1 = best); overall = mean over "
+        "problems. Seeds ranked: "
+        + ", ".join(f"{p} {seeds.get(p, 0)}" for p in data.problems)
+        + ". Failed runs rank last; unfinished runs are left out."
+    )
     return ReportTable("ranks", "Mean rank per problem and overall", note, df, shown)
 
 
@@ -103,32 +122,60 @@ def iterations(data: ReportData) -> pd.DataFrame:
 
 def timing(data: ReportData) -> ReportTable:
     it = iterations(data)
-    df = (it.groupby(["problem", "surrogate"], sort=False)
-          .agg(iterations=("batch", "size"), fit_seconds=("fit_seconds", "median"),
-               acq_seconds=("acq_seconds", "median"))
-          .reset_index())
-    shown = pd.DataFrame({"problem": df.problem, "surrogate": df.surrogate, "iterations": df.iterations,
-                          "median fit s": [fmt(v, 3) for v in df.fit_seconds],
-                          "median acquisition s": [fmt(v, 3) for v in df.acq_seconds]})
-    return ReportTable("timing", "Seconds per iteration",
-                       "Medians over every model-based iteration of every run (initial design excluded).",
-                       df, shown)
+    df = (
+        it.groupby(["problem", "surrogate"], sort=False)
+        .agg(iterations=("batch", "size"), fit_seconds=("fit_seconds", "median"), acq_seconds=("acq_seconds", "median"))
+        .reset_index()
+    )
+    shown = pd.DataFrame(
+        {
+            "problem": df.problem,
+            "surrogate": df.surrogate,
+            "iterations": df.iterations,
+            "median fit s": [fmt(v, 3) for v in df.fit_seconds],
+            "median acquisition s": [fmt(v, 3) for v in df.acq_seconds],
+        }
+    )
+    return ReportTable(
+        "timing",
+        "Seconds per iteration",
+        "Medians over every model-based iteration of every run (initial design excluded).",
+        df,
+        shown,
+    )
 
 
 def problems(data: ReportData) -> ReportTable:
     rows = []
     for label, info in data.problems.items():
         options = data.runs[data.runs.problem == label].problem_options.iloc[0] or {}
-        rows.append({"problem": label, "registry_name": info.name,
-                     "options": ", ".join(f"{k}={v}" for k, v in options.items()),
-                     "objectives": info.objectives, "initial_design": info.n_init, "budget": info.budget,
-                     "optimum": info.shown(info.optimum) if info.optimum is not None else math.nan})
+        rows.append(
+            {
+                "problem": label,
+                "registry_name": info.name,
+                "options": ", ".join(f"{k}={v}" for k, v in options.items()),
+                "objectives": info.objectives,
+                "initial_design": info.n_init,
+                "budget": info.budget,
+                "optimum": info.shown(info.optimum) if info.optimum is not None else math.nan,
+            }
+        )
     df = pd.DataFrame(rows)
-    shown = df.rename(columns={"registry_name": "registered as", "initial_design": "initial design",
-                               "optimum": "known optimum / max. hypervolume"})
+    shown = df.rename(
+        columns={
+            "registry_name": "registered as",
+            "initial_design": "initial design",
+            "optimum": "known optimum / max. hypervolume",
+        }
+    )
     shown["known optimum / max. hypervolume"] = [fmt(v, 6) for v in df.optimum]
-    return ReportTable("problems", "Problems", "The study's problems as the plots and tables label them; "
-                       "budget = evaluations per run.", df, shown)
+    return ReportTable(
+        "problems",
+        "Problems",
+        "The study's problems as the plots and tables label them; budget = evaluations per run.",
+        df,
+        shown,
+    )
 
 
 def status(data: ReportData) -> ReportTable:
@@ -146,11 +193,23 @@ def status(data: ReportData) -> ReportTable:
 
 def failed_runs(data: ReportData) -> ReportTable:
     f = data.runs[data.runs.status == RunStatus.FAILED]
-    df = pd.DataFrame({"problem": f.problem, "surrogate": f.surrogate, "seed": f.seed,
-                       "evaluations": f.n_evaluations, "budget": f.budget,
-                       "error": f.error.fillna(""), "traceback": f.traceback.fillna("")})
+    df = pd.DataFrame(
+        {
+            "problem": f.problem,
+            "surrogate": f.surrogate,
+            "seed": f.seed,
+            "evaluations": f.n_evaluations,
+            "budget": f.budget,
+            "error": f.error.fillna(""),
+            "traceback": f.traceback.fillna(""),
+        }
+    )
     shown = df.drop(columns=["budget", "traceback"]).copy()
     shown["evaluations"] = [f"{e} / {b}" for e, b in zip(df.evaluations, df.budget)]
-    return ReportTable("failed", "Failed runs", "Each failed run with its error; the other runs went on.",
-                       df.reset_index(drop=True), shown.reset_index(drop=True))
-
+    return ReportTable(
+        "failed",
+        "Failed runs",
+        "Each failed run with its error; the other runs went on.",
+        df.reset_index(drop=True),
+        shown.reset_index(drop=True),
+    )

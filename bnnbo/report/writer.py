@@ -32,16 +32,25 @@ from bnnbo.storage import Store
 
 def all_tables(data: ReportData) -> list[ReportTable]:
     """Every table in the report's order; empty ones too (the report says 'none' in words)."""
-    return [final_best(data), mean_ranks(data), timing(data), status(data), failed_runs(data),
-            diagnostics_table(data), auto_choices(data), problems(data)]
+    return [
+        final_best(data),
+        mean_ranks(data),
+        timing(data),
+        status(data),
+        failed_runs(data),
+        diagnostics_table(data),
+        auto_choices(data),
+        problems(data),
+    ]
 
 
 def default_out(study: str) -> Path:
     return Path("bnnbo-report") / safe_stem(study)
 
 
-def write_report(url: str | os.PathLike | Store | None = None, study: str | None = None,
-                 out: str | os.PathLike | None = None) -> Path:
+def write_report(
+    url: str | os.PathLike | Store | None = None, study: str | None = None, out: str | os.PathLike | None = None
+) -> Path:
     """Write the report of ``study`` (default: the most recently updated one) and return the
     path of its HTML file. Safe while the study runs: it reads what is committed so far.
 

@@ -160,8 +160,7 @@ class SettingsProblems(ConfigError):
 #: integers are bounded by MAX_INT_SETTING (lower bounds are each settings class's own check).
 #: They catch typos that would run for hours or exhaust memory (``depth = 100000``), far
 #: beyond any useful value.
-INT_LIMITS = {"depth": 1_000, "n_members": 1_000, "n_chains": 10_000, "max_leapfrog": 100_000,
-              "widths": 100_000}
+INT_LIMITS = {"depth": 1_000, "n_members": 1_000, "n_chains": 10_000, "max_leapfrog": 100_000, "widths": 100_000}
 MAX_INT_SETTING = 10_000_000
 MAX_LAYERS = 100
 

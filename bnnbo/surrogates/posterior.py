@@ -115,12 +115,8 @@ class SampleModel(Model):
     ) -> SamplePosterior:
         """``X``: ``batch x q x d`` (any batch rank, or ``q x d``)."""
         if posterior_transform is not None:
-            raise UnsupportedError(
-                "SampleModel does not support posterior transforms; use an objective"
-            )
-        noise = self.observation_noise or (
-            observation_noise is not False and observation_noise is not None
-        )
+            raise UnsupportedError("SampleModel does not support posterior transforms; use an objective")
+        noise = self.observation_noise or (observation_noise is not False and observation_noise is not None)
         return SamplePosterior(self, X, output_indices, bool(noise))
 
     def weights(self, indices: Tensor) -> Tensor:
@@ -145,9 +141,7 @@ class SampleModel(Model):
 class SamplePosterior(Posterior):
     """Mixture over a SampleModel's S networks at fixed inputs ``batch x q x d``."""
 
-    def __init__(
-        self, model: SampleModel, X: Tensor, output_indices: list[int] | None, noise: bool
-    ):
+    def __init__(self, model: SampleModel, X: Tensor, output_indices: list[int] | None, noise: bool):
         self.model, self.X, self.noise = model, X, noise
         self._outputs = output_indices
         self._moments: tuple[Tensor, Tensor] | None = None

@@ -53,8 +53,9 @@ def _posterior(model: Model, X: Tensor):
         return model.posterior(X)
 
 
-def gaussian_scores(mean: Tensor, var: Tensor, Y: Tensor, center: Tensor, scale: Tensor,
-                    levels: tuple[float, ...] = LEVELS) -> dict[str, Any]:
+def gaussian_scores(
+    mean: Tensor, var: Tensor, Y: Tensor, center: Tensor, scale: Tensor, levels: tuple[float, ...] = LEVELS
+) -> dict[str, Any]:
     """Scores of ``n x m`` predictive means/variances against ``n x m`` values, per objective.
 
     ``center`` and ``scale`` (``m``) standardise y. Returns lists of length ``m``:

@@ -21,8 +21,9 @@ def toy_data(n: int = 12, d: int = 3, m: int = 1, seed: int = 0) -> tuple[torch.
     """``n x d`` unit inputs and ``n x m`` smooth outputs with distinct scales per output."""
     g = torch.Generator().manual_seed(seed)
     X = torch.rand(n, d, generator=g, dtype=torch.float64)
-    cols = [torch.sin(3 * X @ torch.linspace(1, 2, d, dtype=torch.float64) + j) * (1 + 4 * j) + 10 * j
-            for j in range(m)]
+    cols = [
+        torch.sin(3 * X @ torch.linspace(1, 2, d, dtype=torch.float64) + j) * (1 + 4 * j) + 10 * j for j in range(m)
+    ]
     return X, torch.stack(cols, -1)
 
 
@@ -101,8 +102,9 @@ def check_state(make: Factory) -> None:
 
 
 def _assert_same_tree(a, b, where: str) -> None:
-    assert type(a) is type(b) or (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)), \
+    assert type(a) is type(b) or (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)), (
         f"{where}: {type(a).__name__} came back as {type(b).__name__}"
+    )
     if isinstance(a, torch.Tensor):
         assert a.dtype == b.dtype and torch.equal(a, b), f"{where}: tensor changed"
     elif isinstance(a, dict):

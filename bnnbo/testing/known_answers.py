@@ -23,6 +23,7 @@ def linear_data(seed: int, n: int = 20, noise: float = 0.3) -> tuple[Tensor, Ten
 
 def closed_form(X: Tensor, Y: Tensor, Xt: Tensor, noise: float, prior_var: float) -> tuple[Tensor, Tensor]:
     """Posterior mean and variance (each ``len(Xt)``) of ``f(Xt) = [Xt, 1] w``, ``w ~ N(0, prior_var I)``."""
+
     def phi(Z: Tensor) -> Tensor:
         return torch.cat([Z, torch.ones(len(Z), 1, dtype=D)], 1)
 

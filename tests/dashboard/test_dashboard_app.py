@@ -101,7 +101,8 @@ def test_labels_holding_html_render_as_text(evil_db):
         assert [p.status_code for p in pages] == [200] * 4
         for p in pages:
             assert re.findall(r"<script[^>]*>", p.text) == [] or all(
-                re.fullmatch(r'<script src="/static/[\w.]+" defer>', t) for t in re.findall(r"<script[^>]*>", p.text))
+                re.fullmatch(r'<script src="/static/[\w.]+" defer>', t) for t in re.findall(r"<script[^>]*>", p.text)
+            )
             assert "<b>gp" not in p.text and "<img" not in p.text
         assert "&lt;script&gt;window.__xss = &#34;study&#34;&lt;/script&gt;" in pages[1].text
         assert "&lt;script&gt;window.__xss = &#34;surrogate&#34;&lt;/script&gt;&lt;b&gt;gp" in pages[1].text
@@ -123,9 +124,24 @@ def test_new_evaluations_show_without_restart(tmp_path):
         assert c.get("/api/study/rep").json()["version"] == before["version"]
         with Store(url) as store:
             run = next(r for r in store.runs(store.study_id("rep")) if r.status == "running")
-            store.commit_step(run.id, [{"index": run.n_evaluations, "batch": 99, "x": [0.5, 0.5], "y": [-1.0, -1.0],
-                                        "initial": False, "fit_seconds": 0.1, "acq_seconds": 0.1,
-                                        "diagnostics": {}}], None, None, "running")
+            store.commit_step(
+                run.id,
+                [
+                    {
+                        "index": run.n_evaluations,
+                        "batch": 99,
+                        "x": [0.5, 0.5],
+                        "y": [-1.0, -1.0],
+                        "initial": False,
+                        "fit_seconds": 0.1,
+                        "acq_seconds": 0.1,
+                        "diagnostics": {},
+                    }
+                ],
+                None,
+                None,
+                "running",
+            )
         after = c.get("/api/study/rep").json()
         assert after["version"] != before["version"]
         assert after["evaluations"] == before["evaluations"] + 1
@@ -161,8 +177,9 @@ def test_unknown_study_and_run_are_404_in_words(client):
 def test_localhost_server_answers_only_local_host_names(partial_db):
     with TestClient(create_app(partial_db, allowed_hosts=["127.0.0.1", "localhost"])) as c:
         assert c.get("/").status_code == 400  # Host: testserver, as a DNS-rebinding page would send
-    with TestClient(create_app(partial_db, allowed_hosts=["127.0.0.1", "localhost"]),
-                    base_url="http://127.0.0.1:8080") as c:
+    with TestClient(
+        create_app(partial_db, allowed_hosts=["127.0.0.1", "localhost"]), base_url="http://127.0.0.1:8080"
+    ) as c:
         assert c.get("/").status_code == 200
 
 

@@ -23,9 +23,10 @@ from evil_study import EVIL_STUDY, EVIL_SURROGATE, write_evil_study
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev extra has it)")
 CHROMIUM = os.environ.get("BNNBO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
-                                reason="Chromium / chromedriver not found (Debian: apt-get install chromium "
-                                       "chromium-driver); CI installs them")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or DRIVER is None,
+    reason="Chromium / chromedriver not found (Debian: apt-get install chromium chromium-driver); CI installs them",
+)
 
 ROOT = Path(__file__).parents[2]
 STUDY = """
@@ -54,8 +55,9 @@ def free_port() -> int:
 
 def bnnbo(*args: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bnnbo.cli", *args], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bnnbo.cli", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.2):
@@ -72,8 +74,10 @@ def stored_evaluations(db: Path) -> int:
     import sqlite3
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10) as conn:
-        return conn.execute("SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id "
-                            "JOIN studies s ON s.id = r.study_id WHERE s.name = 'live'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id "
+            "JOIN studies s ON s.id = r.study_id WHERE s.name = 'live'"
+        ).fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +128,20 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1366,900", f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
-                 # no name but the dashboard's resolves: a request elsewhere fails (and logs an error)
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1366,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
+        # no name but the dashboard's resolves: a request elsewhere fails (and logs an error)
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -147,8 +160,10 @@ def assert_clean(driver, base: str) -> None:
     """No console error (CSP violations, failed loads, script errors), nothing from elsewhere."""
     errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
-    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"
-                                 ".concat(performance.getEntriesByType('navigation').map(e => e.name))")
+    urls = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".concat(performance.getEntriesByType('navigation').map(e => e.name))"
+    )
     assert urls and all(u.startswith(base + "/") for u in urls), urls
 
 
@@ -195,8 +210,10 @@ def test_dashboard_follows_a_running_study_in_chromium(started, live, browser):
     stored, t0 = stored_evaluations(db), time.monotonic()
     browser.refresh()
     wait_for("the reloaded page", lambda: shown_count(browser) >= stored > n0, 10)
-    print(f"a new evaluation showed {live_s:.1f} s after being stored (live update); a reload showed "
-          f"everything stored in {time.monotonic() - t0:.1f} s")
+    print(
+        f"a new evaluation showed {live_s:.1f} s after being stored (live update); a reload showed "
+        f"everything stored in {time.monotonic() - t0:.1f} s"
+    )
     assert_clean(browser, base)
 
     run_link = unstale(lambda: browser.find_element("css selector", "#table-runs a").get_attribute("href"))
@@ -230,7 +247,10 @@ def test_html_in_labels_stays_text_in_chromium(started, live, browser):
     scripts = browser.execute_script("return Array.from(document.scripts).map(s => s.src)")
     assert scripts == [base + "/static/plotly.min.js", base + "/static/dashboard.js"]
     assert_clean(browser, base)
-    open_page(browser, base + "/run/" + str(browser.execute_script(
-        "return document.querySelector('#table-runs a').textContent")), plots=True)
+    open_page(
+        browser,
+        base + "/run/" + str(browser.execute_script("return document.querySelector('#table-runs a').textContent")),
+        plots=True,
+    )
     assert browser.execute_script("return window.__xss") is None
     assert_clean(browser, base)

@@ -25,9 +25,14 @@ def test_space_direction_and_budget(problem):
 def test_student_matches_torch_modules():
     # the study's LeNetSmall shape built from nn modules and filled from the same vector
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 12, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(48, 10),
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 12, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(48, 10),
     ).double()
     x = torch.rand(2390, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
     torch.nn.utils.vector_to_parameters(x, net.parameters())

@@ -19,8 +19,9 @@ def test_poly_definition_and_defaults():
     X = torch.rand(5, 200, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     # the study's formula: sum over i < d/4 of prod over j < 4 of (x[i + j d/4] - c[i + j d/4])
     g = 50
-    expected = [sum(torch.prod(torch.stack([x[i + j * g] - p.c[i + j * g] for j in range(4)])) for i in range(g))
-                for x in X]
+    expected = [
+        sum(torch.prod(torch.stack([x[i + j * g] - p.c[i + j * g] for j in range(4)])) for i in range(g)) for x in X
+    ]
     assert p.evaluate(X)[:, 0].tolist() == pytest.approx([float(e) for e in expected], rel=1e-12)
     # computed once (seed 2); the draw is a torch.Generator stream, the same on any machine
     assert p.evaluate(torch.full((1, 200), 0.5)).item() == pytest.approx(14.066251166695192, rel=1e-12)
@@ -44,8 +45,9 @@ def test_nndraw_matches_torch_modules():
     assert (p.dim, p.num_objectives, p.seed) == (400, 1, 2)
     assert p.paper_budget == {"n_init": 100, "q": 10, "iterations": 50}
     # an independent build: nn.Sequential filled from one N(0, 1) vector, weight then bias
-    net = torch.nn.Sequential(torch.nn.Linear(400, 256), torch.nn.Tanh(), torch.nn.Linear(256, 256),
-                              torch.nn.Tanh(), torch.nn.Linear(256, 1)).double()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(400, 256), torch.nn.Tanh(), torch.nn.Linear(256, 256), torch.nn.Tanh(), torch.nn.Linear(256, 1)
+    ).double()
     n = sum(t.numel() for t in net.parameters())
     gen = torch.Generator().manual_seed(2)
     chunks = [torch.randn(t.shape, generator=gen, dtype=torch.float64) for t in net.parameters()]

@@ -57,7 +57,7 @@ def test_candidates_are_valid(fitted, mode, rounding):
     if rounding == "proper":
         assert _off_grid(p.space, seen) == 0.0  # never between levels
     else:
-        assert _off_grid(p.space, seen, encoding) > 0.0   # the paper mode optimises the relaxation
+        assert _off_grid(p.space, seen, encoding) > 0.0  # the paper mode optimises the relaxation
 
 
 def test_level_indexed_baseline_is_in_index_units(fitted):
@@ -75,8 +75,7 @@ def test_level_indexed_baseline_is_in_index_units(fitted):
 @pytest.mark.parametrize("name", ["pest", "oil"])
 @pytest.mark.parametrize("acquisition", ["default", "paper"])
 def test_short_bo_run_with_gp(name, acquisition):
-    res = optimize(name, surrogate="gp", budget=8, n_init=6, q=2, seed=0, acquisition=acquisition,
-                   acq_optimizer=SMALL)
+    res = optimize(name, surrogate="gp", budget=8, n_init=6, q=2, seed=0, acquisition=acquisition, acq_optimizer=SMALL)
     p = get_problem(name)
     assert res.Y.shape == (8, p.num_objectives)
     assert torch.equal(p.evaluate(res.X), res.Y)  # every proposal is a valid, evaluable point

@@ -41,8 +41,16 @@ def test_branincurrin_ref_point_and_values():
     x = T([0.5, 0.5])
     # Branin(15*0.5-5, 15*0.5) and Currin(0.5, 0.5) by their definitions
     x1, x2 = 2.5, 7.5
-    b = (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
-    c = (1 - math.exp(-1 / (2 * 0.5))) * (2300 * 0.125 + 1900 * 0.25 + 2092 * 0.5 + 60) / (100 * 0.125 + 500 * 0.25 + 4 * 0.5 + 20)
+    b = (
+        (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1)
+        + 10
+    )
+    c = (
+        (1 - math.exp(-1 / (2 * 0.5)))
+        * (2300 * 0.125 + 1900 * 0.25 + 2092 * 0.5 + 60)
+        / (100 * 0.125 + 500 * 0.25 + 4 * 0.5 + 20)
+    )
     assert p.evaluate(x)[0].tolist() == pytest.approx([-b, -c])
 
 

@@ -31,6 +31,6 @@ def report(study_db, tmp_path_factory):
 def partial_report(partial_db, tmp_path_factory):
     from bnnbo.report import write_report
 
-    with warnings.catch_warnings():   # uneven run lengths are normal, not a numpy warning
+    with warnings.catch_warnings():  # uneven run lengths are normal, not a numpy warning
         warnings.simplefilter("error", RuntimeWarning)
         return write_report(partial_db, "rep", tmp_path_factory.mktemp("report") / "out")

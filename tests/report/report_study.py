@@ -38,14 +38,24 @@ TRACEBACK = 'Traceback (most recent call last):\n  File "hmc.py"\nSurrogateError
 
 def _diagnostics(surrogate: str, rng: np.random.Generator, batch: int) -> dict:
     if surrogate == "hmc":
-        return {"acceptance": float(rng.uniform(0.6, 0.9)), "rhat_max": float(rng.uniform(1.0, 1.2)),
-                "ess_min": float(rng.uniform(10, 50)), "divergences": int(rng.integers(0, 3)),
-                "warm_start": batch > 3, "rhat_median": "nan"}
+        return {
+            "acceptance": float(rng.uniform(0.6, 0.9)),
+            "rhat_max": float(rng.uniform(1.0, 1.2)),
+            "ess_min": float(rng.uniform(10, 50)),
+            "divergences": int(rng.integers(0, 3)),
+            "warm_start": batch > 3,
+            "rhat_median": "nan",
+        }
     if surrogate == "auto":
         choice = "gp" if rng.uniform() < 0.7 else "ibnn"
         scores = {"gp": float(rng.normal(-1, 0.1)), "ibnn": float(rng.normal(-1.3, 0.1))}
-        return {"choice": choice, "scores": scores, "scored": batch % 2 == 1, "holdout": "recent",
-                "fit": {"var_w": [1.0]}}
+        return {
+            "choice": choice,
+            "scores": scores,
+            "scored": batch % 2 == 1,
+            "holdout": "recent",
+            "fit": {"var_w": [1.0]},
+        }
     return {}
 
 
@@ -64,9 +74,21 @@ def _evaluations(spec, rng: np.random.Generator, n: int) -> list[list[dict]]:
         size = min(spec.n_init if initial else spec.q, n - index)
         fit, acq = (0.0, 0.0) if initial else (float(rng.uniform(0.1, 2)), float(rng.uniform(0.1, 1)))
         diag = {} if initial else _diagnostics(spec.surrogate, rng, batch)
-        steps.append([{"index": index + i, "batch": batch, "x": [0.5, 0.5], "y": _y(spec.problem, rng),
-                       "initial": initial, "fit_seconds": fit, "acq_seconds": acq, "diagnostics": diag}
-                      for i in range(size)])
+        steps.append(
+            [
+                {
+                    "index": index + i,
+                    "batch": batch,
+                    "x": [0.5, 0.5],
+                    "y": _y(spec.problem, rng),
+                    "initial": initial,
+                    "fit_seconds": fit,
+                    "acq_seconds": acq,
+                    "diagnostics": diag,
+                }
+                for i in range(size)
+            ]
+        )
         index, batch = index + size, batch + 1
     return steps
 

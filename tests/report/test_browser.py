@@ -14,8 +14,12 @@ from report_study import PROBLEMS, SURROGATES
 
 
 def _find_chromium() -> str | None:
-    for candidate in (os.environ.get("BNNBO_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
+    for candidate in (
+        os.environ.get("BNNBO_CHROMIUM"),
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        "/usr/bin/chromium",
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -23,18 +27,32 @@ def _find_chromium() -> str | None:
 
 CHROMIUM = _find_chromium()
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not found (Debian: apt-get install chromium; "
-                             "or set BNNBO_CHROMIUM); CI installs it")
+    CHROMIUM is None,
+    reason="headless Chromium not found (Debian: apt-get install chromium; or set BNNBO_CHROMIUM); CI installs it",
+)
 # no sandbox (root in a container), no GPU, and nothing that reaches the network
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 
 
 def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
     """One browser process with a fresh empty profile."""
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                          check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def page_text(dom: str) -> str:

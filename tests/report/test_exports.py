@@ -19,10 +19,12 @@ def assert_same_tables(a, b):
     ta, tb = all_tables(a), all_tables(b)
     assert [t.key for t in ta] == [t.key for t in tb]
     for x, y in zip(ta, tb):
-        pd.testing.assert_frame_equal(x.data.reset_index(drop=True), y.data.reset_index(drop=True),
-                                      check_dtype=False, obj=x.key)
-        pd.testing.assert_frame_equal(x.display.reset_index(drop=True), y.display.reset_index(drop=True),
-                                      check_dtype=False, obj=x.key)
+        pd.testing.assert_frame_equal(
+            x.data.reset_index(drop=True), y.data.reset_index(drop=True), check_dtype=False, obj=x.key
+        )
+        pd.testing.assert_frame_equal(
+            x.display.reset_index(drop=True), y.display.reset_index(drop=True), check_dtype=False, obj=x.key
+        )
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])
@@ -35,8 +37,9 @@ def test_report_from_an_export_equals_the_report_from_the_store(partial_db, tmp_
     # the pending run has no evaluations and is kept; failed runs keep error and traceback
     assert set(export.runs.status) == {"finished", "failed", "running", "pending"}
     assert export.runs.traceback.notna().sum() == 1
-    pd.testing.assert_frame_equal(export.evals[["run_id", "index", "trace"]],
-                                  store.evals[["run_id", "index", "trace"]], check_dtype=False)
+    pd.testing.assert_frame_equal(
+        export.evals[["run_id", "index", "trace"]], store.evals[["run_id", "index", "trace"]], check_dtype=False
+    )
 
 
 def test_the_export_keeps_settings_timings_and_the_study_file(partial_db, tmp_path):

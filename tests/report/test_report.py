@@ -38,14 +38,14 @@ def test_html_is_self_contained_with_every_plot_and_table(report):
     for name in (*PROBLEMS, *SURROGATES, "branincurrin", "HMC diverged", "rhat_max"):
         assert name in text
     assert "Partial results" not in text and "1 run(s) failed" in text
-    assert "<details><summary>show</summary><pre>Traceback (most recent" in text   # folded, escaped
+    assert "<details><summary>show</summary><pre>Traceback (most recent" in text  # folded, escaped
 
 
 def test_partial_study_is_labelled(partial_report):
     text = partial_report.read_text()
     assert "(partial)</title>" in text
     assert "Partial results: 2 of 18 runs are not finished (1 pending, 1 running)" in " ".join(text.split())
-    assert "3 runs, 1 unfinished" not in text   # labels live in the PNG; the banner in the text
+    assert "3 runs, 1 unfinished" not in text  # labels live in the PNG; the banner in the text
 
 
 def test_figures_have_one_line_per_surrogate_and_a_regret_panel(partial_db):
@@ -55,13 +55,13 @@ def test_figures_have_one_line_per_surrogate_and_a_regret_panel(partial_db):
     assert labels == ["gp (3 runs)", "hmc (3 runs)", "auto (3 runs, 1 unfinished)", "initial design (3)"]
     assert len(fig.axes) == 2 and "regret" in fig.axes[1].get_ylabel()
     labels = [t.get_text() for t in problem_figure(data, "branin").legends[0].get_texts()]
-    assert labels[:3] == ["gp (3 runs)", "hmc (2 of 3 runs)", "auto (2 of 3 runs)"]   # failed / pending
-    data.problems["branin"].optimum = None   # unknown optimum: no regret panel
+    assert labels[:3] == ["gp (3 runs)", "hmc (2 of 3 runs)", "auto (2 of 3 runs)"]  # failed / pending
+    data.problems["branin"].optimum = None  # unknown optimum: no regret panel
     assert len(problem_figure(data, "branin").axes) == 1
 
 
 def test_mean_and_se_over_the_runs_that_reached_each_evaluation():
-    values = np.array([[1.0, 2.0, 4.0], [3.0, 6.0, np.nan]])   # the second run is one short
+    values = np.array([[1.0, 2.0, 4.0], [3.0, 6.0, np.nan]])  # the second run is one short
     c = mean_se(values)
     assert c["mean"].tolist() == [2.0, 4.0, 4.0] and c.n.tolist() == [2, 2, 1]
     assert c.se[:2].tolist() == pytest.approx([1.0, 2.0]) and np.isnan(c.se[2])
@@ -84,7 +84,7 @@ def test_study_without_evaluations_still_reports(tmp_path):
     url = f"sqlite:///{tmp_path / 'e.db'}"
     with Store(url) as store:
         prepare_runs(store, parse_study('name = "empty"\nseeds = 2\n[problems.branin]\n[surrogates.gp]\n'))
-    text = write_report(url, out=tmp_path / "r").read_text()   # the only study is picked
+    text = write_report(url, out=tmp_path / "r").read_text()  # the only study is picked
     assert "Partial results: 2 of 2 runs" in " ".join(text.split()) and "branin" in text
 
 
@@ -93,17 +93,19 @@ def test_report_of_a_study_run_by_the_runner(tmp_path):
     from bnnbo.storage import Store
     from bnnbo.study import parse_study
 
-    study = parse_study('name = "real"\nseeds = 2\nacquisition = "paper"\n[problems.branin]\nn_init = 3\n'
-                        'q = 1\niterations = 2\n[surrogates.gp]\nsettings = { priors = "paper" }\n')
+    study = parse_study(
+        'name = "real"\nseeds = 2\nacquisition = "paper"\n[problems.branin]\nn_init = 3\n'
+        'q = 1\niterations = 2\n[surrogates.gp]\nsettings = { priors = "paper" }\n'
+    )
     url = f"sqlite:///{tmp_path / 'r.db'}"
     with Store(url) as store:
         assert run_study(study, store).ok
     path = write_report(url, "real", tmp_path / "out")
     final = (tmp_path / "out" / "tables" / "final_best.csv").read_text()
-    assert "branin,gp,\"best value, lower is better\",2,2,0," in final
+    assert 'branin,gp,"best value, lower is better",2,2,0,' in final
     assert "Partial results" not in path.read_text()
     timing = (tmp_path / "out" / "tables" / "timing.csv").read_text().splitlines()[1].split(",")
-    assert timing[:3] == ["branin", "gp", "4"] and float(timing[3]) > 0   # 2 seeds x 2 iterations
+    assert timing[:3] == ["branin", "gp", "4"] and float(timing[3]) > 0  # 2 seeds x 2 iterations
 
 
 def test_diagnostics_of_real_hmc_and_auto_runs(tmp_path):
@@ -112,9 +114,11 @@ def test_diagnostics_of_real_hmc_and_auto_runs(tmp_path):
     from bnnbo.storage import Store
     from bnnbo.study import parse_study
 
-    study = parse_study('name = "diag"\nseeds = 1\n[problems.branin]\nn_init = 6\nq = 1\niterations = 2\n'
-                        '[surrogates.hmc]\nsettings = { widths = [8], pretrain_steps = 30, n_chains = 2, '
-                        'n_burn_in = 20, n_samples = 20 }\n[surrogates.auto]\n')
+    study = parse_study(
+        'name = "diag"\nseeds = 1\n[problems.branin]\nn_init = 6\nq = 1\niterations = 2\n'
+        "[surrogates.hmc]\nsettings = { widths = [8], pretrain_steps = 30, n_chains = 2, "
+        "n_burn_in = 20, n_samples = 20 }\n[surrogates.auto]\n"
+    )
     url = f"sqlite:///{tmp_path / 'd.db'}"
     with Store(url) as store:
         outcome = run_study(study, store)

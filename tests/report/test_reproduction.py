@@ -25,8 +25,10 @@ def make_export(folder, study_name, problem, order, values=None, finished=None, 
     """A stored study of 3 seeds whose run finals are 10 - position + 0.01 * seed, exported to CSV.
     ``finished``: surrogate -> how many of its seeds finished (the others stop after the initial
     design, as runs still going); ``objectives``: each evaluation's y repeated that many times."""
-    text = (f'name = "{study_name}"\nseeds = 3\n[problems.{problem}]\nn_init = 2\nq = 1\n'
-            f"iterations = {iterations}\n" + "".join(f"[surrogates.{s}]\n" for s in order))
+    text = (
+        f'name = "{study_name}"\nseeds = 3\n[problems.{problem}]\nn_init = 2\nq = 1\n'
+        f"iterations = {iterations}\n" + "".join(f"[surrogates.{s}]\n" for s in order)
+    )
     study = parse_study(text)
     db = folder.parent / f"{study_name}.db"
     budget = 2 + iterations
@@ -36,9 +38,19 @@ def make_export(folder, study_name, problem, order, values=None, finished=None, 
             run = store.add_run(sid, spec)
             final = (values or {}).get(spec.surrogate, 10 - order.index(spec.surrogate)) + 0.01 * spec.seed
             d = 200 if problem == "poly" else 25 if problem == "pest" else 4 if problem == "pde" else 2
-            evals = [{"index": i, "batch": max(i - 1, 0), "x": [0.0] * d, "y": [final - budget + 1 + i] * objectives,
-                      "initial": i < 2, "fit_seconds": 0.0 if i < 2 else 0.5, "acq_seconds": 0.0 if i < 2 else 0.25,
-                      "diagnostics": {}} for i in range(budget)]
+            evals = [
+                {
+                    "index": i,
+                    "batch": max(i - 1, 0),
+                    "x": [0.0] * d,
+                    "y": [final - budget + 1 + i] * objectives,
+                    "initial": i < 2,
+                    "fit_seconds": 0.0 if i < 2 else 0.5,
+                    "acq_seconds": 0.0 if i < 2 else 0.25,
+                    "diagnostics": {},
+                }
+                for i in range(budget)
+            ]
             store.commit_step(run.id, evals[:2], None, None, "running")
             if spec.seed >= (finished or {}).get(spec.surrogate, 3):
                 continue
@@ -55,11 +67,28 @@ def results(tmp_path):
         make_export(folder, f"paper-{config}", problem, order)
     # the modern GP reaches the I-BNN's value on poly
     make_export(folder, "modern-poly", "poly", ("gp",), values={"gp": 10})
-    manifest = {"configurations": [
-        {"study": "paper-branin", "status": "complete", "seeds": [0, 1, 2], "surrogates": list(SURROGATES),
-         "budget": 4, "paper_budget": 100, "reason": "shortened for the test"},
-        {"study": "paper-lunar", "status": "not run", "seeds": [], "surrogates": [], "budget": 0,
-         "paper_budget": 550, "reason": "estimated 40 h on this machine"}]}
+    manifest = {
+        "configurations": [
+            {
+                "study": "paper-branin",
+                "status": "complete",
+                "seeds": [0, 1, 2],
+                "surrogates": list(SURROGATES),
+                "budget": 4,
+                "paper_budget": 100,
+                "reason": "shortened for the test",
+            },
+            {
+                "study": "paper-lunar",
+                "status": "not run",
+                "seeds": [],
+                "surrogates": [],
+                "budget": 0,
+                "paper_budget": 550,
+                "reason": "estimated 40 h on this machine",
+            },
+        ]
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
 
@@ -94,15 +123,15 @@ def test_verdicts_change_with_the_data_and_absent_configurations_are_not_tested(
     folder.mkdir()
     make_export(folder, "paper-branin", "branin", ("gp", "laplace", "sghmc", "ibnn", "hmc", "dkl"))
     text = generate(folder, tmp_path)
-    assert verdict(text, "i") == "not tested"          # one configuration
-    assert verdict(text, "ii") == "not reproduced"     # hmc last among the stochastic ones
-    assert verdict(text, "iii") == "not reproduced"    # dkl behind every stochastic one
-    assert verdict(text, "iv") == "not tested"         # no high-dimensional configuration
-    assert verdict(text, "v") == "partly"              # strong on synthetic, no real-world
+    assert verdict(text, "i") == "not tested"  # one configuration
+    assert verdict(text, "ii") == "not reproduced"  # hmc last among the stochastic ones
+    assert verdict(text, "iii") == "not reproduced"  # dkl behind every stochastic one
+    assert verdict(text, "iv") == "not tested"  # no high-dimensional configuration
+    assert verdict(text, "v") == "partly"  # strong on synthetic, no real-world
     assert "Not tested: no configuration has both" in text and "No manifest.json" in text
     make_export(folder, "paper-pde", "pde", ("gp", "hmc", "ibnn", "dkl", "sghmc", "laplace"))
     text = generate(folder, tmp_path)
-    assert verdict(text, "i") == "not reproduced"      # gp first on both
+    assert verdict(text, "i") == "not reproduced"  # gp first on both
 
 
 def test_bad_results_folders_are_refused(tmp_path, capsys):
@@ -121,9 +150,23 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
     make_export(folder, "paper-branin", "branin", SURROGATES, finished={"hmc": 0, "gp": 1})
     make_export(folder, "paper-pde", "pde", SURROGATES, finished={s: 0 for s in SURROGATES})
     make_export(folder, "modern-poly", "poly", ("gp",), finished={"gp": 2})
-    (folder / "manifest.json").write_text(json.dumps({"configurations": [
-        {"study": "paper-branin", "status": "partial", "seeds": [0, 1, 2, 3, 4], "surrogates": list(SURROGATES),
-         "budget": 4, "paper_budget": 100, "reason": ""}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "configurations": [
+                    {
+                        "study": "paper-branin",
+                        "status": "partial",
+                        "seeds": [0, 1, 2, 3, 4],
+                        "surrogates": list(SURROGATES),
+                        "budget": 4,
+                        "paper_budget": 100,
+                        "reason": "",
+                    }
+                ]
+            }
+        )
+    )
     text = generate(folder, tmp_path)
     assert "**Partial results**" in text and "branin (gp, hmc)" in text and "left out): pde" in text
     assert "| 1 | gp | -10 | 1 / 3 |" in text and "| – | hmc | – | 0 / 3 |" in text
@@ -131,7 +174,7 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
     assert "Seeds 0, 1, 2 (planned: 0, 1, 2, 3, 4)" in text and "13 of 18 runs finished" in text
     assert "### pde" in text and "0 of 18 runs finished" in text
     assert "| modern-poly | poly | gp | 10 ± 0.005 | 2 / 3 |" in text
-    assert verdict(text, "i") == "not tested"   # pde has no finished run: one configuration counts
+    assert verdict(text, "i") == "not tested"  # pde has no finished run: one configuration counts
 
 
 def test_a_manifest_of_finished_studies_names_them(tmp_path):
@@ -139,9 +182,23 @@ def test_a_manifest_of_finished_studies_names_them(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
     make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), objectives=2)
-    (folder / "manifest.json").write_text(json.dumps({"configurations": [
-        {"study": "modern-dtlz1", "status": "complete", "seeds": [0, 1, 2], "surrogates": ["gp"],
-         "budget": 4, "paper_budget": 4, "reason": ""}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "configurations": [
+                    {
+                        "study": "modern-dtlz1",
+                        "status": "complete",
+                        "seeds": [0, 1, 2],
+                        "surrogates": ["gp"],
+                        "budget": 4,
+                        "paper_budget": 4,
+                        "reason": "",
+                    }
+                ]
+            }
+        )
+    )
     text = generate(folder, tmp_path)
     assert "Every study in the manifest (modern-dtlz1) was run in full; a study not listed there" in text
 
@@ -152,10 +209,25 @@ def test_only_modern_studies_exported_yet(tmp_path):
     folder.mkdir()
     make_export(folder, "modern-branin", "branin", ("gp",))
     make_export(folder, "modern-dtlz1", "dtlz1", ("gp",), finished={"gp": 0}, objectives=2)
-    (folder / "manifest.json").write_text(json.dumps({"configurations": [
-        {"study": "modern-dtlz1", "status": "not run", "seeds": [0, 1, 2, 3, 4], "surrogates": ["gp"],
-         "budget": 100, "paper_budget": 100, "runs": {"pending": 4, "interrupted": 1}, "planned_runs": 5,
-         "reason": ""}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "configurations": [
+                    {
+                        "study": "modern-dtlz1",
+                        "status": "not run",
+                        "seeds": [0, 1, 2, 3, 4],
+                        "surrogates": ["gp"],
+                        "budget": 100,
+                        "paper_budget": 100,
+                        "runs": {"pending": 4, "interrupted": 1},
+                        "planned_runs": 5,
+                        "reason": "",
+                    }
+                ]
+            }
+        )
+    )
     text = generate(folder, tmp_path)
     assert [verdict(text, k) for k in ("i", "ii", "iii", "iv", "v")] == ["not tested"] * 5
     assert "No paper configuration has a finished run yet" in text

@@ -23,8 +23,9 @@ def _rows(url):
     runs = con.execute("SELECT id, problem, surrogate, seed, status FROM runs ORDER BY id").fetchall()
     evals = defaultdict(list)
     for run_id, y, initial, batch, fit, acq, diag in con.execute(
-            "SELECT run_id, y, initial, batch, fit_seconds, acq_seconds, diagnostics FROM evaluations "
-            "ORDER BY run_id, `index`"):
+        "SELECT run_id, y, initial, batch, fit_seconds, acq_seconds, diagnostics FROM evaluations "
+        "ORDER BY run_id, `index`"
+    ):
         evals[run_id].append((json.loads(y), bool(initial), batch, fit, acq, json.loads(diag)))
     con.close()
     return runs, evals
@@ -40,8 +41,7 @@ def _final(problem, ys):
 
 def _finals(runs, evals):
     """Final value of each finished run by (problem, surrogate, seed)."""
-    return {(p, s, seed): _final(p, [e[0] for e in evals[i]])
-            for i, p, s, seed, st in runs if st == "finished"}
+    return {(p, s, seed): _final(p, [e[0] for e in evals[i]]) for i, p, s, seed, st in runs if st == "finished"}
 
 
 def _tables(report):
@@ -67,7 +67,7 @@ def test_final_best_is_mean_and_se_over_finished_runs(report, direct):
     for problem in PROBLEMS:
         for surrogate in SURROGATES:
             v = [f for (p, s, _), f in finals.items() if (p, s) == (problem, surrogate)]
-            shown = [-x for x in v] if problem == "branin" else v   # Branin is a minimisation
+            shown = [-x for x in v] if problem == "branin" else v  # Branin is a minimisation
             row = _cell(table, problem, surrogate)
             assert row["finished"] == len(v) == (2 if (problem, surrogate) == FAILED[:2] else 3)
             assert row["mean"] == pytest.approx(statistics.mean(shown), rel=1e-9)
@@ -82,8 +82,11 @@ def _direct_ranks(runs, finals):
     ranks = defaultdict(list)
     for problem in PROBLEMS:
         for seed in range(3):
-            settled = [(s, finals.get((p, s, seed), -math.inf)) for _, p, s, sd, st in runs
-                       if (p, sd) == (problem, seed) and st in ("finished", "failed")]
+            settled = [
+                (s, finals.get((p, s, seed), -math.inf))
+                for _, p, s, sd, st in runs
+                if (p, sd) == (problem, seed) and st in ("finished", "failed")
+            ]
             for (s, _), r in zip(settled, rankdata([-v for _, v in settled], method="average")):
                 ranks[(problem, s)].append(r)
     return {k: statistics.mean(v) for k, v in ranks.items()}
@@ -97,7 +100,7 @@ def test_mean_ranks_per_problem_and_overall(report, direct):
         for problem in PROBLEMS:
             assert table.loc[s, problem] == pytest.approx(expected[(problem, s)])
         assert table.loc[s, "overall"] == pytest.approx(statistics.mean(expected[(p, s)] for p in PROBLEMS))
-    assert list(table["overall"]) == sorted(table["overall"])   # best first
+    assert list(table["overall"]) == sorted(table["overall"])  # best first
 
 
 def test_median_seconds_per_model_based_iteration(report, direct):
@@ -108,7 +111,7 @@ def test_median_seconds_per_model_based_iteration(report, direct):
             fits, acqs = [], []
             for i, p, s, _, _ in runs:
                 if (p, s) == (problem, surrogate):
-                    first = {e[2]: e for e in reversed(evals[i]) if not e[1]}   # one per batch
+                    first = {e[2]: e for e in reversed(evals[i]) if not e[1]}  # one per batch
                     fits += [e[3] for e in first.values()]
                     acqs += [e[4] for e in first.values()]
             row = _cell(table, problem, surrogate)
@@ -132,7 +135,7 @@ def test_diagnostics_and_auto_choices(report, direct):
         assert row["median"] == pytest.approx(statistics.median(acc))
         assert row["max"] == pytest.approx(max(acc))
         keys = set(diag[diag.problem == problem].diagnostic)
-        assert keys == {"acceptance", "rhat_max", "ess_min", "divergences"}   # not warm_start, rhat_median
+        assert keys == {"acceptance", "rhat_max", "ess_min", "divergences"}  # not warm_start, rhat_median
         chosen = Counter(d["choice"] for d in batches["auto"])
         auto = tables["auto_choices"]
         auto = auto[auto.problem == problem].set_index("candidate")
@@ -162,7 +165,7 @@ def test_partial_study_counts_only_finished_runs(partial_report, partial_db):
     row = _cell(tables["final_best"], "bc", "auto")
     assert row["finished"] == 2 and row["runs"] == 3
     finals = _finals(runs, evals)
-    expected = _direct_ranks(runs, finals)   # the unfinished seeds are left out
+    expected = _direct_ranks(runs, finals)  # the unfinished seeds are left out
     ranks = tables["ranks"].set_index("surrogate")
     for s in SURROGATES:
         for problem in PROBLEMS:

@@ -51,7 +51,7 @@ def test_rescores_every_k_fits_and_carries_state():
 
 def test_holdout_splits():
     auto = get_surrogate("auto", holdout_fraction=0.25)
-    (train, test), = auto.splits(20, seed=0)
+    ((train, test),) = auto.splits(20, seed=0)
     assert test.tolist() == list(range(15, 20)) and train.tolist() == list(range(15))
     kfold = get_surrogate("auto", holdout="kfold", folds=4)
     splits = kfold.splits(10, seed=0)
@@ -81,15 +81,18 @@ def test_failing_candidate_is_recorded_not_fatal():
         auto.fit(X, Y)
 
 
-@pytest.mark.parametrize("kwargs, err, msg", [
-    ({"candidates": []}, ConfigError, "at least one surrogate"),
-    ({"candidates": ["gp", "auto"]}, ConfigError, "cannot include 'auto'"),
-    ({"candidates": ["gp", "gpx"]}, UnknownNameError, "auto: candidate 'gpx': unknown surrogate 'gpx'"),
-    ({"candidate_settings": {"dkl": {}}}, ConfigError, r"candidate_settings for \['dkl'\]"),
-    ({"every": 0}, ConfigError, "every >= 1"),
-    ({"holdout": "last"}, ConfigError, "expected 'recent' or 'kfold'"),
-    ({"holdout_fraction": 1.5}, ConfigError, r"holdout_fraction must be in \(0, 1\), got 1.5"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"candidates": []}, ConfigError, "at least one surrogate"),
+        ({"candidates": ["gp", "auto"]}, ConfigError, "cannot include 'auto'"),
+        ({"candidates": ["gp", "gpx"]}, UnknownNameError, "auto: candidate 'gpx': unknown surrogate 'gpx'"),
+        ({"candidate_settings": {"dkl": {}}}, ConfigError, r"candidate_settings for \['dkl'\]"),
+        ({"every": 0}, ConfigError, "every >= 1"),
+        ({"holdout": "last"}, ConfigError, "expected 'recent' or 'kfold'"),
+        ({"holdout_fraction": 1.5}, ConfigError, r"holdout_fraction must be in \(0, 1\), got 1.5"),
+    ],
+)
 def test_bad_settings(kwargs, err, msg):
     with pytest.raises(err, match=msg):
         get_surrogate("auto", **kwargs)

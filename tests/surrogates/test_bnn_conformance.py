@@ -43,9 +43,7 @@ def test_bo_runs_end_to_end(name, problem, q):
     )
     assert res.X.shape[0] == 9 and torch.isfinite(res.Y).all()
     assert len(res.fit_seconds) == (4 if q == 1 else 2)
-    assert all(d for d in res.diagnostics), (
-        "every model-based ask records the surrogate's diagnostics"
-    )
+    assert all(d for d in res.diagnostics), "every model-based ask records the surrogate's diagnostics"
     if name == "hmc":
         assert [d["warm_start"] for d in res.diagnostics][:2] == [False, True]
 

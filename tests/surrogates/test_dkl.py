@@ -56,14 +56,17 @@ def test_presets_follow_the_study():
     assert (s.widths, s.lr, s.pretrain_steps, s.train_steps) == ((128, 128, 128), 1e-3, 1000, 5000)
 
 
-@pytest.mark.parametrize("kwargs, err, msg", [
-    ({"widths": []}, ConfigError, r"widths must be a non-empty list of positive integers, got \[\]"),
-    ({"widths": [8, 0]}, ConfigError, "widths must be"),
-    ({"lr": 0.0}, ConfigError, "lr and pretrain_lr must be > 0"),
-    ({"train_steps": -1}, ConfigError, "must be >= 0"),
-    ({"activation": "elu"}, ConfigError, "'activation' = 'elu'; expected 'tanh' or 'relu'"),
-    ({"width": [8]}, UnknownNameError, "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"widths": []}, ConfigError, r"widths must be a non-empty list of positive integers, got \[\]"),
+        ({"widths": [8, 0]}, ConfigError, "widths must be"),
+        ({"lr": 0.0}, ConfigError, "lr and pretrain_lr must be > 0"),
+        ({"train_steps": -1}, ConfigError, "must be >= 0"),
+        ({"activation": "elu"}, ConfigError, "'activation' = 'elu'; expected 'tanh' or 'relu'"),
+        ({"width": [8]}, UnknownNameError, "unknown setting"),
+    ],
+)
 def test_bad_settings(kwargs, err, msg):
     with pytest.raises(err, match=msg):
         get_surrogate("dkl", **kwargs)

@@ -41,9 +41,7 @@ def test_observation_noise_adds_the_noise_variance():
     plain = EnsembleSurrogate(**SMALL).fit(X, Y, seed=0)
     noisy = EnsembleSurrogate(**SMALL, observation_noise=True).fit(X, Y, seed=0)
     noise_var = (0.1 * Y.std()) ** 2  # noise_std is in standardised units
-    torch.testing.assert_close(
-        noisy.posterior(far).variance, plain.posterior(far).variance + noise_var
-    )
+    torch.testing.assert_close(noisy.posterior(far).variance, plain.posterior(far).variance + noise_var)
     torch.manual_seed(0)
     draws = noisy.posterior(X).rsample(torch.Size([4]))
     assert draws.shape == (4, 12, 1)

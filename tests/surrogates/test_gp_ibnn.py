@@ -7,7 +7,12 @@ from bnnbo.surrogates import SURROGATES, surrogate_class
 from bnnbo.surrogates.gaussian.ibnn import NNGPKernel
 from bnnbo.testing.conformance import check_surrogate, toy_data
 
-CHEAP = {"gp": {}, "gp-paper": {"priors": "paper"}, "ibnn": {}, "ibnn-erf-learned": {"activation": "erf", "learn_variances": True}}
+CHEAP = {
+    "gp": {},
+    "gp-paper": {"priors": "paper"},
+    "ibnn": {},
+    "ibnn-erf-learned": {"activation": "erf", "learn_variances": True},
+}
 
 
 @pytest.mark.parametrize("label", list(CHEAP))
@@ -74,22 +79,28 @@ def test_every_registered_surrogate_lists_settings():
         assert isinstance(defaults, dict)
 
 
-@pytest.mark.parametrize("kwargs, err, msg", [
-    ({"prior": "paper"}, UnknownNameError, r"unknown setting\(s\) 'prior'; allowed: priors"),
-    ({"priors": "old"}, ConfigError, r"'priors' = 'old'; expected 'modern' or 'paper'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"prior": "paper"}, UnknownNameError, r"unknown setting\(s\) 'prior'; allowed: priors"),
+        ({"priors": "old"}, ConfigError, r"'priors' = 'old'; expected 'modern' or 'paper'"),
+    ],
+)
 def test_gp_bad_settings(kwargs, err, msg):
     with pytest.raises(err, match=msg):
         get_surrogate("gp", **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"depth": 0}, "depth must be >= 1"),
-    ({"var_w": -1.0}, "must be > 0"),
-    ({"depth": "3"}, "expected an integer"),
-    ({"learn_variances": 1}, "expected true or false"),
-    ({"preset": "paper:nope"}, "unknown preset 'paper:nope'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"depth": 0}, "depth must be >= 1"),
+        ({"var_w": -1.0}, "must be > 0"),
+        ({"depth": "3"}, "expected an integer"),
+        ({"learn_variances": 1}, "expected true or false"),
+        ({"preset": "paper:nope"}, "unknown preset 'paper:nope'"),
+    ],
+)
 def test_ibnn_bad_settings(kwargs, msg):
     with pytest.raises((ConfigError, UnknownNameError), match=msg):
         get_surrogate("ibnn", **kwargs)

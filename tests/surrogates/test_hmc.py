@@ -59,9 +59,7 @@ def test_bayesian_linear_regression_matches_closed_form_within_mc_error(seed, ex
     z_mean = (post.mean.squeeze(-1) - mean).abs() / (var / n_eff).sqrt()
     z_var = (post.variance.squeeze(-1) / var - 1).abs() / (2 / n_eff).sqrt()
     assert z_mean.max() < 5, f"posterior mean off by {z_mean.max():.1f} Monte Carlo standard errors"
-    assert z_var.max() < 5, (
-        f"posterior variance off by {z_var.max():.1f} Monte Carlo standard errors"
-    )
+    assert z_var.max() < 5, f"posterior variance off by {z_var.max():.1f} Monte Carlo standard errors"
 
 
 def test_dual_averaging_finds_the_target_acceptance():
@@ -206,7 +204,5 @@ def test_piecewise_inverse_mass_follows_each_pieces_curvature():
 
     theta = torch.randn(2, 10, generator=torch.Generator().manual_seed(0), dtype=D)
     inv = piecewise_inv_mass(potential, theta, sizes, torch.Generator().manual_seed(1), floor=1.0)
-    expected = torch.repeat_interleave(
-        1 / torch.tensor([100.0, 4.0, 1.0], dtype=D), torch.tensor(sizes)
-    )
+    expected = torch.repeat_interleave(1 / torch.tensor([100.0, 4.0, 1.0], dtype=D), torch.tensor(sizes))
     assert torch.allclose(inv, expected / expected.mean(), rtol=1e-6)

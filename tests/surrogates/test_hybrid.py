@@ -39,12 +39,15 @@ def test_member_states_and_diagnostics_are_kept():
     assert s.diagnostics_["mean"]["warm_started"] is True
 
 
-@pytest.mark.parametrize("kwargs, err, msg", [
-    ({"mean": "nope"}, UnknownNameError, "unknown surrogate 'nope'"),
-    ({"uncertainty": "hybrid"}, ConfigError, "'uncertainty' = 'hybrid'; expected another surrogate"),
-    ({"mean": "gp", "mean_settings": {"priors": "old"}}, ConfigError, "'priors' = 'old'"),
-    ({"mean": "gp", "average": "gp"}, UnknownNameError, "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, msg",
+    [
+        ({"mean": "nope"}, UnknownNameError, "unknown surrogate 'nope'"),
+        ({"uncertainty": "hybrid"}, ConfigError, "'uncertainty' = 'hybrid'; expected another surrogate"),
+        ({"mean": "gp", "mean_settings": {"priors": "old"}}, ConfigError, "'priors' = 'old'"),
+        ({"mean": "gp", "average": "gp"}, UnknownNameError, "unknown setting"),
+    ],
+)
 def test_bad_settings(kwargs, err, msg):
     with pytest.raises(err, match=msg):
         get_surrogate("hybrid", **kwargs)
@@ -52,16 +55,16 @@ def test_bad_settings(kwargs, err, msg):
 
 @pytest.mark.parametrize("problem", ["branin", "branincurrin"])
 def test_bo_end_to_end(problem):
-    r = optimize(problem, "hybrid", budget=10, q=2, n_init=6, seed=1,
-                 surrogate_settings={"mean": "ibnn", "uncertainty": "gp"})
+    r = optimize(
+        problem, "hybrid", budget=10, q=2, n_init=6, seed=1, surrogate_settings={"mean": "ibnn", "uncertainty": "gp"}
+    )
     assert r.X.shape[0] == 10 and torch.isfinite(r.Y).all()
     assert set(r.diagnostics[0]) == {"mean", "uncertainty"}
 
 
 def test_sample_based_uncertainty_member_in_bo():
     ensemble = {"widths": [16, 16], "n_members": 4, "train_steps": 200, "lr": 1e-2}
-    make = lambda: get_surrogate("hybrid", mean="gp", uncertainty="ensemble",
-                                 uncertainty_settings=ensemble)
+    make = lambda: get_surrogate("hybrid", mean="gp", uncertainty="ensemble", uncertainty_settings=ensemble)
     check_surrogate(make)
     r = optimize("branin", make(), budget=8, q=2, n_init=6, seed=2)
     assert r.X.shape[0] == 8 and torch.isfinite(r.Y).all()

@@ -44,8 +44,7 @@ def test_predictive_equals_parameter_space_laplace():
     spec, theta = _tiny()
     X, Xs = torch.rand(7, 3, dtype=torch.float64), torch.rand(3, 3, dtype=torch.float64)
     v, s2 = 0.7, 0.05
-    model = LaplaceModel(spec, theta, X, v, s2, torch.zeros(2, dtype=torch.float64),
-                         torch.ones(2, dtype=torch.float64))
+    model = LaplaceModel(spec, theta, X, v, s2, torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
     J, Js = _jacobian(spec, theta, X), _jacobian(spec, theta, Xs)
     H = J.T @ J / s2 + torch.eye(spec.num_params, dtype=torch.float64) / v  # exact GGN + prior
     expected = Js @ torch.linalg.solve(H, Js.T)
@@ -105,13 +104,16 @@ def test_paper_presets():
     assert (s.lr, s.prior_var, s.noise_var, s.standardize_y, s.tune_noise) == (0.1, 1.0, 1.0, False, False)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"widths": []}, "widths must be a non-empty list"),
-    ({"prior_var": 0.0}, "prior_var must be > 0, got 0.0"),
-    ({"noise_var": -1}, "noise_var must be > 0"),
-    ({"steps": -5}, "steps must be >= 0"),
-    ({"tune_prior": "yes"}, "expected true or false"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"widths": []}, "widths must be a non-empty list"),
+        ({"prior_var": 0.0}, "prior_var must be > 0, got 0.0"),
+        ({"noise_var": -1}, "noise_var must be > 0"),
+        ({"steps": -5}, "steps must be >= 0"),
+        ({"tune_prior": "yes"}, "expected true or false"),
+    ],
+)
 def test_bad_settings(kwargs, msg):
     with pytest.raises(ConfigError, match=msg):
         get_surrogate("laplace", **kwargs)
@@ -128,7 +130,7 @@ def test_last_layer_variant_uses_only_output_weights():
     spec, theta = _tiny(m=1)
     X = torch.rand(6, 3, dtype=torch.float64)
     _, *terms = ntk_terms(spec, theta, X, last_layer=True)
-    J = _jacobian(spec, theta, X)[:, -(5 + 1):]  # flat layout ends with W_L (5 x 1) then b_L
+    J = _jacobian(spec, theta, X)[:, -(5 + 1) :]  # flat layout ends with W_L (5 x 1) then b_L
     assert torch.allclose(ntk(terms, terms).reshape(6, 6), J @ J.T, atol=1e-12)
     X3, Y3 = toy_data()
     s = get_surrogate("laplace", **CHEAP, weights="last_layer")

@@ -14,9 +14,7 @@ def _model(S=6, m=2, noise=False, dtype=D):
     spec = MLPSpec(3, (5,), m)
     theta = spec.init(S, torch.Generator().manual_seed(0), dtype) * 2
     mean, std = torch.arange(m, dtype=D), torch.full((m,), 2.0, dtype=D)
-    return SampleModel(
-        spec, theta, mean, std, torch.full((m,), 0.3, dtype=D), observation_noise=noise
-    )
+    return SampleModel(spec, theta, mean, std, torch.full((m,), 0.3, dtype=D), observation_noise=noise)
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (5, 2, 3), (2, 3, 4, 3)])
@@ -39,9 +37,7 @@ def test_mean_and_variance_are_the_mixture_moments_plus_optional_noise():
         post = _model(noise=noise).posterior(X)
         f = post.model.evaluate(post.model.samples, X)
         torch.testing.assert_close(post.mean, f.mean(0))
-        torch.testing.assert_close(
-            post.variance, f.var(0, unbiased=False) + (0.09 if noise else 0.0)
-        )
+        torch.testing.assert_close(post.variance, f.var(0, unbiased=False) + (0.09 if noise else 0.0))
     assert _model().posterior(X, output_indices=[1]).mean.shape == (3, 2, 1)
 
 

@@ -14,8 +14,10 @@ def test_the_common_names_are_accepted_where_a_surrogate_spells_them_its_own_way
     assert (s.standardize, s.num_steps) == (False, 2000)
     assert get_surrogate("laplace", train_steps=7).settings.steps == 7
     # the stored (resolved) settings keep the surrogate's own names: old stores compare equal
-    assert get_surrogate("sghmc", train_steps=2000).settings.to_dict() == \
-        get_surrogate("sghmc", num_steps=2000).settings.to_dict()
+    assert (
+        get_surrogate("sghmc", train_steps=2000).settings.to_dict()
+        == get_surrogate("sghmc", num_steps=2000).settings.to_dict()
+    )
 
 
 def test_an_alias_beside_its_setting_is_refused():

@@ -62,8 +62,10 @@ class AutoSettings(Settings):
         if stray:
             raise ConfigError(f"candidate_settings for {stray}, which are not candidates {list(self.candidates)}")
         if self.every < 1 or self.min_holdout < 1 or self.folds < 2:
-            raise ConfigError(f"every >= 1, min_holdout >= 1 and folds >= 2 expected, got "
-                             f"{self.every}, {self.min_holdout}, {self.folds}")
+            raise ConfigError(
+                f"every >= 1, min_holdout >= 1 and folds >= 2 expected, got "
+                f"{self.every}, {self.min_holdout}, {self.folds}"
+            )
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -104,8 +106,13 @@ class AutoSurrogate(Surrogate):
         model = winner.fit(X, Y, seed=seed, state=states.get(choice))
         states[choice] = winner.state_
         self.state_ = {"fits": fits + 1, "choice": choice, "scores": scores, "states": states}
-        self.diagnostics_ = {"choice": choice, "scores": scores, "scored": scored, "holdout": s.holdout,
-                             "fit": dict(winner.diagnostics_)}
+        self.diagnostics_ = {
+            "choice": choice,
+            "scores": scores,
+            "scored": scored,
+            "holdout": s.holdout,
+            "fit": dict(winner.diagnostics_),
+        }
         if errors:
             self.diagnostics_["errors"] = errors
         return model

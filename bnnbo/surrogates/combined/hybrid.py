@@ -41,8 +41,12 @@ class ShiftedPosterior(TransformedPosterior):
     """``base`` moved by ``shift`` (``batch x q x m``); samples broadcast over sample dims."""
 
     def __init__(self, base: Posterior, shift: Tensor):
-        super().__init__(base, sample_transform=lambda s: s + shift,
-                         mean_transform=lambda m, v: m + shift, variance_transform=lambda m, v: v)
+        super().__init__(
+            base,
+            sample_transform=lambda s: s + shift,
+            mean_transform=lambda m, v: m + shift,
+            variance_transform=lambda m, v: v,
+        )
         self.base, self.shift = base, shift
 
 
@@ -72,20 +76,26 @@ class HybridModel(Model):
     def __init__(self, mean_model: Model, uncertainty_model: Model):
         super().__init__()
         if mean_model.num_outputs != uncertainty_model.num_outputs:
-            raise DataError(f"hybrid members disagree on outputs: {mean_model.num_outputs} "
-                            f"vs {uncertainty_model.num_outputs}")
+            raise DataError(
+                f"hybrid members disagree on outputs: {mean_model.num_outputs} vs {uncertainty_model.num_outputs}"
+            )
         self.mean_model, self.uncertainty_model = mean_model, uncertainty_model
 
     @property
     def num_outputs(self) -> int:
         return self.uncertainty_model.num_outputs
 
-    def posterior(self, X: Tensor, output_indices: list[int] | None = None,
-                  observation_noise: bool | Tensor = False, posterior_transform: Any = None, **kw: Any):
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kw: Any,
+    ):
         """``batch x q x d`` -> the uncertainty member's posterior, re-centred on the mean member's."""
         mu = self.mean_model.posterior(X, output_indices=output_indices).mean
-        base = self.uncertainty_model.posterior(X, output_indices=output_indices,
-                                                observation_noise=observation_noise)
+        base = self.uncertainty_model.posterior(X, output_indices=output_indices, observation_noise=observation_noise)
         post = ShiftedPosterior(base, mu - base.mean)
         return post if posterior_transform is None else posterior_transform(post)
 
@@ -111,8 +121,7 @@ class HybridSurrogate(Surrogate):
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         state = state if isinstance(state, dict) else {}
-        models = {role: sur.fit(X, Y, seed=seed, state=state.get(role))
-                  for role, sur in self.members.items()}
+        models = {role: sur.fit(X, Y, seed=seed, state=state.get(role)) for role, sur in self.members.items()}
         self.state_ = {role: sur.state_ for role, sur in self.members.items()}
         self.diagnostics_ = {role: dict(sur.diagnostics_) for role, sur in self.members.items()}
         return HybridModel(models["mean"], models["uncertainty"])

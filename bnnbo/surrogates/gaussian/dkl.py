@@ -53,8 +53,7 @@ class DKLSettings(Settings):
         if not self.widths or any(w < 1 for w in self.widths):
             errors.append(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
         if self.pretrain_steps < 0 or self.train_steps < 0:
-            errors.append(f"pretrain_steps and train_steps must be >= 0, got "
-                          f"{self.pretrain_steps}, {self.train_steps}")
+            errors.append(f"pretrain_steps and train_steps must be >= 0, got {self.pretrain_steps}, {self.train_steps}")
         if self.lr <= 0 or self.pretrain_lr <= 0:
             errors.append(f"lr and pretrain_lr must be > 0, got {self.lr}, {self.pretrain_lr}")
         if errors:
@@ -155,8 +154,13 @@ class DKLSurrogate(Surrogate):
         mse = pretrain(net, X, y, s.pretrain_steps, s.pretrain_lr) if s.pretrain_steps else None
         net[-1] = nn.Identity()  # drop the head: the GP acts on the last hidden layer
         kernel = DeepKernel(net, paper_kernel(s.widths[-1])).to(X)
-        gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=paper_likelihood(s.noise_constraint),
-                          outcome_transform=Standardize(m=1))
+        gp = SingleTaskGP(
+            X,
+            y,
+            covar_module=kernel,
+            likelihood=paper_likelihood(s.noise_constraint),
+            outcome_transform=Standardize(m=1),
+        )
         target = y.squeeze(-1) if s.mll_target == "raw" else None
         loss = train_mll(gp, s.train_steps, s.lr, target)
         return gp.eval(), mse, loss

@@ -68,7 +68,9 @@ class GPSettings(Settings):
                 "priors='paper' uses the study's likelihood and a cold fit"
             )
         if self.priors == "paper" and self.kernel is not None:
-            raise ValueError(f"kernel={self.kernel!r} applies to priors='modern'; priors='paper' uses the study's kernel")
+            raise ValueError(
+                f"kernel={self.kernel!r} applies to priors='modern'; priors='paper' uses the study's kernel"
+            )
         if self.warm_maxiter < 1:
             raise ValueError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
         if not 0.0 < self.fixed_noise < 1.0:
@@ -133,11 +135,14 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
     fixed = not lik.noise_covar.raw_noise.requires_grad
     const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean
     with torch.no_grad():
-        start = torch.cat([
-            base.lengthscale.reshape(-1).log(), kernel.outputscale.reshape(1).log(),
-            (lik.noise.reshape(1) - 0.99 * floor).clamp_min(1e-3 * floor).log(),
-            gp.mean_module.constant.reshape(1) if const else torch.zeros(0, dtype=X.dtype),
-        ]).numpy()
+        start = torch.cat(
+            [
+                base.lengthscale.reshape(-1).log(),
+                kernel.outputscale.reshape(1).log(),
+                (lik.noise.reshape(1) - 0.99 * floor).clamp_min(1e-3 * floor).log(),
+                gp.mean_module.constant.reshape(1) if const else torch.zeros(0, dtype=X.dtype),
+            ]
+        ).numpy()
     noise_now = lik.noise.detach().reshape(())
 
     def unpack(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -210,7 +215,11 @@ def hyperparameters(model: Model) -> list[dict[str, Tensor]]:
 
 
 def fit_exact_gps(
-    X: Tensor, Y: Tensor, build, start: list[dict[str, Tensor]] | None = None, warm_maxiter: int = 5,
+    X: Tensor,
+    Y: Tensor,
+    build,
+    start: list[dict[str, Tensor]] | None = None,
+    warm_maxiter: int = 5,
 ) -> Model:
     """One exact GP per output column, each fitted by type-II MAP; a ModelListGP if m > 1.
 
@@ -241,9 +250,15 @@ def fit_exact_gps(
 
 def _is_matern(gp: SingleTaskGP) -> bool:
     k = gp.covar_module
-    return (isinstance(k, ScaleKernel) and type(k.base_kernel) is MaternKernel and k.base_kernel.nu == 2.5
-            and getattr(k.base_kernel, "lengthscale_prior", None) is not None and k.active_dims is None
-            and k.base_kernel.active_dims is None and getattr(k, "outputscale_prior", None) is not None)
+    return (
+        isinstance(k, ScaleKernel)
+        and type(k.base_kernel) is MaternKernel
+        and k.base_kernel.nu == 2.5
+        and getattr(k.base_kernel, "lengthscale_prior", None) is not None
+        and k.active_dims is None
+        and k.base_kernel.active_dims is None
+        and getattr(k, "outputscale_prior", None) is not None
+    )
 
 
 def _try(fit, gp, maxiter: int) -> bool:
@@ -277,13 +292,19 @@ class GPSurrogate(Surrogate):
         def build(X: Tensor, y: Tensor) -> SingleTaskGP:
             if s.priors == "paper":
                 return SingleTaskGP(
-                    X, y, covar_module=paper_kernel(X.shape[-1]),
-                    likelihood=paper_likelihood("study"), outcome_transform=Standardize(m=1),
+                    X,
+                    y,
+                    covar_module=paper_kernel(X.shape[-1]),
+                    likelihood=paper_likelihood("study"),
+                    outcome_transform=Standardize(m=1),
                 )
             noise = s.noise or DEFAULT_NOISE
             kernel = matern_kernel(X.shape[-1]) if (s.kernel or DEFAULT_KERNEL) == "matern" else None
-            lik = None if noise == "learned" else (
-                low_noise_likelihood() if noise == "low" else fixed_noise_likelihood(s.fixed_noise))
+            lik = (
+                None
+                if noise == "learned"
+                else (low_noise_likelihood() if noise == "low" else fixed_noise_likelihood(s.fixed_noise))
+            )
             if lik is None and kernel is not None:  # BoTorch's noise model, written out
                 lik = botorch_likelihood()
             return SingleTaskGP(X, y, covar_module=kernel, likelihood=lik, outcome_transform=Standardize(m=1))

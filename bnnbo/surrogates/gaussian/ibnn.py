@@ -37,8 +37,15 @@ class NNGPKernel(Kernel):
 
     has_lengthscale = False
 
-    def __init__(self, depth: int = 3, activation: str = "relu", var_w: float = 10.0,
-                 var_b: float = 1.3, learn_variances: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        depth: int = 3,
+        activation: str = "relu",
+        var_w: float = 10.0,
+        var_b: float = 1.3,
+        learn_variances: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         if activation not in ("relu", "erf"):
             raise ConfigError(f"ibnn: activation must be 'relu' or 'erf', got {activation!r}")
@@ -74,8 +81,9 @@ class NNGPKernel(Kernel):
             k12, k11, k22 = self._layer(k12, k11, k22, var_w, var_b, diag)
         return k12
 
-    def _layer(self, k12: Tensor, k11: Tensor, k22: Tensor, var_w: Tensor, var_b: Tensor,
-               diag: bool) -> tuple[Tensor, Tensor, Tensor]:
+    def _layer(
+        self, k12: Tensor, k11: Tensor, k22: Tensor, var_w: Tensor, var_b: Tensor, diag: bool
+    ) -> tuple[Tensor, Tensor, Tensor]:
         outer = (lambda a, b: a * b) if diag else (lambda a, b: a.unsqueeze(-1) * b.unsqueeze(-2))
         if self.activation == "relu":
             norm = outer(k11, k22).sqrt()
@@ -134,8 +142,9 @@ class IBNNSurrogate(Surrogate):
 
         def build(X: Tensor, y: Tensor) -> SingleTaskGP:
             lik = paper_likelihood(s.noise_constraint) if s.priors == "paper" else None
-            return SingleTaskGP(X, y, covar_module=self.kernel().to(X), likelihood=lik,
-                                outcome_transform=Standardize(m=1))
+            return SingleTaskGP(
+                X, y, covar_module=self.kernel().to(X), likelihood=lik, outcome_transform=Standardize(m=1)
+            )
 
         model = fit_exact_gps(X, Y, build)
         if s.learn_variances:

@@ -53,14 +53,10 @@ def adam_map(
         return theta
     opt = FusedAdam(theta, lr=lr)
     for _ in range(steps):
-        _, grad, _ = spec.potential_and_grad(
-            theta, data.X, data.Y, noise_var, prior_var, weights, value=False
-        )
+        _, grad, _ = spec.potential_and_grad(theta, data.X, data.Y, noise_var, prior_var, weights, value=False)
         opt.step(grad)
     if not torch.isfinite(theta).all():
-        raise SurrogateError(
-            f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr"
-        )
+        raise SurrogateError(f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr")
     return theta
 
 
@@ -70,11 +66,11 @@ class FusedAdam:
     sympy, which was most of a fresh process's first HMC fit's extra cost
     (docs/performance.md, "The first fit in a fresh process")."""
 
-    def __init__(self, param: Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+    def __init__(self, param: Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
-        self.fused = hasattr(torch, "_fused_adam_") and param.device.type in ("cpu", "cuda") \
-            and param.is_floating_point()
+        self.fused = (
+            hasattr(torch, "_fused_adam_") and param.device.type in ("cpu", "cuda") and param.is_floating_point()
+        )
         if not self.fused:  # another device: torch's own optimizer
             self._opt = torch.optim.Adam([param], lr=lr, betas=betas, eps=eps)
             return
@@ -90,9 +86,21 @@ class FusedAdam:
             return
         self.step_count += 1
         torch._fused_adam_(
-            [self.param], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.step_count],
-            amsgrad=False, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
-            eps=self.eps, maximize=False, grad_scale=None, found_inf=None,
+            [self.param],
+            [grad],
+            [self.exp_avg],
+            [self.exp_avg_sq],
+            [],
+            [self.step_count],
+            amsgrad=False,
+            lr=self.lr,
+            beta1=self.betas[0],
+            beta2=self.betas[1],
+            weight_decay=0.0,
+            eps=self.eps,
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
         )
 
 
@@ -104,9 +112,7 @@ def adam(params: list[Tensor], **kwargs: Any) -> torch.optim.Adam:
     return torch.optim.Adam(params, fused=fused or None, **kwargs)
 
 
-def rescale_outputs(
-    spec: MLPSpec, theta: Tensor, old: tuple[Tensor, Tensor], new: tuple[Tensor, Tensor]
-) -> Tensor:
+def rescale_outputs(spec: MLPSpec, theta: Tensor, old: tuple[Tensor, Tensor], new: tuple[Tensor, Tensor]) -> Tensor:
     """Networks trained on y standardised with ``old = (mean, std)`` -> the same functions
     in the ``new`` standardisation, by an affine change of the output layer."""
     theta = theta.clone()

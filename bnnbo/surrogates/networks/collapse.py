@@ -131,11 +131,7 @@ def _marginal_w(Phi: Tensor, Y: Tensor, noise_var: float, prior_var: float, fact
     const = 0.5 * m * (N * math.log(noise_var) + (H + 1) * math.log(prior_var))
     F = torch.bmm(P, M)
     # y^T (y - Phi~ M) / noise_var = (y^T y - B^T M) / noise_var with B = Phi~^T y
-    U = (
-        0.5 * (Yd * (Yd - F)).sum((1, 2)) / noise_var
-        + m * L.diagonal(dim1=1, dim2=2).log().sum(-1)
-        + const
-    )
+    U = 0.5 * (Yd * (Yd - F)).sum((1, 2)) / noise_var + m * L.diagonal(dim1=1, dim2=2).log().sum(-1) + const
     dt = Phi.dtype  # the gradient in the network's dtype, as in _marginal_n
     dP = torch.baddbmm(
         torch.bmm(P.to(dt), torch.cholesky_inverse(L.to(dt))),

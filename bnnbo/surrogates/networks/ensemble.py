@@ -59,9 +59,7 @@ class EnsembleSettings(Settings):
             at_least_one=("n_members", "train_steps"),
         )
         if not 0 < self.train_prop <= 1:
-            raise ConfigError(
-                f"ensemble: setting 'train_prop' = {self.train_prop}; expected a number in (0, 1]"
-            )
+            raise ConfigError(f"ensemble: setting 'train_prop' = {self.train_prop}; expected a number in (0, 1]")
 
 
 class EnsembleSurrogate(Surrogate):
@@ -79,9 +77,7 @@ class EnsembleSurrogate(Surrogate):
         gen = torch.Generator(device=X.device).manual_seed(seed)
         theta = spec.init(s.n_members, gen, data.X.dtype, data.X.device)
         mask = subset_mask(s.n_members, X.shape[0], s.train_prop, gen).to(data.X)
-        theta = adam_map(
-            spec, theta, data, s.noise_std**2, s.prior_var, s.train_steps, s.lr, weights=mask
-        )
+        theta = adam_map(spec, theta, data, s.noise_std**2, s.prior_var, s.train_steps, s.lr, weights=mask)
         with torch.no_grad():
             f = spec.forward(theta, data.X)  # K x n x m
         self.diagnostics_ = {

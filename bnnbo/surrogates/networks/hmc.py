@@ -119,17 +119,11 @@ class HMCSettings(Settings):
             if value is not None and not (isinstance(value, int) and value >= 1):
                 raise ConfigError(f"hmc: setting {name!r} = {value!r}; expected an integer >= 1")
         if not 0 < self.target_accept < 1:
-            raise ConfigError(
-                f"hmc: setting 'target_accept' = {self.target_accept}; expected a number in (0, 1)"
-            )
+            raise ConfigError(f"hmc: setting 'target_accept' = {self.target_accept}; expected a number in (0, 1)")
         if not 0 <= self.step_jitter < 1:
-            raise ConfigError(
-                f"hmc: setting 'step_jitter' = {self.step_jitter}; expected a number in [0, 1)"
-            )
+            raise ConfigError(f"hmc: setting 'step_jitter' = {self.step_jitter}; expected a number in [0, 1)")
         if not 0 <= self.max_divergent <= 1:
-            raise ConfigError(
-                f"hmc: setting 'max_divergent' = {self.max_divergent}; expected a number in [0, 1]"
-            )
+            raise ConfigError(f"hmc: setting 'max_divergent' = {self.max_divergent}; expected a number in [0, 1]")
 
     @property
     def mass(self) -> str:
@@ -147,6 +141,7 @@ class HMCSettings(Settings):
 
 #: a warm start adapts its step size only with at least this many burn-in steps per chain
 MIN_ADAPT_BURN_IN = 40
+
 
 class HMCSurrogate(Surrogate):
     """HMC BNN; ``state_`` holds the final chain positions for the next fit's warm start."""
@@ -241,9 +236,7 @@ class HMCSurrogate(Surrogate):
             **summarise(run.outputs),
         }
 
-    def _start(
-        self, spec: MLPSpec, data: FitData, gen: torch.Generator, state: Any, n_moved: int, C: int
-    ) -> _Start:
+    def _start(self, spec: MLPSpec, data: FitData, gen: torch.Generator, state: Any, n_moved: int, C: int) -> _Start:
         """Cold: fresh networks pre-trained toward the MAP. Warm: the previous chains.
         The sampler moves the first ``n_moved`` weights (all, or all but the output layer)."""
         s: HMCSettings = self.settings
@@ -266,9 +259,7 @@ class HMCSurrogate(Surrogate):
             theta = theta[:, :n_moved].contiguous()
             return _Start(theta, float(state["step_size"]), metric, s.warm_burn_in, True)
         theta = spec.init(C, gen, dt, dev)
-        theta = adam_map(
-            spec, theta, data, s.noise_std**2, s.prior_var, s.pretrain_steps, s.pretrain_lr
-        )
+        theta = adam_map(spec, theta, data, s.noise_std**2, s.prior_var, s.pretrain_steps, s.pretrain_lr)
         theta = theta[:, :n_moved].contiguous()
         return _Start(theta, s.step_size, DiagMetric.of(None), s.n_burn_in, False)
 

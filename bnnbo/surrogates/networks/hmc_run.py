@@ -118,9 +118,7 @@ def run_chains(
     C = theta0.shape[0]
     n_kept = math.ceil(keep / thin)
     # every transition's uniforms at once (column 0: the step jitter; 1..C: Metropolis)
-    u = torch.rand(
-        burn + keep, C + 1, generator=generator, dtype=torch.float64, device=theta0.device
-    ).cpu()
+    u = torch.rand(burn + keep, C + 1, generator=generator, dtype=torch.float64, device=theta0.device).cpu()
     jitter = (1.0 + s.step_jitter * (2 * u[:, 0] - 1)).tolist()
     u = u[:, 1:].numpy()
     samples: Tensor | None = None

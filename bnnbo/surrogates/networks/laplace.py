@@ -83,8 +83,9 @@ class LaplaceSettings(Settings):
             raise SettingsProblems(errors)
 
 
-def ntk_terms(spec: MLPSpec, theta: Tensor, x: Tensor,
-              last_layer: bool = False) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+def ntk_terms(
+    spec: MLPSpec, theta: Tensor, x: Tensor, last_layer: bool = False
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """Output ``f`` (``... x m``), layer inputs ``a_{l-1}`` (``... x w``) and back-propagated
     vectors ``delta_l = df / dz_l`` (``... x m x w_l``) of one network (``theta``: ``1 x P``);
     only the output layer's when ``last_layer``."""
@@ -192,9 +193,19 @@ def train_map(spec: MLPSpec, theta: Tensor, X: Tensor, Z: Tensor, s: LaplaceSett
 class LaplaceModel(Model):
     """GLM predictive of a linearised MAP network: mean ``f_MAP``, joint covariance over ``q x m``."""
 
-    def __init__(self, spec: MLPSpec, theta: Tensor, X: Tensor, v: float, s2: float,
-                 y_mean: Tensor, y_std: Tensor, last_layer: bool = False,
-                 jitter: float = 1e-8, jitter_raw: bool = False):
+    def __init__(
+        self,
+        spec: MLPSpec,
+        theta: Tensor,
+        X: Tensor,
+        v: float,
+        s2: float,
+        y_mean: Tensor,
+        y_std: Tensor,
+        last_layer: bool = False,
+        jitter: float = 1e-8,
+        jitter_raw: bool = False,
+    ):
         super().__init__()
         self.spec, self.v, self.s2, self.last_layer = spec, v, s2, last_layer
         self.jitter, self.jitter_raw = jitter, jitter_raw
@@ -210,8 +221,14 @@ class LaplaceModel(Model):
     def num_outputs(self) -> int:
         return self.y_mean.numel()
 
-    def posterior(self, X: Tensor, output_indices: list[int] | None = None,
-                  observation_noise: bool | Tensor = False, posterior_transform: Any = None, **kw: Any):
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: Any = None,
+        **kw: Any,
+    ):
         """``batch x q x d`` -> Gaussian posterior, joint over the ``q`` points and ``m`` outputs."""
         mean, cov = self._predict(X, observation_noise is not False and observation_noise is not None)
         idx = list(range(self.num_outputs)) if output_indices is None else list(output_indices)
@@ -269,8 +286,7 @@ class LaplaceSurrogate(Surrogate):
         self.state_ = {"theta": theta.clone()}
         self.diagnostics_ = {"map_mse": mse, "prior_var": v, "noise_var": s2, "warm_started": warm}
         try:
-            return LaplaceModel(spec, theta, X, v, s2, y_mean, y_std, last, s.jitter,
-                                s.jitter_units == "raw")
+            return LaplaceModel(spec, theta, X, v, s2, y_mean, y_std, last, s.jitter, s.jitter_units == "raw")
         except torch.linalg.LinAlgError as exc:
             raise SurrogateError(f"Laplace: Cholesky of the NTK Gram matrix failed: {exc}") from exc
 

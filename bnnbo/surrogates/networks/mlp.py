@@ -73,8 +73,7 @@ class MLPSpec:
             raise ConfigError(f"activation {self.activation!r}; expected one of {ACTIVATIONS}")
         if min((self.d_in, self.d_out, *self.widths)) < 1:
             raise ConfigError(
-                f"layer sizes must be >= 1, got d_in={self.d_in}, "
-                f"widths={self.widths}, d_out={self.d_out}"
+                f"layer sizes must be >= 1, got d_in={self.d_in}, widths={self.widths}, d_out={self.d_out}"
             )
 
     @property
@@ -104,10 +103,7 @@ class MLPSpec:
             raise DataError(f"weights must be S x {self.num_params}, got {tuple(theta.shape)}")
         sizes, shapes = self._pieces  # one split: called twice per gradient, in the hot loop
         parts, S = theta.split(sizes, dim=1), theta.shape[0]
-        return [
-            (parts[2 * i].view(S, fi, fo), parts[2 * i + 1].unsqueeze(1))
-            for i, (fi, fo) in enumerate(shapes)
-        ]
+        return [(parts[2 * i].view(S, fi, fo), parts[2 * i + 1].unsqueeze(1)) for i, (fi, fo) in enumerate(shapes)]
 
     def forward(self, theta: Tensor, X: Tensor, sigmoid_form: bool = False) -> Tensor:
         """Differentiable outputs of the S networks: ``S x P`` weights and ``N x d_in``
@@ -157,10 +153,7 @@ class MLPSpec:
         """``S x P`` weights drawn like ``torch.nn.Linear``'s default: U(+-1/sqrt(fan_in))."""
         u = torch.rand(S, self.num_params, generator=generator, dtype=dtype, device=device)
         scale = torch.cat(
-            [
-                torch.full((fi * fo + fo,), 1 / math.sqrt(fi), dtype=dtype, device=device)
-                for fi, fo in self.layers
-            ]
+            [torch.full((fi * fo + fo,), 1 / math.sqrt(fi), dtype=dtype, device=device) for fi, fo in self.layers]
         )
         return (2 * u - 1) * scale
 
@@ -199,9 +192,7 @@ class MLPSpec:
             delta = delta * (weights.unsqueeze(-1) if isinstance(weights, Tensor) else weights)
         U = None
         if value:
-            U = 0.5 * (delta * (f - Y)).sum((1, 2)) + (0.5 / prior_var) * torch.linalg.vecdot(
-                theta, theta
-            )
+            U = 0.5 * (delta * (f - Y)).sum((1, 2)) + (0.5 / prior_var) * torch.linalg.vecdot(theta, theta)
         return U, self.backward(theta, prior_var, layers, hs, delta), f
 
     @functools.cached_property
@@ -235,9 +226,7 @@ class MLPSpec:
             return delta.addcmul_(delta * h, h, value=-1)
         return delta.mul_(h > 0)
 
-    def backward(
-        self, theta: Tensor, prior_var: float, layers, hs: list[Tensor], delta: Tensor
-    ) -> Tensor:
+    def backward(self, theta: Tensor, prior_var: float, layers, hs: list[Tensor], delta: Tensor) -> Tensor:
         """``dU/dtheta`` (``S x P``): the Gaussian prior's ``theta / prior_var`` plus every
         layer's ``h^T delta``, top down.
 

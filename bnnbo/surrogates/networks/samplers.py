@@ -166,9 +166,7 @@ class DualAveraging:
     """Nesterov dual averaging of the step size (Hoffman & Gelman 2014, NUTS Alg. 5),
     the study's constants: target 0.8, gamma 0.05, t0 10, kappa 0.75, mu = log(10 eps0)."""
 
-    def __init__(
-        self, target: float = 0.8, gamma: float = 0.05, t0: float = 10.0, kappa: float = 0.75
-    ):
+    def __init__(self, target: float = 0.8, gamma: float = 0.05, t0: float = 10.0, kappa: float = 0.75):
         self.target, self.gamma, self.t0, self.kappa = target, gamma, t0, kappa
 
     def init(self, step_size: float) -> DualAveragingState:
@@ -232,9 +230,7 @@ def sghmc_init(position: Tensor) -> SGHMCState:
     return SGHMCState(position, torch.zeros_like(position), ones, ones.clone(), ones.clone())
 
 
-def sghmc_step(
-    generator: torch.Generator, state: SGHMCState, grad: Tensor, s, adapt: bool
-) -> SGHMCState:
+def sghmc_step(generator: torch.Generator, state: SGHMCState, grad: Tensor, s, adapt: bool) -> SGHMCState:
     """One adaptive-SGHMC step (Springenberg et al. 2016, eqs. 8-10) for all chains.
 
     ``grad``: minibatch estimate of the full-data negative log posterior's gradient

@@ -111,9 +111,7 @@ class SGHMCSurrogate(Surrogate):
             outs = spec.forward(samples.reshape(-1, spec.num_params), data.X)
         outs = outs.reshape(*samples.shape[:2], -1).transpose(0, 1)  # C x K x N m
         theta = fold_input_scaling(spec, samples.reshape(-1, spec.num_params), x_mean, x_std)
-        noise_std = (
-            noise_var.reshape(-1, spec.d_out).mean(0).sqrt().double().cpu() * data.y_std.cpu()
-        )
+        noise_std = noise_var.reshape(-1, spec.d_out).mean(0).sqrt().double().cpu() * data.y_std.cpu()
         self.diagnostics_ = {
             "n_chains": s.n_chains,
             "n_stored": theta.shape[0],
@@ -136,9 +134,7 @@ class SGHMCSurrogate(Surrogate):
         N, C = data.X.shape[0], s.n_chains
         B = min(s.batch_size, N)
         theta = spec.init(C, gen, data.X.dtype, data.X.device)
-        log_var = torch.full(
-            (C, spec.d_out), math.log(s.noise_var_init), dtype=theta.dtype, device=theta.device
-        )
+        log_var = torch.full((C, spec.d_out), math.log(s.noise_var_init), dtype=theta.dtype, device=theta.device)
         # a fixed noise stays out of the dynamics: with a zero gradient its preconditioner
         # would grow without bound and the injected noise with it
         state = sghmc_init(torch.cat([theta, log_var], 1) if s.learn_noise else theta)
@@ -149,14 +145,10 @@ class SGHMCSurrogate(Surrogate):
             state = sghmc_step(gen, state, grad, s, adapt=step < s.n_burn_in)
             if step >= s.n_burn_in and (step - s.n_burn_in) % s.keep_every == 0:
                 kept.append(state.position[:, : spec.num_params])
-                noise.append(
-                    state.position[:, spec.num_params :].exp() if s.learn_noise else log_var.exp()
-                )
+                noise.append(state.position[:, spec.num_params :].exp() if s.learn_noise else log_var.exp())
         samples = torch.stack(kept)
         if not torch.isfinite(samples).all():
-            raise SurrogateError(
-                f"sghmc diverged (non-finite weights) with lr={s.lr}; try a smaller lr"
-            )
+            raise SurrogateError(f"sghmc diverged (non-finite weights) with lr={s.lr}; try a smaller lr")
         return samples, torch.stack(noise)
 
     def _grad(
@@ -195,9 +187,7 @@ class SGHMCSurrogate(Surrogate):
         return s.prior_var * (spec.num_params + (spec.d_out if s.learn_noise else 0))
 
 
-def fold_input_scaling(
-    spec: MLPSpec, theta: Tensor, mean: Tensor | float, std: Tensor | float
-) -> Tensor:
+def fold_input_scaling(spec: MLPSpec, theta: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
     """Networks on ``(x - mean) / std`` -> the same functions of ``x`` (first layer rewritten)."""
     if not isinstance(mean, Tensor):
         return theta
