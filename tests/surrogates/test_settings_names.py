@@ -43,3 +43,10 @@ def test_bad_settings_raise_the_config_errors_naming_surrogate_and_setting(name)
     field = next(iter(surrogate_class(name).Settings.fields()))
     with pytest.raises(ConfigError, match=rf"{name}: .*{field}"):
         get_surrogate(name, **{field: object()})
+
+
+def test_gp_settings_checks_raise_config_errors_themselves():
+    from bnnbo.surrogates.gaussian.gp import GPSettings
+
+    with pytest.raises(ConfigError, match="warm_maxiter must be >= 1"):
+        GPSettings(warm_maxiter=0)

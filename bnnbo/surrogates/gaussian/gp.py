@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from torch import Tensor
 
 from bnnbo import paper
-from bnnbo.errors import SurrogateError
+from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
 
 Priors = Literal["modern", "paper"]
@@ -63,18 +63,18 @@ class GPSettings(Settings):
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
-            raise ValueError(
+            raise ConfigError(
                 f"noise={self.noise!r} / warm_start={self.warm_start!r} apply to priors='modern'; "
                 "priors='paper' uses the study's likelihood and a cold fit"
             )
         if self.priors == "paper" and self.kernel is not None:
-            raise ValueError(
+            raise ConfigError(
                 f"kernel={self.kernel!r} applies to priors='modern'; priors='paper' uses the study's kernel"
             )
         if self.warm_maxiter < 1:
-            raise ValueError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
+            raise ConfigError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
         if not 0.0 < self.fixed_noise < 1.0:
-            raise ValueError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
+            raise ConfigError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
 
 #: how the noise >= 1e-4 bound is kept: "softplus" (gpytorch's default transform) or "study"
