@@ -70,15 +70,13 @@ def optimize(
     if budget is None:
         budget = pb["n_init"] + pb["q"] * pb["iterations"] if pb else 50
     check_count("budget", budget, 1, MAX_BUDGET)
-    opt = Optimizer(
-        problem.space,
-        problem.num_objectives,
+    opt = Optimizer.for_problem(
+        problem,
         surrogate,
         seed=seed,
         q=q,
         n_init=n_init,
         acquisition=acquisition,
-        ref_point=problem.ref_point,
         acq_optimizer=acq_optimizer,
         surrogate_settings=surrogate_settings,
     )

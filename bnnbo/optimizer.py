@@ -126,6 +126,11 @@ class Optimizer:
     def n_told(self) -> int:
         return len(self.history)
 
+    @classmethod
+    def for_problem(cls, problem: Any, surrogate: str | Surrogate = "gp", **kwargs: Any) -> Optimizer:
+        """An optimiser for a bnnbo problem: its space, number of objectives and reference point."""
+        return cls(problem.space, problem.num_objectives, surrogate, ref_point=problem.ref_point, **kwargs)
+
     # ---- ask / tell ------------------------------------------------------------------------
     def ask(self, q: int | None = None) -> Tensor:
         """The next ``q x d`` points (original units): the initial design first, then model-based.

@@ -49,15 +49,13 @@ class StepOutcome:
 
 
 def build_optimizer(spec: RunSpec, problem) -> Optimizer:
-    return Optimizer(
-        problem.space,
-        problem.num_objectives,
+    return Optimizer.for_problem(
+        problem,
         spec.surrogate_name,
         seed=spec.seed,
         q=spec.q,
         n_init=spec.n_init,
         acquisition=spec.acquisition,
-        ref_point=problem.ref_point,
         acq_optimizer=spec.acq_optimizer,
         surrogate_settings=spec.settings,
     )

@@ -159,3 +159,14 @@ def test_derive_seed_is_stable_and_distinct():
     assert derive_seed(0, 5) == derive_seed(0, 5)
     assert len({derive_seed(0, k) for k in range(100)}) == 100
     assert derive_seed(1, "init") != derive_seed(0, "init")
+
+
+def test_for_problem_takes_the_problems_space_objectives_and_reference_point():
+    from bnnbo.optimizer import Optimizer
+    from bnnbo.problems import get_problem
+
+    p = get_problem("branincurrin")
+    opt = Optimizer.for_problem(p, "gp", seed=3, q=2)
+    assert opt.space is p.space and opt.num_objectives == 2 and opt.q == 2 and opt.seed == 3
+    direct = Optimizer(p.space, 2, "gp", ref_point=p.ref_point, seed=3, q=2)
+    assert torch.equal(opt._ref_max, direct._ref_max) and torch.equal(opt.ask(), direct.ask())
