@@ -1023,6 +1023,16 @@ def _target_section(summary: list[dict]) -> list[str]:
             else "."
         )
     )
+    if ratios:
+        lines += [
+            "",
+            (
+                "The overhead ratios divide medians of rows that may have been stored at different times, under "
+                "different loads (a re-run of one optimiser's rows is not interleaved with the others'). The "
+                "side-by-side timing of bnnbo's default against GPSampler, interleaved in one run, is "
+                "`benchmarks/default_loop.py` in docs/performance.md."
+            ),
+        ]
     stale = [s["problem"] for s in q1 if s["stale"]]
     if stale:
         lines += [
