@@ -1,0 +1,496 @@
+"""Does ``auto`` beat each of its candidates across the suite? (issue 17's measurement)
+
+Runs ``auto`` and every one of its candidates (``AutoSettings().candidates``) through bnnbo's public
+ask/tell loop (``Optimizer.for_problem``) on each problem for several seeds. A seed gives every method the
+same initial design. Methods run interleaved (seed-major, then problem, then method) in one process, so
+timings are side by side and a partial run still covers every method on the seeds it reached.
+
+Each finished run is appended at once to the store (JSON lines): final simple regret (one objective) or
+dominated hypervolume (several), per-iteration fit and acquisition seconds, and, for ``auto``, its
+per-iteration choice, weights (where it reports them) and candidate scores. Runs already stored are
+skipped, so an interrupted benchmark resumes. ``doc`` writes docs/auto.md from the store alone.
+
+    OMP_NUM_THREADS=1 python benchmarks/auto_suite.py run --problems branin,hartmann6 --seeds 0-9
+    python benchmarks/auto_suite.py run --problems all --seeds 0-9 --until 05:50
+    python benchmarks/auto_suite.py doc
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy / torch are imported
+
+import argparse
+import calendar
+import json
+import math
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bnnbo import Optimizer, get_problem
+from bnnbo.metrics import progress_trace
+from bnnbo.space import DTYPE
+from bnnbo.surrogates.combined.auto import AutoSettings
+from bnnbo.surrogates.scoring import surrogate_name
+
+STORE = ROOT / "benchmarks" / "results" / "auto_suite.jsonl"
+DOC = ROOT / "docs" / "auto.md"
+MIN_SEEDS = 10  # the issue's bar for the synthetic problems
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    factory: str
+    options: dict
+    n_init: int
+    budget: int
+    note: str = ""
+
+    def build(self):
+        return get_problem(self.factory, **self.options)
+
+
+PROBLEMS = {
+    "branin": ProblemSpec("branin", {}, 10, 30),
+    "hartmann6": ProblemSpec("hartmann6", {}, 12, 50),
+    "ackley10": ProblemSpec("ackley", {"dim": 10}, 20, 80),
+    "branincurrin": ProblemSpec("branincurrin", {}, 10, 40, "two objectives: hypervolume"),
+    "dtlz1": ProblemSpec("dtlz1", {}, 10, 40, "two objectives: hypervolume"),
+    "pest": ProblemSpec("pest", {}, 20, 60, "25 categorical inputs; optimum unknown"),
+    "oil": ProblemSpec("oil", {}, 20, 50, "mixed inputs, three objectives: hypervolume"),
+    "poly200": ProblemSpec("poly", {"dim": 200}, 20, 40, "200-D, short budget"),
+}
+
+
+def methods() -> list[str]:
+    """``auto`` and each of its default candidates, as registered surrogate names."""
+    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates)]
+
+
+def run_key(row: dict) -> tuple:
+    return (row["problem"], row["method"], row["seed"], row["n_init"], row["budget"])
+
+
+def load_store(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill mid-write: that run is redone
+                continue
+    return rows
+
+
+def _auto_iteration(diag: dict) -> dict:
+    """What ``auto`` reported for one iteration (plain numbers and labels only)."""
+    keep = ("choice", "weights", "scores", "scored")
+    return {k: diag[k] for k in keep if k in diag}
+
+
+def code_commit() -> str | None:
+    """The repository's HEAD, with ``+dirty`` when bnnbo/ or this script has uncommitted changes."""
+    try:
+        git = ["git", "-C", str(ROOT)]
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "bnnbo", "benchmarks/auto_suite.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
+    spec = PROBLEMS[problem_name]
+    row: dict = {
+        "problem": problem_name,
+        "method": method,
+        "seed": seed,
+        "q": q,
+        "n_init": spec.n_init,
+        "budget": spec.budget,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg": os.getloadavg()[0],
+        "torch_threads": torch.get_num_threads(),
+        "bnnbo_commit": code_commit(),
+    }
+    problem = spec.build()
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt = Optimizer.for_problem(problem, method, seed=seed, q=q, n_init=spec.n_init)
+            while opt.n_told < spec.budget:
+                k = min(spec.n_init if opt.n_told < spec.n_init else q, spec.budget - opt.n_told)
+                X = opt.ask(k)
+                opt.tell(X, problem.evaluate(X.to(DTYPE)))
+    except Exception as exc:  # noqa: BLE001 - one failing run is recorded, the others go on
+        return {**row, "status": "error", "reason": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    wall = time.perf_counter() - t0
+    Y_max = opt.to_max(opt.Y)
+    trace = progress_trace(Y_max, problem.ref_point).tolist()
+    iters = {}
+    for e in opt.history:  # one entry per model-based ask (a batch shares its timings)
+        if not e.initial and e.batch not in iters:
+            iters[e.batch] = e
+    steps = [iters[b] for b in sorted(iters)]
+    row.update(
+        status="ok",
+        objectives=problem.num_objectives,
+        optimal_value=problem.optimal_value,
+        trace=trace,
+        final=trace[-1],
+        fit_seconds=[e.fit_seconds for e in steps],
+        acq_seconds=[e.acq_seconds for e in steps],
+        wall_seconds=wall,
+    )
+    if surrogate_name(method) == "auto":
+        row["auto"] = [_auto_iteration(e.diagnostics) for e in steps]
+    return row
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise SystemExit(f"--seeds {text!r}: expected e.g. 0-9 or 0,3,5") from None
+    return seeds
+
+
+def parse_until(text: str | None) -> float | None:
+    """``HH:MM`` (UTC, today) as a POSIX time, or None."""
+    if not text:
+        return None
+    try:
+        hh, mm = (int(v) for v in text.split(":"))
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--until {text!r}: expected HH:MM (UTC), e.g. 05:10") from None
+    now = time.gmtime()
+    return calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0))
+
+
+def pick(text: str, allowed: list[str], what: str) -> list[str]:
+    if text == "all":
+        return list(allowed)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise SystemExit(f"unknown {what} {bad or text!r}; expected 'all' or some of: {', '.join(allowed)}")
+    return names
+
+
+def cmd_run(args) -> None:
+    problems = pick(args.problems, list(PROBLEMS), "problem(s)")
+    chosen = pick(args.methods, methods(), "method(s)")
+    seeds = parse_seeds(args.seeds)
+    until = parse_until(args.until)
+    store = Path(args.store)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    for seed in seeds:
+        for problem in problems:
+            for method in chosen:
+                if until is not None and time.time() >= until:
+                    print(f"stopping: it is past --until {args.until}; finished runs are stored", flush=True)
+                    return
+                spec = PROBLEMS[problem]
+                key = (problem, method, seed, spec.n_init, spec.budget)
+                if key in {run_key(r) for r in load_store(store) if r["status"] == "ok"}:
+                    continue
+                row = run_one(problem, method, seed)
+                with store.open("a") as fh:  # one line per finished run, written at once
+                    fh.write(json.dumps(row) + "\n")
+                msg = row.get("final", row.get("reason", ""))
+                print(f"{problem:12s} {method:6s} seed {seed}: {row['status']} {msg}", flush=True)
+
+
+# ---- the document -------------------------------------------------------------------------------
+def _fmt(x: float | None) -> str:
+    if x is None or math.isnan(x):
+        return "-"
+    x = x + 0.0  # no "-0"
+    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return statistics.fmean(values), se
+
+
+def _values(rows: list[dict]) -> tuple[dict[str, dict[int, float]], bool, str]:
+    """Per method and seed the final metric, whether lower is better, and the metric's name."""
+    multi = rows[0]["objectives"] > 1
+    best = rows[0].get("optimal_value")
+    ref = "the known optimum"
+    if not multi and best is None:
+        best, ref = max(r["final"] for r in rows), "the best value any run found (optimum unknown)"
+    out: dict[str, dict[int, float]] = {}
+    for r in rows:
+        out.setdefault(r["method"], {})[r["seed"]] = r["final"] if multi else best - r["final"]
+    name = "final hypervolume (higher is better)" if multi else f"final simple regret to {ref} (lower is better)"
+    return out, not multi, name
+
+
+def _ranks(means: dict[str, float], lower: bool) -> dict[str, float]:
+    """Average ranks (1 = best; ties share their mean rank)."""
+    order = sorted(means, key=lambda m: means[m] if lower else -means[m])
+    ranks: dict[str, float] = {}
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and means[order[j + 1]] == means[order[i]]:
+            j += 1
+        for m in order[i : j + 1]:
+            ranks[m] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _worse(a: dict[int, float], b: dict[int, float], lower: bool) -> float | None:
+    """One-sided paired Wilcoxon p-value that ``a`` is worse than ``b`` over their common seeds."""
+    from scipy.stats import wilcoxon
+
+    seeds = sorted(set(a) & set(b))
+    d = [(a[s] - b[s]) if lower else (b[s] - a[s]) for s in seeds]
+    if len(d) < 2 or all(x == 0 for x in d):
+        return None
+    return float(wilcoxon(d, alternative="greater").pvalue)
+
+
+def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto_suite.jsonl") -> str:
+    ok = [r for r in rows if r["status"] == "ok"]
+    seen: set[tuple] = set()
+    runs = []
+    for r in ok:  # a run stored twice counts once
+        if run_key(r) not in seen:
+            seen.add(run_key(r))
+            runs.append(r)
+    all_methods = [m for m in methods() if any(r["method"] == m for r in runs)]
+    candidates = [m for m in all_methods if m != "auto"]
+    problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
+    lines = [
+        "# auto across the suite",
+        "",
+        f"Generated by `benchmarks/auto_suite.py doc` from `{store}`; do not edit by hand.",
+        "",
+        f"Produced by: `{_run_command(runs)}`, then `{command}`",
+        "",
+        f"`auto` (candidates: {', '.join(AutoSettings().candidates)}) against each of its candidates, through "
+        "bnnbo's ask/tell loop with its default acquisition, q = 1. A seed gives every method the same initial "
+        "design. Methods ran interleaved in one process with one torch thread, on a machine shared with other "
+        "work, so times are comparable within this document only.",
+        "",
+    ]
+    if not runs:
+        return "\n".join([*lines, "No finished runs in the store yet.", ""])
+    per_problem: dict[str, dict] = {}
+    min_seeds = None
+    for p in problems:
+        vals, lower, name = _values([r for r in runs if r["problem"] == p])
+        common = sorted(set.intersection(*(set(v) for v in vals.values())))
+        if not common or set(vals) != set(all_methods):
+            continue
+        min_seeds = len(common) if min_seeds is None else min(min_seeds, len(common))
+        means = {m: statistics.fmean(vals[m][s] for s in common) for m in all_methods}
+        per_problem[p] = {"vals": vals, "lower": lower, "name": name, "seeds": common, "means": means}
+    provisional = min_seeds is None or min_seeds < MIN_SEEDS
+    if provisional:
+        lines += [f"**Provisional: {min_seeds or 0} seeds** (the issue asks for at least {MIN_SEEDS}).", ""]
+    missing = [p for p in PROBLEMS if p not in per_problem]
+    if missing:
+        lines += [f"**Partial:** no complete results for {', '.join(missing)}.", ""]
+
+    ranks = {p: _ranks(d["means"], d["lower"]) for p, d in per_problem.items()}
+    mean_rank = {m: statistics.fmean(ranks[p][m] for p in per_problem) for m in all_methods} if per_problem else {}
+    lines += ["## Mean rank across problems", "", "Rank of each method's mean final metric per problem (1 = best).", ""]
+    lines += ["| method | mean rank | problems |", "|---|---|---|"]
+    for m in sorted(mean_rank, key=mean_rank.get):
+        lines.append(f"| {m} | {mean_rank[m]:.2f} | {len(per_problem)} |")
+    lines.append("")
+
+    lines += ["## Per problem", ""]
+    significant: dict[str, str] = {}
+    for p, d in per_problem.items():
+        spec = PROBLEMS[p]
+        note = f" ({spec.note})" if spec.note else ""
+        lines += [
+            f"### {p}",
+            "",
+            f"`{spec.factory}`{' ' + json.dumps(spec.options) if spec.options else ''}{note}; {spec.n_init} initial "
+            f"points, budget {spec.budget}; "
+            f"{len(d['seeds'])} seeds. Metric: {d['name']}.",
+            "",
+            "| method | mean +- SE | rank | fit s / iter | acq s / iter |",
+            "|---|---|---|---|---|",
+        ]
+        for m in all_methods:
+            mean, se = _mean_se([d["vals"][m][s] for s in d["seeds"]])
+            fit, acq = _per_iter([r for r in runs if r["problem"] == p and r["method"] == m], d["seeds"])
+            lines.append(f"| {m} | {_fmt(mean)} +- {_fmt(se)} | {ranks[p][m]:g} | {_fmt(fit)} | {_fmt(acq)} |")
+        lines.append("")
+        if "auto" in all_methods and candidates:
+            best = min(candidates, key=lambda c: ranks[p][c])
+            pval = _worse(d["vals"]["auto"], d["vals"][best], d["lower"])
+            significant[p] = best if pval is not None and pval < 0.05 else ""
+            floor = 0.5 ** len(d["seeds"])  # the smallest p the exact test can give with this many seeds
+            lines += [
+                f"auto against the best candidate here ({best}): one-sided paired Wilcoxon p = {_fmt(pval)}"
+                f" ({'significantly worse' if significant[p] else 'not significantly worse'} at 0.05; with "
+                f"{len(d['seeds'])} seeds the test cannot give p below {_fmt(floor)}).",
+                "",
+            ]
+            picks = _choices([r for r in runs if r["problem"] == p and r["method"] == "auto"])
+            if picks:
+                lines += [f"auto's choices over its iterations: {picks}.", ""]
+
+    lines += ["## Time per iteration", "", "Mean seconds per BO iteration over all problems' common seeds.", ""]
+    lines += ["| method | fit s / iter | acq s / iter |", "|---|---|---|"]
+    fit_all: dict[str, float] = {}
+    budget_label = " + ".join(candidates)
+    for m in all_methods:
+        fits = [r["fit_seconds"] for r in runs if r["method"] == m and r["problem"] in per_problem]
+        acqs = [r["acq_seconds"] for r in runs if r["method"] == m and r["problem"] in per_problem]
+        fit_all[m] = statistics.fmean(x for f in fits for x in f) if any(fits) else float("nan")
+        acq = statistics.fmean(x for a in acqs for x in a) if any(acqs) else float("nan")
+        lines.append(f"| {m} | {_fmt(fit_all[m])} | {_fmt(acq)} |")
+    lines.append("")
+    if "auto" in fit_all and candidates:
+        ratio = fit_all["auto"] / sum(fit_all[c] for c in candidates)
+        lines += [f"auto's fit time per iteration / ({budget_label})'s: {ratio:.2f}.", ""]
+
+    lines += _target(mean_rank, significant, fit_all, candidates, provisional, min_seeds)
+    return "\n".join(lines)
+
+
+def _ranges(seeds: list[int]) -> str:
+    parts, i = [], 0
+    while i < len(seeds):
+        j = i
+        while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
+            j += 1
+        parts.append(str(seeds[i]) if i == j else f"{seeds[i]}-{seeds[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _run_command(runs: list[dict]) -> str:
+    """A run command that makes every stored run (worked out from the store, not typed)."""
+    problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
+    chosen = [m for m in methods() if any(r["method"] == m for r in runs)]
+    seeds = sorted({r["seed"] for r in runs})
+    return (
+        f"OMP_NUM_THREADS=1 python benchmarks/auto_suite.py run --problems {','.join(problems) or 'none'} "
+        f"--methods {','.join(chosen) or 'none'} --seeds {_ranges(seeds) or 'none'}"
+    )
+
+
+def _per_iter(rows: list[dict], seeds: list[int]) -> tuple[float, float]:
+    chosen = [r for r in rows if r["seed"] in seeds]
+    fit = [x for r in chosen for x in r["fit_seconds"]]
+    acq = [x for r in chosen for x in r["acq_seconds"]]
+    return (statistics.fmean(fit) if fit else float("nan"), statistics.fmean(acq) if acq else float("nan"))
+
+
+def _choices(rows: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for r in rows:
+        for it in r.get("auto", []):
+            if "choice" in it:
+                counts[it["choice"]] = counts.get(it["choice"], 0) + 1
+    return ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _target(mean_rank, significant, fit_all, candidates, provisional, min_seeds) -> list[str]:
+    lines = [
+        "## Target (issue 17)",
+        "",
+        "`auto`'s mean rank across the problems is the best of all methods; it is never significantly worse than "
+        "the best single candidate on any problem; and its fit time per iteration is at most the sum of its "
+        "candidates' fit times per iteration.",
+        "",
+    ]
+    if "auto" not in mean_rank or not candidates:
+        return [*lines, "Not measured: the store lacks auto or its candidates on a complete problem.", ""]
+    best_rank = min(mean_rank.values())
+    rank_ok = mean_rank["auto"] == best_rank and sum(v == best_rank for v in mean_rank.values()) == 1
+    worse = [p for p, c in significant.items() if c]
+    budget = sum(fit_all[c] for c in candidates)
+    cost_ok = fit_all["auto"] <= budget
+    met = rank_ok and not worse and cost_ok
+    lines += [
+        f"- Mean rank: auto {mean_rank['auto']:.2f}, best {best_rank:.2f} (auto must be best alone) -> "
+        f"{'met' if rank_ok else 'not met'}.",
+        f"- Significantly worse than the best candidate on: {', '.join(worse) or 'none'} -> "
+        f"{'not met' if worse else 'met'}.",
+        f"- Fit s / iter: auto {_fmt(fit_all['auto'])}, candidates' sum {_fmt(budget)} -> "
+        f"{'met' if cost_ok else 'not met'}.",
+        "",
+        f"**Outcome: target {'met' if met else 'not met'}"
+        + (f" (provisional: {min_seeds} seeds)" if provisional else "")
+        + ".**",
+        "",
+    ]
+    return lines
+
+
+def cmd_doc(args) -> None:
+    rows = load_store(Path(args.store))
+    command = "python benchmarks/auto_suite.py " + " ".join(shlex.quote(a) for a in args.argv)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        label = str(Path(args.store).resolve().relative_to(ROOT))
+    except ValueError:
+        label = args.store
+    tmp.write_text(render(rows, command, label) + "\n")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run the missing (problem, method, seed) runs into the store")
+    r.add_argument("--problems", default="all")
+    r.add_argument("--methods", default="all")
+    r.add_argument("--seeds", default="0-9")
+    r.add_argument("--until", default=None, metavar="HH:MM", help="start no run after this UTC time")
+    r.add_argument("--store", default=str(STORE))
+    d = sub.add_parser("doc", help="write docs/auto.md from the store")
+    d.add_argument("--store", default=str(STORE))
+    d.add_argument("--out", default=str(DOC))
+    args = p.parse_args(argv)
+    args.argv = argv
+    {"run": cmd_run, "doc": cmd_doc}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

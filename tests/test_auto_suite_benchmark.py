@@ -1,0 +1,59 @@
+"""benchmarks/auto_suite.py: runs are stored with timings and auto's choices, resumed, and documented."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def suite(monkeypatch):
+    spec = importlib.util.spec_from_file_location("auto_suite_bench", ROOT / "benchmarks" / "auto_suite.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "auto_suite_bench", mod)  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    monkeypatch.setitem(mod.PROBLEMS, "branin", mod.ProblemSpec("branin", {}, 5, 7))
+    return mod
+
+
+def test_runs_are_stored_once_resumed_and_documented(suite, tmp_path):
+    store, doc = tmp_path / "auto_suite.jsonl", tmp_path / "auto.md"
+    args = ["--problems", "branin", "--methods", "auto,gp", "--seeds", "0-1", "--store", str(store)]
+    suite.main(["run", *args])
+    rows = [json.loads(line) for line in store.read_text().splitlines()]
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
+    for r in rows:
+        assert len(r["trace"]) == 7 and r["trace"] == sorted(r["trace"])
+        assert len(r["fit_seconds"]) == len(r["acq_seconds"]) == 2 and min(r["fit_seconds"]) > 0
+    autos = [r for r in rows if r["method"] == "auto"]
+    assert all(len(r["auto"]) == 2 and r["auto"][0]["choice"] in ("gp", "ibnn") for r in autos)
+    assert set(autos[0]["auto"][0]["scores"]) == {"gp", "ibnn"}
+
+    suite.main(["run", *args])  # everything is there: nothing is run again
+    assert len(store.read_text().splitlines()) == 4
+
+    suite.main(["doc", "--store", str(store), "--out", str(doc)])
+    text = doc.read_text()
+    assert "**Provisional: 2 seeds**" in text and "**Partial:**" in text
+    assert "### branin" in text and "| auto |" in text and "| gp |" in text
+    assert "## Target (issue 17)" in text and "**Outcome: target" in text and "provisional: 2 seeds" in text
+    assert f"doc --store {store} --out {doc}" in text
+
+
+def test_bad_names_are_refused_before_running(suite, tmp_path):
+    store = tmp_path / "s.jsonl"
+    with pytest.raises(SystemExit, match="unknown method"):
+        suite.main(["run", "--methods", "auto,nope", "--store", str(store)])
+    with pytest.raises(SystemExit, match="--until"):
+        suite.main(["run", "--until", "25:00", "--store", str(store)])
+    assert not store.exists()
+
+
+def test_ranks_share_ties(suite):
+    mod = suite
+    assert mod._ranks({"a": 1.0, "b": 1.0, "c": 0.5}, lower=True) == {"c": 1, "a": 2.5, "b": 2.5}
+    assert mod._ranks({"a": 1.0, "b": 2.0}, lower=False) == {"b": 1, "a": 2}
