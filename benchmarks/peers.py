@@ -89,8 +89,12 @@ from ax import Client, RangeParameterConfig
 from bnnbo.integrations.ax import bnnbo_generation_strategy
 
 client = Client(random_seed=0)
-client.configure_experiment(parameters=[RangeParameterConfig("x", bounds=(-5.0, 5.0), parameter_type="float"),
-                                        RangeParameterConfig("y", bounds=(-5.0, 5.0), parameter_type="float")])
+client.configure_experiment(
+    parameters=[
+        RangeParameterConfig("x", bounds=(-5.0, 5.0), parameter_type="float"),
+        RangeParameterConfig("y", bounds=(-5.0, 5.0), parameter_type="float"),
+    ]
+)
 client.configure_optimization(objective="-f")
 client.set_generation_strategy(bnnbo_generation_strategy("ibnn", n_init=5, seed=0))  # Sobol, then bnnbo
 ```
