@@ -123,24 +123,20 @@ How it meets Ax's model-construction contract (Ax 1.3, `ax/generators/torch/boto
 
 #: Static reading of the two GP loops' code, printed under the target; the measured verdict is above it.
 WHY_NOTE = """
-Where bnnbo's default (`gp`) trails Optuna's GPSampler, these differences in the two loops'
-code are the likely causes. They are read from the code, not isolated by an experiment yet.
-bnnbo rows flagged stale were made before bnnbo's default loop changed (issue 20: analytic
-LogEI for q = 1, warm-started GP hyperparameters, raw samples around the best point); they are
-re-run with `drop` and `run` (the script's docstring), after which this paragraph's first point
-describes the old loop only.
+Where bnnbo's default (`gp`) trails Optuna's GPSampler, these are the known causes and what is
+being tried; docs/performance.md, "The default loop against Optuna's GPSampler", has the
+measurements (issue 20). bnnbo's q = 1 default now follows GPSampler's main choices (a Matern-5/2
+GP with a near-noiseless likelihood, warm-started MAP fits, analytic LogEI, and one local search
+started at the incumbent), so the remaining gap is not one of those.
 
-- **Overhead.** The stored runs used Monte-Carlo qLogNEI (128 quasi-MC samples over a pruned
-  baseline) optimised by 8 L-BFGS-B restarts of up to 200 iterations, and refitted the GP from
-  BoTorch's defaults every iteration. GPSampler uses the analytic LogEI when no trial is running,
-  batches its local searches into one evaluation, and starts each fit from the previous trial's
-  kernel parameters. bnnbo's default now does the first and the last of these
-  (docs/performance.md, "The default loop against Optuna's GPSampler").
-- **Final regret on smooth low-dimensional problems.** GPSampler starts one local search at the
-  best observed point and fixes a near-zero noise floor when told the objective is deterministic
-  (here it was not told), so it refines the incumbent aggressively; bnnbo's GP learns a noise
-  level by default (`noise="low"` is the option for deterministic objectives). Fix to try: seed
-  one restart at the incumbent itself.
+- **Final regret on Hartmann6.** Some seeds of bnnbo's default stop in a local basin that
+  GPSampler's runs leave more often. Zero prior mean, a tighter lengthscale prior, cold fits and
+  fits run to convergence did not free them; the next candidates are the initial design and the
+  exploration of the acquisition optimiser's starts.
+- **Overhead.** Compare it only where the two were run interleaved (see above); rows stored in
+  different sessions ran under different loads.
+- **Multi-objective and batch problems** keep the previous loop (qLogNEHVI / qLogNEI with BoTorch's
+  GP fitted cold; multi-objective batches are optimised greedily).
 """
 
 
