@@ -186,17 +186,6 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     options = {"maxiter": preset.maxiter}
     if preset.batch_limit is not None:
         options["batch_limit"] = preset.batch_limit
-    if preset.sequential and space.is_continuous:
-        cands, _ = optimize_acqf(
-            acq,
-            bounds=bounds,
-            q=q,
-            num_restarts=preset.num_restarts,
-            raw_samples=preset.raw_samples,
-            options=options,
-            sequential=True,
-        )
-        return cands.detach()
     if space.is_continuous or rounding == "paper":
         if preset.sample_around_best:  # the mixed optimiser sprays around the best points itself
             options["sample_around_best"] = True
@@ -209,7 +198,9 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
             num_restarts=preset.num_restarts,
             raw_samples=preset.raw_samples,
             options=options,
-            return_best_only=False,
+            # greedy batches come back as the one batch BoTorch built; joint ones as every restart's
+            sequential=preset.sequential,
+            return_best_only=preset.sequential,
         )
         cands = cands.reshape(-1, q, d)
         if not space.is_continuous:
