@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/qlognei": {"acquisition": "mc"},
     "bnnbo/cold-fit": {"surrogate_settings": {"warm_start": False}},
     "bnnbo/warm-uncapped": {"surrogate_settings": {"warm_maxiter": 1000}},
+    "bnnbo/warm-20": {"surrogate_settings": {"warm_maxiter": 20}},
     # GPSampler's GP, one part at a time (issue 20, third round)
     "bnnbo/zero-mean": {"surrogate_settings": {"mean": "zero"}},
     "bnnbo/inverse-square-prior": {"surrogate_settings": {"lengthscale_prior": "inverse-square"}},
@@ -247,10 +248,13 @@ def main() -> None:
         help="run nothing: tabulate saved results (e.g. seed ranges run as parallel processes)",
     )
     ap.add_argument("--only-seeds", type=int, nargs="+", help="with --merge: tabulate these seeds only")
+    ap.add_argument("--only-tools", nargs="+", help="with --merge: tabulate these tools only (in this order)")
     ap.add_argument("--section", default="default_loop", help="the doc's generated section to write")
     args = ap.parse_args()
     if args.merge:
         results, problems, tools, times = merge(args.merge, args.only_seeds)
+        if args.only_tools:
+            tools = [t for t in args.only_tools if t in tools]
         lines = table(results, problems, tools, times)
         print("\n".join(lines))
         if args.write_doc:

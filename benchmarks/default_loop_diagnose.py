@@ -39,7 +39,7 @@ def dense_max(f, d: int, n: int, starts: int, seed: int) -> tuple[float, np.ndar
             x = torch.from_numpy(z).reshape(1, d).requires_grad_(True)
             val = f(x).sum()
             (g,) = torch.autograd.grad(val, x)
-            return -float(val), -g.reshape(-1).numpy()
+            return -val.item(), -g.reshape(-1).numpy()
 
         r = minimize(neg, X[i].numpy(), jac=True, method="L-BFGS-B", bounds=[(0, 1)] * d)
         if -r.fun > best_v:
@@ -84,6 +84,7 @@ def main() -> None:
     X = opt.ask(10)
     opt.tell(X, -problem.evaluate(X))
     xstar = torch.tensor([OPTIMA[args.problem]], dtype=torch.float64) if args.problem in OPTIMA else None
+    rows = []
     for it in range(1, args.iterations + 1):
         x = opt.ask()
         if it in args.at:
@@ -139,8 +140,28 @@ def main() -> None:
                     "optuna at optimum: sd": round(float(ov.sqrt()), 4),
                 }
             print(json.dumps(row), flush=True)
+            rows.append(row)
         opt.tell(x, -problem.evaluate(x))
     print(json.dumps({"final regret": float(opt.Y.min()) + problem.optimal_value}))
+    table(rows, args, float(opt.Y.min()) + problem.optimal_value)
+
+
+def table(rows: list[dict], args, final: float) -> None:
+    at = "at optimum: logEI" in rows[0] if rows else False
+    print(f"\n{args.problem}, seed {args.seed}, final regret {final:.3g}\n")
+    head = ["iteration", "regret so far", "LogEI reached", "dense LogEI max", "output scale", "noise"]
+    head += ["z at optimum", "LogEI at optimum"] if at else []
+    head += ["GPSampler's GP: kernel scale", "noise", "dense LogEI max"]
+    head += ["z at optimum", "LogEI at optimum"] if at else []
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---:|" * len(head))
+    for r in rows:
+        cells = [r["iter"], f"{r['regret so far']:.3g}", r["logEI loop"], r["logEI dense"], r["outputscale"]]
+        cells += [f"{r['noise']:.1e}"]
+        cells += [r["at optimum: z (mean - best) / sd"], r["at optimum: logEI"]] if at else []
+        cells += [r["optuna kernel scale"], f"{r['optuna noise']:.1e}", r["optuna logEI dense"]]
+        cells += [r["optuna at optimum: z"], r["optuna at optimum: logEI"]] if at else []
+        print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
 if __name__ == "__main__":
