@@ -61,7 +61,9 @@ def main() -> None:
         return float(-g.marginal_log_likelihood() - oprior.default_log_prior(g))
 
     print(f"hartmann6, seed {args.seed}, n = {U.shape[0]}, regret so far {float(opt.Y.min()) + p.optimal_value:.3g}\n")
-    print("| GP | output scale | mean | noise | lengthscales | sd at optimum | LogEI at optimum | GPSampler's objective |")
+    print(
+        "| GP | output scale | mean | noise | lengthscales | sd at optimum | LogEI at optimum | GPSampler's objective |"
+    )
     print("|---|---:|---:|---:|---|---:|---:|---:|")
     for name, settings in VARIANTS.items():
         gp = get_surrogate("gp", warm_start=False, **settings).fit(U, y, seed=0)
@@ -72,7 +74,7 @@ def main() -> None:
         mean = float(gp.mean_module.constant.detach()) if hasattr(gp.mean_module, "constant") else 0.0
         ls = k.base_kernel.lengthscale.detach().reshape(-1)
         print(
-            f"| {name} | {float(k.outputscale):.3f} | {mean:.2f} | {float(gp.likelihood.noise):.1e} | "
+            f"| {name} | {k.outputscale.item():.3f} | {mean:.2f} | {gp.likelihood.noise.item():.1e} | "
             f"{', '.join(f'{v:.2f}' for v in ls.tolist())} | {sd:.3f} | {a:.2f} | "
             f"{optuna_loss(ls, k.outputscale.detach(), gp.likelihood.noise.detach()):.2f} |"
         )

@@ -97,7 +97,9 @@ class GPSettings(Settings):
         if self.mean not in (None, "constant", "zero"):
             raise ConfigError(f"mean must be 'constant' or 'zero', got {self.mean!r}")
         if self.lengthscale_prior not in (None, "lognormal", "inverse-square"):
-            raise ConfigError(f"lengthscale_prior must be 'lognormal' or 'inverse-square', got {self.lengthscale_prior!r}")
+            raise ConfigError(
+                f"lengthscale_prior must be 'lognormal' or 'inverse-square', got {self.lengthscale_prior!r}"
+            )
         if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
             raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
         if not 0.0 < self.fixed_noise < 1.0:
