@@ -58,6 +58,16 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/qlognei": {"acquisition": "mc"},
     "bnnbo/cold-fit": {"surrogate_settings": {"warm_start": False}},
     "bnnbo/warm-uncapped": {"surrogate_settings": {"warm_maxiter": 1000}},
+    "bnnbo/warm-20": {"surrogate_settings": {"warm_maxiter": 20}},
+    # GPSampler's GP, one part at a time (issue 20, third round)
+    "bnnbo/zero-mean": {"surrogate_settings": {"mean": "zero"}},
+    "bnnbo/inverse-square-prior": {"surrogate_settings": {"lengthscale_prior": "inverse-square"}},
+    "bnnbo/noise-start-1": {"surrogate_settings": {"initial_noise": 1.0}},
+    "bnnbo/zero-mean-noise-start-1": {"surrogate_settings": {"mean": "zero", "initial_noise": 1.0}},
+    "bnnbo/random-design": {"design": "random"},
+    "bnnbo/optuna-gp": {
+        "surrogate_settings": {"mean": "zero", "lengthscale_prior": "inverse-square", "initial_noise": 1.0}
+    },
 }
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -75,8 +85,11 @@ def cost(problem, X: torch.Tensor) -> torch.Tensor:
     return -problem.evaluate(X)
 
 
-def run_bnnbo(problem, seed: int, n_init: int, n_iter: int, **kwargs) -> float:
+def run_bnnbo(problem, seed: int, n_init: int, n_iter: int, design: str = "sobol", **kwargs) -> float:
     opt = Optimizer(problem.space, seed=seed, n_init=n_init, q=1, maximize=False, **kwargs)
+    if design == "random":  # uniform random initial points, as GPSampler's RandomSampler start
+        g = torch.Generator().manual_seed(seed)
+        opt._design = problem.space.from_unit(torch.rand(n_init, problem.space.dim, generator=g, dtype=torch.float64))
     X = opt.ask(n_init)
     opt.tell(X, cost(problem, X))
     for _ in range(n_iter):
@@ -235,10 +248,13 @@ def main() -> None:
         help="run nothing: tabulate saved results (e.g. seed ranges run as parallel processes)",
     )
     ap.add_argument("--only-seeds", type=int, nargs="+", help="with --merge: tabulate these seeds only")
+    ap.add_argument("--only-tools", nargs="+", help="with --merge: tabulate these tools only (in this order)")
     ap.add_argument("--section", default="default_loop", help="the doc's generated section to write")
     args = ap.parse_args()
     if args.merge:
         results, problems, tools, times = merge(args.merge, args.only_seeds)
+        if args.only_tools:
+            tools = [t for t in args.only_tools if t in tools]
         lines = table(results, problems, tools, times)
         print("\n".join(lines))
         if args.write_doc:

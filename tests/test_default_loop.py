@@ -46,6 +46,10 @@ def test_default_noise_is_the_documented_one():
         ({"priors": "paper", "kernel": "matern"}, "kernel='matern' applies to priors='modern'"),
         ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
         ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
+        ({"priors": "paper", "mean": "zero"}, "apply to priors='modern'"),
+        ({"mean": "linear"}, r"'mean' = 'linear'; expected 'constant' or 'zero' or None"),
+        ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or None"),
+        ({"initial_noise": 0.0}, r"initial_noise must be in \(0, 10\]"),
     ],
 )
 def test_gp_noise_settings_errors(kwargs, msg):
@@ -257,3 +261,27 @@ def test_matern_fit_and_fused_logei_with_a_zero_mean():
     x = torch.rand(16, 1, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     assert ours.has_fused_gradient
     assert torch.allclose(ours.value_and_grad(x[:, 0])[0], ref(x), atol=1e-6, rtol=1e-6)
+
+
+def test_gpsamplers_gp_parts_as_settings():
+    """The parts of Optuna's GPSampler's GP compared with the default (docs/performance.md):
+    a zero prior mean, its lengthscale prior and its cold start at noise 1; the plain fit
+    optimises gpytorch's own marginal likelihood plus that prior."""
+    from gpytorch.means import ZeroMean
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from bnnbo.surrogates.gaussian.gp import InverseSquaredLengthscalePrior, low_noise_likelihood
+
+    ls = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
+    t = ls.pow(-2)
+    assert torch.allclose(InverseSquaredLengthscalePrior().log_prob(ls), -(0.1 / t + 0.1 * t))
+    assert low_noise_likelihood(1.0).noise.item() == pytest.approx(1.0)
+    X, Y = toy_data(n=20)
+    model = get_surrogate("gp", mean="zero", lengthscale_prior="inverse-square", initial_noise=1.0).fit(X, Y, seed=0)
+    assert isinstance(model.mean_module, ZeroMean)
+    assert isinstance(model.covar_module.base_kernel.lengthscale_prior, InverseSquaredLengthscalePrior)
+    model.train()
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    loss = -mll(model(*model.train_inputs), model.train_targets)
+    grads = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
+    assert max(g.abs().max().item() for g in grads) < 5e-3

@@ -15,12 +15,13 @@ from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_l
 from gpytorch.constraints import GreaterThan
 from gpytorch.kernels import Kernel, MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.means import ConstantMean
+from gpytorch.means import ConstantMean, ZeroMean
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior, LogNormalPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior, Prior
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from scipy.optimize import minimize
 from torch import Tensor
+from torch.distributions import constraints
 
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
@@ -29,11 +30,17 @@ from bnnbo.surrogates.base import Settings, Surrogate
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
+Mean = Literal["constant", "zero"]
+LengthscalePrior = Literal["lognormal", "inverse-square"]
 
 #: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
 DEFAULT_NOISE: Noise = "low"
 DEFAULT_KERNEL: Kernel_ = "matern"
+DEFAULT_MEAN: Mean = "constant"
+DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "lognormal"
+#: the "low" noise a cold fit starts from (standardised units)
+DEFAULT_INITIAL_NOISE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,15 @@ class GPSettings(Settings):
     #: L-BFGS-B iterations of a warm-started fit (its start is the previous optimum, moved by
     #: one new point; a cold fit runs to convergence)
     warm_maxiter: int = 5
+    #: kernel="matern" only. The prior mean: "constant" (learned, BoTorch's) or "zero" (the
+    #: standardised outputs' average). None: DEFAULT_MEAN
+    mean: Mean | None = None
+    #: kernel="matern" only. "lognormal": LogNormal(1, 1) on each lengthscale; "inverse-square":
+    #: log p = -(0.1 / t + 0.1 t) on t = lengthscale^-2 (Optuna's GPSampler's). None:
+    #: DEFAULT_LENGTHSCALE_PRIOR
+    lengthscale_prior: LengthscalePrior | None = None
+    #: kernel="matern", noise="low" only: the noise a cold fit starts from. None: DEFAULT_INITIAL_NOISE
+    initial_noise: float | None = None
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
@@ -73,6 +89,19 @@ class GPSettings(Settings):
             )
         if self.warm_maxiter < 1:
             raise ConfigError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
+        if self.priors == "paper" and (self.mean, self.lengthscale_prior, self.initial_noise) != (None,) * 3:
+            raise ConfigError(
+                f"mean={self.mean!r} / lengthscale_prior={self.lengthscale_prior!r} / "
+                f"initial_noise={self.initial_noise!r} apply to priors='modern'; priors='paper' uses the study's GP"
+            )
+        if self.mean not in (None, "constant", "zero"):
+            raise ConfigError(f"mean must be 'constant' or 'zero', got {self.mean!r}")
+        if self.lengthscale_prior not in (None, "lognormal", "inverse-square"):
+            raise ConfigError(
+                f"lengthscale_prior must be 'lognormal' or 'inverse-square', got {self.lengthscale_prior!r}"
+            )
+        if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
+            raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
         if not 0.0 < self.fixed_noise < 1.0:
             raise ConfigError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
@@ -98,12 +127,27 @@ def paper_kernel(d: int) -> Kernel:
     return ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 0.15))
 
 
-def low_noise_likelihood() -> GaussianLikelihood:
+def low_noise_likelihood(initial: float | None = None) -> GaussianLikelihood:
     """Learned noise under a prior that lets a deterministic objective be interpolated."""
     prior = GammaPrior(1.1, 30.0)
     lik = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(1e-6))
-    lik.noise = 1e-3
+    lik.noise = DEFAULT_INITIAL_NOISE if initial is None else initial
     return lik
+
+
+class InverseSquaredLengthscalePrior(Prior):
+    """Unnormalised log p = -(0.1 / t + 0.1 t) on t = lengthscale^-2 (largest at lengthscale 1),
+    Optuna's GPSampler's lengthscale prior, as a function of the lengthscale."""
+
+    arg_constraints: dict = {}
+    support = constraints.positive
+
+    def __init__(self) -> None:
+        super().__init__(validate_args=False)
+
+    def log_prob(self, lengthscale: Tensor) -> Tensor:
+        t = lengthscale.pow(-2)
+        return -(0.1 / t + 0.1 * t)
 
 
 #: L-BFGS-B's projected-gradient tolerance on the (summed, not per-point) negative log
@@ -111,9 +155,10 @@ def low_noise_likelihood() -> GaussianLikelihood:
 FIT_GTOL = 1e-2
 
 
-def matern_kernel(d: int) -> ScaleKernel:
+def matern_kernel(d: int, lengthscale_prior: LengthscalePrior = "lognormal") -> ScaleKernel:
     """Matern-5/2 ARD under an output scale, started at the priors' modes."""
-    base = MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=LogNormalPrior(1.0, 1.0))
+    prior = InverseSquaredLengthscalePrior() if lengthscale_prior == "inverse-square" else LogNormalPrior(1.0, 1.0)
+    base = MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=prior)
     kernel = ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 1.0))
     base.lengthscale = 1.0
     kernel.outputscale = 1.0
@@ -192,7 +237,7 @@ def _log_prior(prior, x: Tensor) -> Tensor:
     if isinstance(prior, GammaPrior):
         a, b = float(prior.concentration), float(prior.rate)
         return ((a - 1) * x.log() - b * x + a * math.log(b) - math.lgamma(a)).sum()
-    return prior.log_prob(x).sum()
+    return prior.log_prob(x).sum()  # InverseSquaredLengthscalePrior's is already closed-form
 
 
 def matern52(r2: Tensor) -> Tensor:
@@ -299,15 +344,23 @@ class GPSurrogate(Surrogate):
                     outcome_transform=Standardize(m=1),
                 )
             noise = s.noise or DEFAULT_NOISE
-            kernel = matern_kernel(X.shape[-1]) if (s.kernel or DEFAULT_KERNEL) == "matern" else None
+            matern = (s.kernel or DEFAULT_KERNEL) == "matern"
+            kernel = matern_kernel(X.shape[-1], s.lengthscale_prior or DEFAULT_LENGTHSCALE_PRIOR) if matern else None
             lik = (
                 None
                 if noise == "learned"
-                else (low_noise_likelihood() if noise == "low" else fixed_noise_likelihood(s.fixed_noise))
+                else (
+                    low_noise_likelihood(s.initial_noise if matern else None)
+                    if noise == "low"
+                    else fixed_noise_likelihood(s.fixed_noise)
+                )
             )
             if lik is None and kernel is not None:  # BoTorch's noise model, written out
                 lik = botorch_likelihood()
-            return SingleTaskGP(X, y, covar_module=kernel, likelihood=lik, outcome_transform=Standardize(m=1))
+            mean = ZeroMean() if matern and (s.mean or DEFAULT_MEAN) == "zero" else None
+            return SingleTaskGP(
+                X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=Standardize(m=1)
+            )
 
         warm = s.priors == "modern" and s.warm_start is not False
         start = state if warm and _is_hyperparameters(state) else None
