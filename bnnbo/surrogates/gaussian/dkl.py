@@ -299,12 +299,20 @@ class DKLObjective:
 
 
 def train_mll(
-    gp: SingleTaskGP, steps: int, lr: float, target: Tensor | None = None, reference: bool = False
+    gp: SingleTaskGP,
+    steps: int,
+    lr: float,
+    target: Tensor | None = None,
+    reference: bool = False,
+    outputs: int = 1,
 ) -> float:
     """Joint Adam on the exact marginal likelihood (network, kernel, mean, noise) of ``target``
     (``n``; default the GP's own standardised targets); final loss. ``reference``: gpytorch's
     own ExactMarginalLogLikelihood and ``torch.optim.Adam``'s default loop, the computation
-    ``DKLObjective`` and ``Adam`` replace (the same up to rounding; tests and benchmarks)."""
+    ``DKLObjective`` and ``Adam`` replace (the same up to rounding; tests and benchmarks).
+    ``outputs``: the number of objectives, one GP each; the study trained them together on
+    SumMarginalLogLikelihood, which averages their losses, so each GP's gradient is divided
+    by it (which Adam's eps can tell from the undivided one)."""
     X, y = gp.train_inputs[0], gp.train_targets if target is None else target
     gp.train()
     if not reference:
@@ -323,10 +331,10 @@ def train_mll(
             loss = loss_of()
         except (RuntimeError, ValueError) as exc:  # NaN/non-PD kernel matrices (psd_safe_cholesky)
             raise SurrogateError(f"DKL training diverged at step {step} (lr {lr}): {exc}") from exc
-        loss.backward()
+        (loss / outputs).backward()
         opt.step()
         _project_noise(gp)
-    if not torch.isfinite(loss):
+    if steps and not torch.isfinite(loss):
         raise SurrogateError(f"DKL training diverged: marginal log-likelihood loss {float(loss)}")
     return float(loss.detach())
 
@@ -356,14 +364,14 @@ class DKLSurrogate(Surrogate):
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         models, pre, final = [], [], []
         for j in range(Y.shape[-1]):
-            gp, mse, loss = self._fit_one(X, Y[:, j : j + 1])
+            gp, mse, loss = self._fit_one(X, Y[:, j : j + 1], Y.shape[-1])
             models.append(gp)
             pre.append(mse)
             final.append(loss)
         self.diagnostics_ = {"pretrain_mse": pre, "mll_loss": final}
         return models[0] if len(models) == 1 else ModelListGP(*models)
 
-    def _fit_one(self, X: Tensor, y: Tensor) -> tuple[SingleTaskGP, float | None, float]:
+    def _fit_one(self, X: Tensor, y: Tensor, outputs: int) -> tuple[SingleTaskGP, float | None, float]:
         s: DKLSettings = self.settings
         net = mlp(X.shape[-1], s.widths, s.activation)
         fused = not self.reference
@@ -378,5 +386,5 @@ class DKLSurrogate(Surrogate):
             outcome_transform=Standardize(m=1),
         )
         target = y.squeeze(-1) if s.mll_target == "raw" else None
-        loss = train_mll(gp, s.train_steps, s.lr, target, reference=self.reference)
+        loss = train_mll(gp, s.train_steps, s.lr, target, reference=self.reference, outputs=outputs)
         return gp.eval(), mse, loss
