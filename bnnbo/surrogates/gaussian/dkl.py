@@ -175,7 +175,7 @@ class _Hyper:
     def of(cls, constraint: GreaterThan, prior: GammaPrior, like: Tensor) -> _Hyper:
         lower = None if isinstance(constraint, Positive) else constraint.lower_bound.to(like)
         h = cls(bool(constraint.enforced), lower, float(prior.concentration), float(prior.rate))
-        probe = torch.tensor([-30.0, -1.0, 0.0, 1e-3, 1.0, 25.0], dtype=like.dtype)
+        probe = torch.tensor([-30.0, -1.0, 0.0, 1e-3, 1.0, 25.0], dtype=like.dtype, device=like.device)
         if not torch.equal(h.value(probe)[0], constraint.transform(probe)):  # the transform written out is its own
             raise TypeError(f"DKLObjective does not know the constraint {constraint!r}")
         return h
