@@ -15,6 +15,8 @@ One torch thread. ``--train-steps`` / ``--pretrain-steps`` shorten the fits for 
 (default: the preset's, 1000 + 5000). ``--profile`` instead splits one step of each phase into
 its parts (CPU milliseconds per step, medians of blocks of steps): the pre-training step, and
 the marginal-likelihood step's loss, backward pass and optimiser step, before and now.
+``--rounding`` instead asks how far apart rounding alone puts two fits: "before" on y and on
+y * (1 + 1e-15) (one-ulp changes), against "before" and "now" on y.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-steps", type=int, default=None)
     ap.add_argument("--pretrain-steps", type=int, default=None)
     ap.add_argument("--profile", action="store_true", help="split a step into its parts instead of timing fits")
+    ap.add_argument("--rounding", action="store_true", help="compare with a one-ulp change of y instead")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     overrides = {
@@ -122,6 +125,24 @@ def main(argv: list[str] | None = None) -> int:
             for part in prof["before"]:
                 b, w = prof["before"][part], prof["now"][part]
                 print(f"| {name} | {n} | {part} | {b:.2f} | {w:.2f} | {b / w:.1f} |", flush=True)
+        return 0
+    if args.rounding:
+        print("| problem | n | final loss before / before on y(1+1e-15) / now | max mean gap / sd(y): perturbed, now |")
+        print("|---|---:|---|---|")
+        for case in args.cases.split(","):
+            name, n = case.split(":")
+            p = get_problem(name)
+            X = p.space.sobol(int(n), seed=0)
+            U, Y = p.space.to_unit(X), p.evaluate(X)
+            fits = [
+                fit(name, U, y, ref, overrides, seed=0)[:2]
+                for y, ref in ((Y, True), (Y * (1 + 1e-15), True), (Y, False))
+            ]
+            with torch.no_grad():
+                means = [m.posterior(U).mean.squeeze(-1) for m, _ in fits]
+            gaps = [float((means[0] - m).abs().max() / Y.std()) for m in means[1:]]
+            losses = " / ".join(f"{loss:.6f}" for _, loss in fits)
+            print(f"| {name} | {n} | {losses} | {gaps[0]:.1e}, {gaps[1]:.1e} |", flush=True)
         return 0
     rows = []
     warm = get_problem("branin")

@@ -331,7 +331,7 @@ The defaults are bnnbo's own where the study's choice is a weakness; paper mode 
   marginal likelihood of the raw y plus the three Gamma log priors, per point, on the same raw
   parameters and transforms) in plain torch with the GP part's gradient written out, and steps
   Adam through torch's fused kernel; only the order of floating-point operations differs from
-  gpytorch's and `torch.optim.Adam`'s (value and gradient agree to ~1e-12 relative, a 30-step
+  gpytorch's and `torch.optim.Adam`'s (value within 1e-12 and gradient within 1e-9 relative, a 30-step
   fit's parameters to 1e-9: tests/surrogates/test_dkl.py). Several objectives: one fit each on
   its loss divided by their number, which is the study's joint `SumMarginalLogLikelihood`
   training (Adam is per parameter; `test_per_objective_fits_equal_the_studys_joint_sum_mll_training`).
