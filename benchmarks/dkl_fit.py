@@ -55,7 +55,7 @@ def _ms_per_step(fn, steps: int, blocks: int = 5) -> float:
     return statistics.median(times)
 
 
-def profile(name: str, U, Y, steps: int = 20) -> dict[str, dict[str, float]]:
+def profile(name: str, U, Y, steps: int = 50) -> dict[str, dict[str, float]]:
     """CPU ms per step of each part, before and now, at the preset's network (paper mode: raw y)."""
     sur = get_surrogate("dkl", preset=f"paper:{name}", pretrain_steps=0, train_steps=0)
     built = sur.fit(U, Y, seed=0)
