@@ -327,6 +327,17 @@ The defaults are bnnbo's own where the study's choice is a weakness; paper mode 
 - **DKL noise bound under Adam**: the study's `GreaterThan(1e-4, transform=None)` is enforced by
   nothing under its plain Adam; bnnbo projects the noise back onto the bound after each step (on
   tiny designs Adam otherwise drove it below 1e-4 and the kernel matrix singular).
+- **DKL arithmetic (rounding only)**: bnnbo computes the study's DKL objective (gpytorch's exact
+  marginal likelihood of the raw y plus the three Gamma log priors, per point, on the same raw
+  parameters and transforms) in plain torch with the GP part's gradient written out, and steps
+  Adam through torch's fused kernel; only the order of floating-point operations differs from
+  gpytorch's and `torch.optim.Adam`'s (value within 1e-12 and gradient within 1e-9 relative, a 30-step
+  fit's parameters to 1e-9: tests/surrogates/test_dkl.py). Several objectives: one fit each on
+  its loss divided by their number, which is the study's joint `SumMarginalLogLikelihood`
+  training (Adam is per parameter; `test_per_objective_fits_equal_the_studys_joint_sum_mll_training`).
+  The Gamma priors' constants and the 1e-4 noise bound are float32 numbers widened to float64
+  (1.1 is 1.10000002384...), as in bnnbo's other paper-mode GPs; the study, with float64 as
+  torch's default dtype, built them in float64.
 - **Knowledge distillation**: bnnbo's student is smaller (2,390 vs 6,230 parameters, smaller images;
   the study's teacher and MNIST files are not available); see docs/problems.md.
 - **nndraw**: the study's function is its parameter file; bnnbo does not ship it (the study's

@@ -117,9 +117,9 @@ def test_item3_dkl_marginal_likelihood_target_is_raw_y(monkeypatch):
     seen = []
     real = dkl.train_mll
 
-    def spy(gp, steps, lr, target=None):
+    def spy(gp, steps, lr, target=None, **kw):
         seen.append(gp.train_targets.clone() if target is None else target.clone())
-        return real(gp, steps, lr, target)
+        return real(gp, steps, lr, target, **kw)
 
     monkeypatch.setattr(dkl, "train_mll", spy)
     X, Y = _data(scale=100.0)
