@@ -32,7 +32,8 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
-from bnnbo.surrogates.gaussian.dkl import Adam, DKLObjective, mlp, pretrain
+from bnnbo.surrogates.adam import FusedAdam as Adam
+from bnnbo.surrogates.gaussian.dkl import DKLObjective, mlp, pretrain
 
 VARIANTS = ("before", "now")
 

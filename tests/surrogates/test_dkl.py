@@ -220,7 +220,7 @@ def test_per_objective_fits_equal_the_studys_joint_sum_mll_training():
 
 
 def test_adam_is_torchs_fused_adam():
-    from bnnbo.surrogates.gaussian.dkl import Adam
+    from bnnbo.surrogates.adam import FusedAdam as Adam
 
     g = torch.Generator().manual_seed(0)
     a = [torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True), torch.randn(2, dtype=torch.float64)]

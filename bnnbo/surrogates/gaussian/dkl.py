@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from bnnbo import paper
 from bnnbo.errors import SurrogateError
+from bnnbo.surrogates.adam import FusedAdam
 from bnnbo.surrogates.base import Settings, SettingsProblems, Surrogate, y_moments
 from bnnbo.surrogates.gaussian.gp import NoiseConstraint, paper_kernel, paper_likelihood
 
@@ -89,64 +90,12 @@ class DeepKernel(Kernel):
         return self.base.forward(f1, f2, diag=diag, **params)
 
 
-class Adam:
-    """``torch.optim.Adam(params, lr=lr, fused=True)``: its kernel, so its numbers, without the
-    optimizer's per-step bookkeeping, which costs more than the update of a DKL's few small
-    tensors (docs/performance.md, "DKL training"). Where torch has no fused kernel for them,
-    ``torch.optim.Adam`` itself."""
-
-    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, self.betas, self.eps = lr, betas, eps
-        self.fused = hasattr(torch, "_fused_adam_") and all(
-            p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in self.params
-        )
-        if not self.fused:
-            self._opt = torch.optim.Adam(self.params, lr=lr, betas=betas, eps=eps)
-            return
-        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        # one float32 step count per tensor, as torch.optim keeps them for its fused kernel
-        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        if not self.fused:
-            self._opt.step()
-            return
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]  # torch.optim skips the others
-        pick = (lambda xs: xs) if len(live) == len(self.params) else (lambda xs: [xs[i] for i in live])
-        steps = pick(self.steps)
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            pick(self.params),
-            [p.grad for p in pick(self.params)],
-            pick(self.exp_avg),
-            pick(self.exp_avg_sq),
-            [],
-            steps,
-            amsgrad=False,
-            lr=self.lr,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
-            weight_decay=0.0,
-            eps=self.eps,
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
-        )
-
-
 def pretrain(net: nn.Sequential, X: Tensor, y: Tensor, steps: int, lr: float, fused: bool = True) -> float:
     """Adam on the MSE to standardised ``y`` (``n x 1``); returns the final MSE. ``fused``:
-    ``Adam`` above, else ``torch.optim.Adam``'s default loop (the same updates up to rounding)."""
+    ``FusedAdam``, else ``torch.optim.Adam``'s default loop (the same updates up to rounding)."""
     mean, std = y_moments(y)
     z = (y - mean) / std
-    opt = Adam(net.parameters(), lr=lr) if fused else torch.optim.Adam(net.parameters(), lr=lr)
+    opt = FusedAdam(net.parameters(), lr=lr) if fused else torch.optim.Adam(net.parameters(), lr=lr)
     loss = torch.tensor(float("nan"))
     for _ in range(steps):
         opt.zero_grad()
@@ -309,7 +258,7 @@ def train_mll(
     """Joint Adam on the exact marginal likelihood (network, kernel, mean, noise) of ``target``
     (``n``; default the GP's own standardised targets); final loss. ``reference``: gpytorch's
     own ExactMarginalLogLikelihood and ``torch.optim.Adam``'s default loop, the computation
-    ``DKLObjective`` and ``Adam`` replace (the same up to rounding; tests and benchmarks).
+    ``DKLObjective`` and ``FusedAdam`` replace (the same up to rounding; tests and benchmarks).
     ``outputs``: the number of objectives, one GP each; the study trained them together on
     SumMarginalLogLikelihood, which averages their losses, so each GP's gradient is divided
     by it (which Adam's eps can tell from the undivided one)."""
@@ -323,7 +272,7 @@ def train_mll(
         def loss_of() -> Tensor:
             return -mll(gp(X), y)
 
-    opt = torch.optim.Adam(gp.parameters(), lr=lr) if reference else Adam(gp.parameters(), lr=lr)
+    opt = torch.optim.Adam(gp.parameters(), lr=lr) if reference else FusedAdam(gp.parameters(), lr=lr)
     loss = torch.tensor(float("nan"))
     for step in range(steps):
         opt.zero_grad()

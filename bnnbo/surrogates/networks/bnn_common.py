@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from bnnbo.errors import SurrogateError
+from bnnbo.surrogates.adam import FusedAdam
 from bnnbo.surrogates.base import SettingsProblems, y_moments
 from bnnbo.surrogates.networks.mlp import ACTIVATIONS, MLPSpec, dtype_of
 
@@ -58,50 +59,6 @@ def adam_map(
     if not torch.isfinite(theta).all():
         raise SurrogateError(f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr")
     return theta
-
-
-class FusedAdam:
-    """Adam on one tensor through the kernel ``torch.optim.Adam(fused=True)`` runs (the same
-    numbers), without a ``torch.optim`` optimizer: building one imports ``torch._dynamo`` and
-    sympy, which was most of a fresh process's first HMC fit's extra cost
-    (docs/performance.md, "The first fit in a fresh process")."""
-
-    def __init__(self, param: Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
-        self.fused = (
-            hasattr(torch, "_fused_adam_") and param.device.type in ("cpu", "cuda") and param.is_floating_point()
-        )
-        if not self.fused:  # another device: torch's own optimizer
-            self._opt = torch.optim.Adam([param], lr=lr, betas=betas, eps=eps)
-            return
-        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.exp_avg_sq = torch.zeros_like(param, memory_format=torch.preserve_format)
-        self.step_count = torch.zeros((), dtype=torch.float32, device=param.device)
-
-    @torch.no_grad()
-    def step(self, grad: Tensor) -> None:
-        if not self.fused:
-            self.param.grad = grad
-            self._opt.step()
-            return
-        self.step_count += 1
-        torch._fused_adam_(
-            [self.param],
-            [grad],
-            [self.exp_avg],
-            [self.exp_avg_sq],
-            [],
-            [self.step_count],
-            amsgrad=False,
-            lr=self.lr,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
-            weight_decay=0.0,
-            eps=self.eps,
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
-        )
 
 
 def adam(params: list[Tensor], **kwargs: Any) -> torch.optim.Adam:
