@@ -12,9 +12,9 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
   two-stage search, ``c16p2``);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
-* ``prev``: the defaults before the second round (the fit with ``PREVIOUS`` settings: ``hmc``
-  kept 500 transitions after a warm start, ``ensemble`` trained 1000 steps from scratch; the
-  search ``c16p2`` as it was, each evaluation running the networks at the baseline too);
+* ``prev``: the defaults before the second round (the fit with ``PREVIOUS`` settings:
+  ``ensemble`` trained 1000 steps from scratch; the search ``c16p2`` as it was, each
+  evaluation running the networks at the baseline too);
 * ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
   ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
@@ -61,7 +61,7 @@ WARM = ("gp", "hmc", "ensemble", "laplace")
 #: the ``prev`` path: the defaults before the second round of issue 19 (its own fit with these
 #: settings, then the two-stage search as it was: ``c16p2``, the baseline evaluated with the
 #: candidates at every call, BoTorch's rerun of the first stage after a failed line search)
-PREVIOUS = {"hmc": {"warm_samples": None}, "ensemble": {"warm_start": False}}
+PREVIOUS = {"ensemble": {"warm_start": False}}
 PREVIOUS_PATH = "c16p2"
 QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
 
@@ -137,7 +137,7 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         model.baseline_once, model.retry_coarse = True, False
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
-    return out
+    return out, cand
 
 
 def run(args) -> list[dict]:
@@ -158,6 +158,7 @@ def run(args) -> list[dict]:
                             sur.fit(U[: n - q], Y[: n - q], seed=seed + 1)
                             state = sur.state_
                         fits = {}  # "prev" (PREVIOUS settings) or "now" -> (model, seconds)
+                        done = []
                         paths = args.paths if sname in SAMPLE_BASED else ["new"]
                         for path in paths:
                             version = "prev" if path == "prev" else "now"
@@ -168,9 +169,20 @@ def run(args) -> list[dict]:
                                 fits[version] = (model, time.perf_counter() - t)
                             model, fit = fits[version]
                             acq_path = PREVIOUS_PATH if path == "prev" else path
-                            r = one_path(model, problem.space, U, Y, q, seed, acq_path, clock)
+                            r, cand = one_path(model, problem.space, U, Y, q, seed, acq_path, clock)
                             r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname, path=path, fit=fit)
                             r["total"] = sum(r[p] for p in PHASES)
+                            # the batch's best true value: what a BO run would record
+                            r["true_max"] = float(problem.evaluate(problem.space.from_unit(cand)).max())
+                            r["cand"] = cand
+                            done.append(r)
+                        for r in done:  # every batch under every fit's reference (fits differ: prev)
+                            cand = r.pop("cand")
+                            with torch.no_grad():
+                                r["value_by"] = {
+                                    v: float(reference_acquisition(m, U, Y, seed)(cand.unsqueeze(0)))
+                                    for v, (m, _) in fits.items()
+                                }
                             rows.append(r)
                             print(json.dumps(r), flush=True)
                             if args.out:
@@ -183,7 +195,9 @@ def summarise(rows: list[dict], base: str = "old") -> None:
     """Medians over seeds of: the phases' seconds; the iteration's time as a ratio to gp's on
     the same data and seed; the acquisition step's (all but the fit) time as a ratio to the
     ``base`` path's; the value reached relative to the base path's (EI ratio, exp of the
-    log-EI difference; median and the seeds' range)."""
+    log-EI difference; median and the seeds' range), both batches judged by the base path's
+    fit's reference acquisition and ("own fit"), where the fits differ, by the row's; the
+    best true objective value among the batch's points."""
     old = base
     by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
     groups = defaultdict(list)
@@ -191,9 +205,10 @@ def summarise(rows: list[dict], base: str = "old") -> None:
         groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
     print(
         "\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
-        f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} |"
+        f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} | EI vs {old}, own fit "
+        "| best f(x) in batch |"
     )
-    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, n, q, s, path), rs in groups.items():
         med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
         gp = [
@@ -202,10 +217,17 @@ def summarise(rows: list[dict], base: str = "old") -> None:
             if (d, n, q, r["seed"], "gp", "new") in by
         ]
         ei = [
-            math.exp(r["value"] - by[(d, n, q, r["seed"], s, old)]["value"])
+            math.exp(_value_under(r, old) - by[(d, n, q, r["seed"], s, old)]["value"])
             for r in rs
             if path != old and (d, n, q, r["seed"], s, old) in by
         ]
+        # where the fits differ: the base's batch judged by this row's fit instead
+        ei_own = [
+            math.exp(r["value"] - b["value_by"]["now"])
+            for r in rs
+            if path != old and (b := by.get((d, n, q, r["seed"], s, old))) and "now" in b.get("value_by", {})
+        ]
+        true = statistics.median(r["true_max"] for r in rs) if all("true_max" in r for r in rs) else None
         acq_old = [
             (r["total"] - r["fit"]) / (o["total"] - o["fit"])
             for r in rs
@@ -216,7 +238,18 @@ def summarise(rows: list[dict], base: str = "old") -> None:
         calls = statistics.median(r.get("calls", 0) for r in rs)
         vs_old = f"{statistics.median(ei):.3f} ({min(ei):.3f}-{max(ei):.3f})" if ei else ""
         cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
-        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} | {vs_old} |")
+        true_cell = "" if true is None else f"{true:.3f}"
+        own = f"{statistics.median(ei_own):.3f} ({min(ei_own):.3f}-{max(ei_own):.3f})" if ei_own else ""
+        print(
+            f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} | {vs_old} "
+            f"| {own} | {true_cell} |"
+        )
+
+
+def _value_under(row: dict, base: str) -> float:
+    """A row's batch's value under the ``base`` path's fit (its own where the fits are one)."""
+    by_fit = row.get("value_by", {})
+    return by_fit.get("prev" if base == "prev" else "now", row["value"])
 
 
 def _ints(text: str) -> list[int]:

@@ -94,9 +94,9 @@ class HMCSettings(Settings):
     #: burn-in transitions per chain after a warm start
     warm_burn_in: int = 100
     #: kept transitions per chain after a warm start, at most n_samples (None: n_samples).
-    #: The acquisition evaluates 128 networks; 250 instead of 500 held the held-out NLL and
-    #: the acquisition values and makes a warm fit about 40% cheaper (docs/performance.md)
-    warm_samples: int | None = 250
+    #: 250 makes a warm fit about 40% cheaper but its held-out NLL was worse on 4 of 5 seeds
+    #: (docs/performance.md, "One BO iteration ..., round two"): not the default
+    warm_samples: int | None = None
     #: keep every thin-th post-burn-in state of each chain; None: every C-th with C chains,
     #: so n_samples networks are stored whatever the chain count (the study's 500)
     thin: int | None = None
