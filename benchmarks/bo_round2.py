@@ -1,9 +1,9 @@
-"""Short BO runs with the sample-based surrogates' defaults against the ones before issue 19's
-second round (``iteration_cost.PREVIOUS`` settings, the two-stage search with the baseline
-evaluated at every call and the first stage rerun after a failed line search): the best value
-found and the seconds per iteration, per seed, side by side in one process.
+"""Short BO runs, ``new`` (today's defaults plus ``--settings``) against ``prev`` (the defaults
+before issue 19's second round: ``iteration_cost.PREVIOUS`` settings, the two-stage search with
+the baseline evaluated at every call and the first stage rerun after a failed line search): the
+best value found and the seconds per run, per seed, side by side in one process.
 
-    python benchmarks/bo_round2.py --surrogates ensemble --seeds 3 --iterations 3
+    python benchmarks/bo_round2.py --surrogates ensemble --seeds 5 --iterations 4 --settings warm_start=True
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bnnbo.driver import optimize
 from bnnbo.surrogates import posterior
 
 from iteration_cost import PREVIOUS
+from warm_fit_quality import settings
 
 _init = posterior.SampleModel.__init__
 
@@ -28,7 +29,7 @@ def _previous_search(self, *args, **kwargs):
     self.baseline_once, self.retry_coarse = False, True
 
 
-def one(problem, surrogate, version, seed, q, budget):
+def one(problem, surrogate, version, seed, q, budget, settings):
     posterior.SampleModel.__init__ = _previous_search if version == "prev" else _init
     try:
         t = time.perf_counter()
@@ -39,7 +40,7 @@ def one(problem, surrogate, version, seed, q, budget):
             seed=seed,
             q=q,
             n_init=10,
-            surrogate_settings=PREVIOUS.get(surrogate, {}) if version == "prev" else None,
+            surrogate_settings=PREVIOUS.get(surrogate, {}) if version == "prev" else settings,
         )
         seconds = time.perf_counter() - t
     finally:
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--q", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--settings", default="", help="overrides for the new version, e.g. warm_start=True")
     ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -63,7 +65,7 @@ def main() -> None:
     for seed in range(args.seeds):
         for s in args.surrogates.split(","):
             for version in ("new", "prev"):
-                r = one(args.problem, s, version, seed, args.q, budget)
+                r = one(args.problem, s, version, seed, args.q, budget, settings(args.settings) or None)
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 if args.out:
