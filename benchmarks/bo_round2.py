@@ -72,7 +72,9 @@ def main() -> None:
                     with open(args.out, "a") as fh:
                         fh.write(json.dumps(r) + "\n")
     print(f"\n{args.problem}, q = {args.q}, 10 initial points + {args.iterations} iterations\n")
-    print("| surrogate | seeds | best found, new | best found, prev | new - prev (median, range) | s per run new / prev |")
+    print(
+        "| surrogate | seeds | best found, new | best found, prev | new - prev (median, range) | s per run new / prev |"
+    )
     print("|---|---:|---|---|---|---:|")
     for s in args.surrogates.split(","):
         by = {(r["version"], r["seed"]): r for r in rows if r["surrogate"] == s}

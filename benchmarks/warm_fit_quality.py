@@ -56,7 +56,10 @@ def main() -> None:
             seconds = time.perf_counter() - t
             sc = score(model, Ut, Yt, Y)
             results[v].append((sc["nll"][0], sc["rmse"][0], seconds))
-            print(f"seed {seed} {v or 'defaults'}: nll {sc['nll'][0]:.3f} rmse {sc['rmse'][0]:.3f} {seconds:.1f} s", flush=True)
+            print(
+                f"seed {seed} {v or 'defaults'}: nll {sc['nll'][0]:.3f} rmse {sc['rmse'][0]:.3f} {seconds:.1f} s",
+                flush=True,
+            )
     base = args.variants[0]
     print(f"\n{args.surrogate} on {args.problem}, n = {args.n} (warm from n - {args.q}), {args.seeds} seeds\n")
     print(f"| settings | NLL per seed | NLL median | RMSE median | fit s median | fit x {base or 'defaults'} |")
