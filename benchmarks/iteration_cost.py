@@ -2,8 +2,8 @@
 optimisation and candidate selection, with the acquisition value the candidates reach.
 
 For each data set (problem by dimension, ``n`` Sobol points, seed) every surrogate is fitted
-once (a warm start, as in a BO run, where the surrogate has one: first fitted untimed on the
-first ``n - q`` points) and its acquisition (qLogNEI, the "default" optimiser preset) is
+once (a warm start, as in a BO run, where the surrogate has one, ``WARM``: first fitted untimed
+on the first ``n - q`` points) and its acquisition (qLogNEI, the "default" optimiser preset) is
 optimised; surrogates and paths run interleaved, next to each other, so the machine's drift
 hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths on the same fit:
 
@@ -12,11 +12,15 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
   two-stage search, ``c16p2``);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
+* ``prev``: the defaults before the second round (its own fit with the ``PREVIOUS``
+  settings, none now; the search ``c16p2`` as it was, each evaluation running the networks at
+  the baseline too);
 * ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
   ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
 * ``cK`` / ``cKpJ``: the two-stage search, K networks in the optimiser's first stage and J
-  (default ``posterior.POLISHED_RESTARTS``) restarts polished on all networks.
+  (default ``posterior.POLISHED_RESTARTS``) restarts polished on all networks, as before the
+  second round (baseline with every evaluation, the first stage rerun after a failed line search).
 
 The value reached is the log expected improvement of the chosen ``q`` points under a
 reference acquisition: for sample-based posteriors qLogNEI over *all* kept networks (each
@@ -40,6 +44,8 @@ from contextlib import contextmanager
 
 import botorch.optim.optimize as botorch_optimize
 import torch
+from botorch.acquisition import qLogNoisyExpectedImprovement
+from botorch.sampling.get_sampler import get_sampler
 
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
@@ -50,6 +56,13 @@ SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
 PROBLEMS = {2: ("branin", {}), 6: ("hartmann6", {}), 10: ("ackley", {"dim": 10}), 200: ("ackley", {"dim": 200})}
 PHASES = ("fit", "setup", "raw", "grad", "select")
+#: surrogates a BO run warm-starts from its previous fit (fitted untimed on the first n - q points)
+WARM = ("gp", "hmc", "ensemble", "laplace")
+#: the ``prev`` path: the defaults before the second round of issue 19 (its own fit with these
+#: settings, then the two-stage search as it was: ``c16p2``, the baseline evaluated with the
+#: candidates at every call, BoTorch's rerun of the first stage after a failed line search)
+PREVIOUS: dict[str, dict] = {}  # (round two's setting changes were withdrawn: docs/performance.md)
+PREVIOUS_PATH = "c16p2"
 QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
 
 
@@ -80,8 +93,9 @@ class PhaseClock:
 
 def reference_acquisition(model, U, Y, seed):
     """qLogNEI over all kept networks of a sample model, else the model's own acquisition."""
-    if isinstance(model, SampleModel):
-        return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed, num_samples=model.num_samples)
+    if isinstance(model, SampleModel):  # BoTorch's own qLogNEI: no path's shortcuts
+        sampler = get_sampler(model.posterior(U[:1]), sample_shape=torch.Size([model.num_samples]), seed=seed)
+        return qLogNoisyExpectedImprovement(model, X_baseline=U, sampler=sampler, prune_baseline=True)
     return build_acquisition(model, U, Y, mode="default", ref_point=None, seed=seed)
 
 
@@ -91,6 +105,8 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
         model.coarse_samples = None if path in ("old", "today") else int(coarse) if coarse else COARSE_SAMPLES
         model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
+        # everything but "new" is the search as it was before the baseline was cached
+        model.baseline_once, model.retry_coarse = path == "new", path != "new"
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
         kwargs["num_samples"] = int(path[2:])
@@ -118,9 +134,10 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
     if isinstance(model, SampleModel):
         model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
         model.polished_restarts = POLISHED_RESTARTS
+        model.baseline_once, model.retry_coarse = True, False
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
-    return out
+    return out, cand
 
 
 def run(args) -> list[dict]:
@@ -135,19 +152,37 @@ def run(args) -> list[dict]:
                     X = problem.space.sobol(n, seed=seed)
                     U, Y = problem.space.to_unit(X), problem.evaluate(X)
                     for sname in args.surrogates:
-                        sur = get_surrogate(sname)
                         state = None
-                        if sname == "hmc" and not args.cold and n - q >= 2:  # warm start, as in BO
+                        if sname in WARM and not args.cold and n - q >= 2:  # warm start, as in BO
+                            sur = get_surrogate(sname)
                             sur.fit(U[: n - q], Y[: n - q], seed=seed + 1)
                             state = sur.state_
-                        t = time.perf_counter()
-                        model = sur.fit(U, Y, seed=seed, state=state)
-                        fit = time.perf_counter() - t
+                        fits = {}  # "prev" (PREVIOUS settings) or "now" -> (model, seconds)
+                        done = []
                         paths = args.paths if sname in SAMPLE_BASED else ["new"]
                         for path in paths:
-                            r = one_path(model, problem.space, U, Y, q, seed, path, clock)
+                            version = "prev" if path == "prev" else "now"
+                            if version not in fits:
+                                sur = get_surrogate(sname, **(PREVIOUS.get(sname, {}) if version == "prev" else {}))
+                                t = time.perf_counter()
+                                model = sur.fit(U, Y, seed=seed, state=state)
+                                fits[version] = (model, time.perf_counter() - t)
+                            model, fit = fits[version]
+                            acq_path = PREVIOUS_PATH if path == "prev" else path
+                            r, cand = one_path(model, problem.space, U, Y, q, seed, acq_path, clock)
                             r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname, path=path, fit=fit)
                             r["total"] = sum(r[p] for p in PHASES)
+                            # the batch's best true value: what a BO run would record
+                            r["true_max"] = float(problem.evaluate(problem.space.from_unit(cand)).max())
+                            r["cand"] = cand
+                            done.append(r)
+                        for r in done:  # every batch under every fit's reference (fits differ: prev)
+                            cand = r.pop("cand")
+                            with torch.no_grad():
+                                r["value_by"] = {
+                                    v: float(reference_acquisition(m, U, Y, seed)(cand.unsqueeze(0)))
+                                    for v, (m, _) in fits.items()
+                                }
                             rows.append(r)
                             print(json.dumps(r), flush=True)
                             if args.out:
@@ -160,7 +195,9 @@ def summarise(rows: list[dict], base: str = "old") -> None:
     """Medians over seeds of: the phases' seconds; the iteration's time as a ratio to gp's on
     the same data and seed; the acquisition step's (all but the fit) time as a ratio to the
     ``base`` path's; the value reached relative to the base path's (EI ratio, exp of the
-    log-EI difference; median and the seeds' range)."""
+    log-EI difference; median and the seeds' range), both batches judged by the base path's
+    fit's reference acquisition and ("own fit"), where the fits differ, by the row's; the
+    best true objective value among the batch's points."""
     old = base
     by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
     groups = defaultdict(list)
@@ -168,9 +205,10 @@ def summarise(rows: list[dict], base: str = "old") -> None:
         groups[(r["d"], r["n"], r["q"], r["surrogate"], r["path"])].append(r)
     print(
         "\n| d | n | q | surrogate | path | seeds | fit | set-up | raw samples | gradient opt. | "
-        f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} |"
+        f"select | total s | acq. calls | x gp (total) | x {old} (acq.) | EI vs {old} | EI vs {old}, own fit "
+        "| best f(x) in batch |"
     )
-    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, n, q, s, path), rs in groups.items():
         med = {p: statistics.median(r[p] for r in rs) for p in (*PHASES, "total")}
         gp = [
@@ -179,10 +217,17 @@ def summarise(rows: list[dict], base: str = "old") -> None:
             if (d, n, q, r["seed"], "gp", "new") in by
         ]
         ei = [
-            math.exp(r["value"] - by[(d, n, q, r["seed"], s, old)]["value"])
+            math.exp(_value_under(r, old) - by[(d, n, q, r["seed"], s, old)]["value"])
             for r in rs
             if path != old and (d, n, q, r["seed"], s, old) in by
         ]
+        # where the fits differ: the base's batch judged by this row's fit instead
+        ei_own = [
+            math.exp(r["value"] - b["value_by"]["now"])
+            for r in rs
+            if path != old and (b := by.get((d, n, q, r["seed"], s, old))) and "now" in b.get("value_by", {})
+        ]
+        true = statistics.median(r["true_max"] for r in rs) if all("true_max" in r for r in rs) else None
         acq_old = [
             (r["total"] - r["fit"]) / (o["total"] - o["fit"])
             for r in rs
@@ -193,7 +238,18 @@ def summarise(rows: list[dict], base: str = "old") -> None:
         calls = statistics.median(r.get("calls", 0) for r in rs)
         vs_old = f"{statistics.median(ei):.3f} ({min(ei):.3f}-{max(ei):.3f})" if ei else ""
         cells = " | ".join(f"{med[p]:.2f}" for p in (*PHASES, "total"))
-        print(f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} | {vs_old} |")
+        true_cell = "" if true is None else f"{true:.3f}"
+        own = f"{statistics.median(ei_own):.3f} ({min(ei_own):.3f}-{max(ei_own):.3f})" if ei_own else ""
+        print(
+            f"| {d} | {n} | {q} | {s} | {path} | {len(rs)} | {cells} | {calls:.0f} | {x_gp} | {x_old} | {vs_old} "
+            f"| {own} | {true_cell} |"
+        )
+
+
+def _value_under(row: dict, base: str) -> float:
+    """A row's batch's value under the ``base`` path's fit (its own where the fits are one)."""
+    by_fit = row.get("value_by", {})
+    return by_fit.get("prev" if base == "prev" else "now", row["value"])
 
 
 def _ints(text: str) -> list[int]:
@@ -210,11 +266,12 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     ap.add_argument(
         "--paths",
-        default="new,today",
-        help="for sample-based surrogates: new, today, old, mcK (new with K MC samples), "
+        default="new,prev",
+        help="for sample-based surrogates: new, prev (the defaults before round two: PREVIOUS), today, old, "
+        "mcK (new with K MC samples), "
         "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
     )
-    ap.add_argument("--base", default="today", help="the path the others are compared with")
+    ap.add_argument("--base", default="prev", help="the path the others are compared with")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
@@ -243,11 +300,11 @@ def main() -> None:
     for bad in {
         p
         for p in args.paths
-        if p not in ("new", "old", "today")
+        if p not in ("new", "old", "today", "prev")
         and not (p[:2] == "mc" and p[2:].isdigit())
         and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
     }:
-        ap.error(f"unknown path {bad!r}; expected 'new', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
+        ap.error(f"unknown path {bad!r}; expected 'new', 'prev', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):
         ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")

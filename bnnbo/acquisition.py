@@ -144,7 +144,8 @@ def build_acquisition(
     if Y.shape[-1] == 1:
         if mode == "paper":
             return qExpectedImprovement(model, best_f=Y.max(), sampler=sampler)
-        return qLogNoisyExpectedImprovement(model, X_baseline=X, sampler=sampler, prune_baseline=True)
+        nei = _NetworkLogNEI if _fixed_draws(model, sampler) else qLogNoisyExpectedImprovement
+        return nei(model, X_baseline=X, sampler=sampler, prune_baseline=True)
     ref = ref_point.to(Y)
     if mode == "paper":
         partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y)
@@ -273,15 +274,13 @@ def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:
     sampler = getattr(acq, "sampler", None)
     if (
         k is None
-        or type(acq) is not qLogNoisyExpectedImprovement
+        or type(acq) not in (qLogNoisyExpectedImprovement, _NetworkLogNEI)
         or not callable(getattr(sampler, "subset", None))  # a whole-network sampler (posterior.py)
         or k >= sampler.sample_shape.numel()
         or acq.X_pending is not None
     ):
         return None
-    return qLogNoisyExpectedImprovement(
-        acq.model, X_baseline=acq.X_baseline, sampler=sampler.subset(k), prune_baseline=False
-    )
+    return type(acq)(acq.model, X_baseline=acq.X_baseline, sampler=sampler.subset(k), prune_baseline=False)
 
 
 def _optimize_two_stage(
@@ -304,6 +303,9 @@ def _optimize_two_stage(
         raw_samples=preset.raw_samples,
         options=options,
         return_best_only=False,
+        # a restart's line search failing (L-BFGS-B's ABNORMAL) would rerun the whole stage from
+        # new raw samples; its optima are only starting points for the polish
+        retry_on_optimization_warning=getattr(acq.model, "retry_coarse", False),
     )
     starts = starts.reshape(-1, q, bounds.shape[-1])
     with torch.no_grad():
@@ -358,3 +360,38 @@ class _LevelIndexed(AcquisitionFunction):
 
     def forward(self, X: Tensor) -> Tensor:
         return self.acq(self.to_unit(X))
+
+
+def _fixed_draws(model: Model, sampler: object) -> bool:
+    """Whether each MC sample is one fixed function (a whole network, no observation noise),
+    so that a sample's values at the baseline do not depend on the candidates."""
+    return (
+        callable(getattr(sampler, "subset", None))  # a whole-network sampler (posterior.py)
+        and getattr(model, "observation_noise", True) is False
+        and getattr(model, "baseline_once", False)
+    )
+
+
+class _NetworkLogNEI(qLogNoisyExpectedImprovement):
+    """qLogNEI whose MC samples are fixed functions (``_fixed_draws``): each sample's best value
+    over the baseline is computed once, not at every evaluation with the candidates. The
+    values are qLogNEI's own; an evaluation costs ``q`` points per sample instead of
+    ``q`` + the baseline points that survived pruning (tens, where the networks disagree
+    about the best training point)."""
+
+    def _init_baseline(self, *args, **kwargs) -> None:
+        self._best_baseline = None  # (re)set with the baseline, e.g. by pending points
+        super()._init_baseline(*args, **kwargs)
+
+    def _get_samples_and_objectives(self, X: Tensor) -> tuple[Tensor, Tensor]:
+        if self._best_baseline is None:
+            with torch.no_grad():
+                base = self.X_baseline
+                samples = self.get_posterior_samples(self.model.posterior(base))
+                self._best_baseline = self._compute_best_feasible_objective(samples, self.objective(samples, X=base))
+        samples = self.get_posterior_samples(self.model.posterior(X))
+        return samples, self.objective(samples, X=X)
+
+    def compute_best_f(self, obj: Tensor) -> Tensor:
+        best = self._best_baseline
+        return best.view(*best.shape, *(1,) * (obj.ndim - best.ndim - 1)).to(obj)

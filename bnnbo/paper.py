@@ -355,6 +355,7 @@ STUDY_CODE: dict[str, dict[str, Any]] = {
         "standardize_y": False,
         "observation_noise": True,
         "dtype": "float64",
+        "warm_start": False,
     },
     "laplace": {
         "activation": "tanh",

@@ -80,6 +80,12 @@ class SampleModel(Model):
         self.coarse_samples: int | None = COARSE_SAMPLES
         #: restarts polished on all networks after that stage
         self.polished_restarts: int = POLISHED_RESTARTS
+        #: qLogNEI computes each network's best value over the baseline once, not at every
+        #: evaluation (False: recomputed with the candidates, as before; same values)
+        self.baseline_once = True
+        #: BoTorch's rerun of the first stage from new raw samples when a restart's line
+        #: search fails (True: as before; its optima are only the polish's starting points)
+        self.retry_coarse = False
 
     @property
     def acquisition_samples(self) -> int:

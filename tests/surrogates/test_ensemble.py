@@ -60,3 +60,38 @@ def test_paper_preset_and_bad_settings():
         EnsembleSurrogate(train_prop=0)
     with pytest.raises(ConfigError, match="'n_members' = 0"):
         EnsembleSurrogate(n_members=0)
+
+
+def test_a_warm_start_continues_the_members_on_their_own_subsets_with_fewer_steps():
+    """With warm_start (opt-in) a BO run's next fit starts from the previous members
+    (re-expressed in the new y standardisation), each keeping its subset of the old points,
+    and trains warm_steps."""
+    from bnnbo.surrogates.networks.ensemble import EnsembleSettings, extend_mask
+
+    assert (EnsembleSettings().warm_start, EnsembleSettings().warm_steps) == (False, 200)  # opt-in
+    X, Y, far = _clustered(0)
+    sur = EnsembleSurrogate(**SMALL, warm_start=True, warm_steps=40)
+    previous = sur.fit(X[:9], Y[:9], seed=0)
+    first = sur.state_
+    assert first["mask"].shape == (6, 9) and sur.diagnostics_["warm_start"] is False
+    sur.fit(X, Y, seed=1, state=first)
+    assert sur.diagnostics_["warm_start"] is True and sur.diagnostics_["train_steps"] == 40
+    mask = sur.state_["mask"]
+    assert torch.equal(mask[:, :9], first["mask"]) and (mask.sum(1) == math.ceil(0.8 * 12)).all()
+    # (almost) no training: the previous members themselves, in the new y standardisation
+    same = EnsembleSurrogate(**{**SMALL, "lr": 1e-12}, warm_start=True, warm_steps=1).fit(X, Y, seed=1, state=first)
+    with torch.no_grad():
+        torch.testing.assert_close(same.posterior(far).mean, previous.posterior(far).mean, rtol=1e-4, atol=1e-4)
+    # a cold fit without state, another architecture or the paper presets: train_steps from scratch
+    cold = EnsembleSurrogate(**SMALL, warm_start=False)
+    cold.fit(X, Y, seed=1, state=first)
+    assert cold.diagnostics_["warm_start"] is False and cold.diagnostics_["train_steps"] == 300
+    default = EnsembleSurrogate(**SMALL)
+    default.fit(X, Y, seed=1, state=first)
+    assert default.diagnostics_["warm_start"] is False
+    other = EnsembleSurrogate(**{**SMALL, "widths": [16, 16]}, warm_start=True)
+    other.fit(X, Y, seed=1, state=first)
+    assert other.diagnostics_["warm_start"] is False
+    assert EnsembleSurrogate(preset="paper:branin").settings.warm_start is False
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(extend_mask(first["mask"], 9, 0.8, g), first["mask"])

@@ -206,3 +206,22 @@ def test_piecewise_inverse_mass_follows_each_pieces_curvature():
     inv = piecewise_inv_mass(potential, theta, sizes, torch.Generator().manual_seed(1), floor=1.0)
     expected = torch.repeat_interleave(1 / torch.tensor([100.0, 4.0, 1.0], dtype=D), torch.tensor(sizes))
     assert torch.allclose(inv, expected / expected.mean(), rtol=1e-6)
+
+
+def test_a_warm_fit_keeps_warm_samples_transitions_at_most_n_samples():
+    """After a warm start the chains keep warm_samples transitions (by default n_samples: fewer
+    cost held-out NLL), never more than a cold fit's n_samples."""
+    from bnnbo.surrogates.networks.hmc import HMCSettings
+
+    assert (HMCSettings().warm_samples, HMCSettings().n_samples) == (None, 500)
+    X, Y = _toy()
+    sur = HMCSurrogate(**{**TINY, "n_samples": 30, "warm_samples": 10})
+    cold = sur.fit(X[:-1], Y[:-1], seed=0)
+    assert sur.diagnostics_["transitions"] == 2 * 30 and cold.num_samples == 30  # thin = chains
+    warm = sur.fit(X, Y, seed=1, state=sur.state_)
+    assert sur.diagnostics_["transitions"] == 2 * 10 and warm.num_samples == 10
+    big = HMCSurrogate(**{**TINY, "n_samples": 30, "warm_samples": 99})
+    big.fit(X, Y, seed=1, state=sur.state_)
+    assert big.diagnostics_["transitions"] == 2 * 30
+    with pytest.raises(ConfigError, match="'warm_samples' = 0"):
+        HMCSurrogate(warm_samples=0)

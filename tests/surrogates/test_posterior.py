@@ -225,3 +225,67 @@ def test_the_optimiser_searches_on_a_few_networks_then_polishes_on_all(monkeypat
         polished = acq(results[posterior.COARSE_SAMPLES].unsqueeze(0))
         starts = acq(second["batch_initial_conditions"])
     assert polished >= starts.max()  # polishing never loses the best start's value
+
+
+def test_the_first_stage_is_not_rerun_when_a_line_search_fails(monkeypatch):
+    """BoTorch reruns a search from new raw samples when any restart's L-BFGS-B stops
+    abnormally; the first stage's optima are only the polish's starting points."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append(kwargs)
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=2)
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=20)
+    acquisition.optimize_acquisition(acq, SearchSpace.box([[0.0] * 3, [1.0] * 3]), 2, preset, "proper")
+    assert calls[0]["retry_on_optimization_warning"] is False
+
+
+@pytest.mark.parametrize("pending", [False, True])
+def test_qlognei_on_networks_evaluates_the_baseline_once_with_the_same_values_and_gradients(pending):
+    """Each network's best value over the baseline does not depend on the candidates: it is
+    computed once, and every evaluation runs the networks at the q candidates only."""
+    from bnnbo import acquisition
+
+    model = _model(S=40, m=1, dtype=torch.float32)
+    U = torch.rand(30, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=4)
+    plain = qLogNoisyExpectedImprovement(model, X_baseline=U, sampler=acq.sampler, prune_baseline=True)
+    assert acq.X_baseline.shape[0] > 1  # several networks' best training points survive pruning
+    if pending:
+        for a in (acq, plain):
+            a.set_X_pending(U[:2] + 0.01)
+    seen = []
+    posterior = model.posterior
+
+    def spy(X, *args, **kwargs):
+        seen.append(X.shape[-2])
+        return posterior(X, *args, **kwargs)
+
+    X = torch.rand(5, 4, 3, dtype=D, requires_grad=True)
+    value = plain(X)
+    (grad,) = torch.autograd.grad(value.sum(), X)
+    model.posterior = spy
+    value_once = acq(X)
+    (grad_once,) = torch.autograd.grad(value_once.sum(), X)
+    acq(X.detach())
+    del model.posterior
+    # float32 networks: the same numbers up to the rounding of differently shaped matmuls
+    torch.testing.assert_close(value_once, value, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad_once, grad, rtol=1e-4, atol=1e-4)
+    assert seen[1:] == [4, 4]  # after the baseline's one evaluation: the candidates only
+    # with observation noise in the draws the baseline's draws depend on the noise: as before
+    noisy = _model(S=40, m=1, noise=True, dtype=torch.float32)
+    acq = acquisition.build_acquisition(noisy, U, Y, mode="default", ref_point=None, seed=1, q=4)
+    assert type(acq) is qLogNoisyExpectedImprovement
