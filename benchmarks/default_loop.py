@@ -72,6 +72,8 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/explore-ts": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="thompson")
     },
+    # up to 20 warm iterations, stopping once the fit's objective changes by < 1e-4 of itself per iteration
+    "bnnbo/warm-20-ftol": {"surrogate_settings": {"warm_maxiter": 20, "warm_ftol": 1e-4}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
@@ -182,6 +184,17 @@ def fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def seed_ranges(seeds: list[int]) -> str:
+    """Sorted seeds as runs: [0, 1, 2, 15, 16] -> "0-2, 15-16"."""
+    runs: list[list[int]] = []
+    for s in seeds:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
+
+
 def table(results, problems, tools, times=None, stuck: float | None = None) -> list[str]:
     """One row per (problem, tool) over the seeds that pair ran; the time ratio compares
     medians over the runs of the same seed in the same process as optuna-gp's.
@@ -194,7 +207,7 @@ def table(results, problems, tools, times=None, stuck: float | None = None) -> l
     all_seeds = sorted({s for r in results.values() for s in r})
     lines = [
         (
-            f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value "
+            f"Seeds {seed_ranges(all_seeds)} (a row's count in its own column); regret = best value "
             "found - optimum (pest: the best cost found, it has no known optimum); wall seconds per run "
             "of 40 evaluations."
         ),
@@ -269,6 +282,7 @@ def main() -> None:
         results, problems, tools, times = merge(args.merge, args.only_seeds)
         if args.only_tools:
             tools = [t for t in args.only_tools if t in tools]
+        problems = [p for p in problems if p in args.problems]
         lines = table(results, problems, tools, times, args.stuck)
         print("\n".join(lines))
         if args.write_doc:
