@@ -162,7 +162,7 @@ class Optimizer:
             preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
             U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=best)
-            if self._explores(preset, q, acq, U, Y_max):
+            if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
             t2 = time.perf_counter()
         self.last_model = model
