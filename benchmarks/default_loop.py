@@ -68,6 +68,15 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/optuna-gp": {
         "surrogate_settings": {"mean": "zero", "lengthscale_prior": "inverse-square", "initial_noise": 1.0}
     },
+    # issue 20, fourth round: when LogEI's best is negligible (log(EI / std(y)) < -6), explore instead
+    "bnnbo/explore-ts": {
+        "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="thompson")
+    },
+    # up to 20 warm iterations, stopping once the fit's objective changes by < 1e-4 of itself per iteration
+    "bnnbo/warm-20-ftol": {"surrogate_settings": {"warm_maxiter": 20, "warm_ftol": 1e-4}},
+    "bnnbo/explore-ucb": {
+        "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
+    },
 }
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -175,18 +184,30 @@ def fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def table(results, problems, tools, times=None) -> list[str]:
+def seed_ranges(seeds: list[int]) -> str:
+    """Sorted seeds as runs: [0, 1, 2, 15, 16] -> "0-2, 15-16"."""
+    runs: list[list[int]] = []
+    for s in seeds:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
+
+
+def table(results, problems, tools, times=None, stuck: float | None = None) -> list[str]:
     """One row per (problem, tool) over the seeds that pair ran; the time ratio compares
     medians over the runs of the same seed in the same process as optuna-gp's.
 
     ``times``: {(problem, tool): {(run, seed): seconds}} (default: one run, from ``results``).
+    ``stuck``: add a column counting the seeds whose final regret is above it.
     """
     if times is None:
         times = {key: {(0, s): v[1] for s, v in by_seed.items()} for key, by_seed in results.items()}
     all_seeds = sorted({s for r in results.values() for s in r})
     lines = [
         (
-            f"Seeds {all_seeds[0]}-{all_seeds[-1]} (a row's count in its own column); regret = best value "
+            f"Seeds {seed_ranges(all_seeds)} (a row's count in its own column); regret = best value "
             "found - optimum (pest: the best cost found, it has no known optimum); wall seconds per run "
             "of 40 evaluations."
         ),
@@ -197,6 +218,10 @@ def table(results, problems, tools, times=None) -> list[str]:
         ),
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    if stuck is not None:
+        lines[0] += f" Stuck: seeds with final regret > {stuck:g}."
+        lines[2] += " stuck |"
+        lines[3] += "---:|"
     for p in problems:
         ref = times.get((p, "optuna-gp"), {})
         for tool in tools:
@@ -216,6 +241,7 @@ def table(results, problems, tools, times=None) -> list[str]:
             lines.append(
                 f"| {p} | {name} | {len(r)} | {fmt(statistics.median(r))} | {fmt(min(r))} - {fmt(max(r))} | "
                 f"{fmt(statistics.fmean(r))} +- {fmt(se)} | {t:.2f} | {ratio} |"
+                + (f" {sum(v > stuck for v in r)} |" if stuck is not None else "")
             )
     return lines
 
@@ -249,13 +275,15 @@ def main() -> None:
     )
     ap.add_argument("--only-seeds", type=int, nargs="+", help="with --merge: tabulate these seeds only")
     ap.add_argument("--only-tools", nargs="+", help="with --merge: tabulate these tools only (in this order)")
+    ap.add_argument("--stuck", type=float, help="with --merge: count the seeds with final regret above this")
     ap.add_argument("--section", default="default_loop", help="the doc's generated section to write")
     args = ap.parse_args()
     if args.merge:
         results, problems, tools, times = merge(args.merge, args.only_seeds)
         if args.only_tools:
             tools = [t for t in args.only_tools if t in tools]
-        lines = table(results, problems, tools, times)
+        problems = [p for p in problems if p in args.problems]
+        lines = table(results, problems, tools, times, args.stuck)
         print("\n".join(lines))
         if args.write_doc:
             runs = [json.loads(Path(f).read_text())["command"] + f" --save {f}" for f in args.merge]

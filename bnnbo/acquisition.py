@@ -36,7 +36,7 @@ from botorch.utils.multi_objective.box_decompositions import FastNondominatedPar
 from botorch.utils.sampling import draw_sobol_samples
 from torch import Tensor
 
-from bnnbo.errors import unknown
+from bnnbo.errors import ConfigError, unknown
 from bnnbo.exact_logei import log_ei
 from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
@@ -63,6 +63,22 @@ class OptimizerPreset:
     #: L-BFGS-B's projected-gradient tolerance for those restarts (in lengthscale units where
     #: the acquisition exposes its lengthscales)
     pgtol: float = 1e-5
+    #: q = 1, one objective, continuous spaces: when the best log EI found, less the log of the
+    #: observations' standard deviation, is below ``explore_below`` (EI negligible: the model
+    #: sees no improvement anywhere), propose the maximiser of ``explore`` instead: "ucb" (UCB
+    #: with ``explore_beta``) or "thompson" (a joint posterior sample's best of the raw samples)
+    explore_below: float | None = None
+    explore: str = "ucb"
+    explore_beta: float = 16.0
+
+    def __post_init__(self) -> None:
+        if self.explore not in EXPLORE:
+            raise unknown("exploration criterion", self.explore, EXPLORE)
+        if not self.explore_beta > 0:
+            raise ConfigError(f"explore_beta must be > 0, got {self.explore_beta!r}")
+
+
+EXPLORE = ("ucb", "thompson")
 
 
 #: "paper": the study's budget. "default": chosen by benchmarks/acq_presets.py (see
@@ -265,6 +281,21 @@ def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: Optimizer
     )
     best = int(torch.as_tensor(f).argmin())
     return (torch.from_numpy(z[best]).reshape(1, d) / scale).clamp(0.0, 1.0).detach()
+
+
+def explore_point(model: Model, d: int, preset: OptimizerPreset, incumbent: Tensor) -> Tensor:
+    """A ``1 x d`` unit point that explores: ``preset.explore``'s maximiser (see OptimizerPreset)."""
+    if preset.explore == "ucb":
+        from botorch.acquisition import UpperConfidenceBound
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=OptimizationWarning)
+            return _optimize_from_incumbent(UpperConfidenceBound(model, beta=preset.explore_beta), d, preset, incumbent)
+    bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
+    raw = draw_sobol_samples(bounds, n=preset.raw_samples, q=1, seed=int(torch.randint(2**31 - 1, ()))).reshape(-1, d)
+    with torch.no_grad():
+        f = model.posterior(raw).rsample().reshape(-1)
+    return raw[f.argmax()].reshape(1, d)
 
 
 def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:

@@ -8,6 +8,7 @@ loop rebuilt from stored evaluations continues exactly as an uninterrupted one.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from pathlib import Path
@@ -24,8 +25,10 @@ from bnnbo.acquisition import (
     build_acquisition,
     check_mode,
     default_preset_name,
+    explore_point,
     get_preset,
     optimize_acquisition,
+    uses_analytic,
 )
 from bnnbo.errors import BnnboError, ConfigError, DataError, SurrogateError, UnknownNameError
 from bnnbo.limits import MAX_N_INIT, MAX_Q, MAX_SEED, check_count
@@ -159,6 +162,8 @@ class Optimizer:
             preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
             U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=best)
+            if best is not None and self._explores(preset, q, acq, U, Y_max):
+                U = explore_point(model, self.space.dim, preset, best)
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U, self.encoding)
@@ -172,6 +177,19 @@ class Optimizer:
         self._pending = (X, info)
         self._asks += 1
         return X
+
+    def _explores(self, preset, q: int, acq, U: Tensor, Y_max: Tensor) -> bool:
+        """Whether LogEI's best point is replaced by an exploring one (preset.explore_below)."""
+        if preset.explore_below is None or q != 1 or not uses_analytic(self.mode, self.num_objectives, q):
+            return False
+        if not self.space.is_continuous or not hasattr(acq, "best_f"):
+            return False
+        spread = float(Y_max[:, 0].std())
+        if not spread > 0:
+            return False
+        with torch.no_grad():
+            value = float(acq(U.reshape(1, 1, -1)))
+        return value - math.log(spread) < preset.explore_below
 
     def tell(self, X: Tensor, Y: Tensor) -> None:
         """Record evaluations: ``n x d`` points (original units) and ``n x m`` values.

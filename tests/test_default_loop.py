@@ -285,3 +285,42 @@ def test_gpsamplers_gp_parts_as_settings():
     loss = -mll(model(*model.train_inputs), model.train_targets)
     grads = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad])
     assert max(g.abs().max().item() for g in grads) < 5e-3
+
+
+def test_exploration_fallback_replaces_a_negligible_logei_point():
+    import dataclasses
+
+    from bnnbo.errors import UnknownNameError
+
+    p = get_problem("branin")
+
+    def first_ask(**explore):
+        preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], **explore)
+        opt = Optimizer(p.space, seed=3, n_init=6, acq_optimizer=preset)
+        X = opt.ask(6)
+        opt.tell(X, p.evaluate(X))
+        return opt.ask()
+
+    plain = first_ask()
+    assert torch.equal(first_ask(explore_below=-1e9), plain)  # never negligible: LogEI's point
+    for kind in ("ucb", "thompson"):  # always negligible: the exploring criterion's point
+        x = first_ask(explore_below=1e9, explore=kind)
+        assert x.shape == plain.shape and not torch.equal(x, plain)
+    with pytest.raises(UnknownNameError, match="exploration criterion 'ei'"):
+        dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore="ei")
+
+
+def test_warm_ftol_stops_a_warm_fit_early():
+    X, Y = toy_data(n=16, d=3)
+    first = get_surrogate("gp")
+    first.fit(X[:8], Y[:8], seed=0)  # a start far from the optimum on all 16 points
+    key = "covar_module.base_kernel.raw_lengthscale"
+
+    def warm(**settings):
+        s = get_surrogate("gp", warm_maxiter=50, **settings)
+        return dict(s.fit(X, Y, seed=0, state=first.state_).named_parameters())[key].detach()
+
+    loose, tight = warm(warm_ftol=0.5), warm()
+    assert not torch.allclose(loose, tight, atol=1e-3)
+    with pytest.raises(ConfigError, match="warm_ftol must be in"):
+        get_surrogate("gp", warm_ftol=2.0)

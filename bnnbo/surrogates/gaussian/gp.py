@@ -67,6 +67,9 @@ class GPSettings(Settings):
     #: L-BFGS-B iterations of a warm-started fit (its start is the previous optimum, moved by
     #: one new point; a cold fit runs to convergence)
     warm_maxiter: int = 5
+    #: kernel="matern" only: a warm fit also stops once L-BFGS-B's objective changes by less than
+    #: this fraction in one iteration (scipy's ``ftol``; None: scipy's default)
+    warm_ftol: float | None = None
     #: kernel="matern" only. The prior mean: "constant" (learned, BoTorch's) or "zero" (the
     #: standardised outputs' average). None: DEFAULT_MEAN
     mean: Mean | None = None
@@ -89,6 +92,8 @@ class GPSettings(Settings):
             )
         if self.warm_maxiter < 1:
             raise ConfigError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
+        if self.warm_ftol is not None and not 0.0 < self.warm_ftol < 1.0:
+            raise ConfigError(f"warm_ftol must be in (0, 1), got {self.warm_ftol!r}")
         if self.priors == "paper" and (self.mean, self.lengthscale_prior, self.initial_noise) != (None,) * 3:
             raise ConfigError(
                 f"mean={self.mean!r} / lengthscale_prior={self.lengthscale_prior!r} / "
@@ -165,7 +170,7 @@ def matern_kernel(d: int, lengthscale_prior: LengthscalePrior = "lognormal") -> 
     return kernel
 
 
-def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
+def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | None = None) -> bool:
     """Type-II MAP of a ``matern_kernel`` SingleTaskGP from its current hyperparameters.
 
     The log marginal likelihood is written in plain tensor algebra (gpytorch's per-call
@@ -211,7 +216,7 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None) -> bool:
         (-log_post).backward()
         return -log_post.item(), t.grad.numpy()
 
-    options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {})
+    options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {}) | ({"ftol": ftol} if ftol else {})
     # a box keeps line searches out of overflow (standardised outputs, unit-cube inputs)
     bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0)] + [(-10.0, 10.0)] * const
     start = start.clip([b[0] for b in bounds], [b[1] for b in bounds])
@@ -265,6 +270,7 @@ def fit_exact_gps(
     build,
     start: list[dict[str, Tensor]] | None = None,
     warm_maxiter: int = 5,
+    warm_ftol: float | None = None,
 ) -> Model:
     """One exact GP per output column, each fitted by type-II MAP; a ModelListGP if m > 1.
 
@@ -281,7 +287,7 @@ def fit_exact_gps(
         options = {"optimizer_kwargs": {"options": {"maxiter": warm_maxiter}}} if warm else {}
         try:
             if _is_matern(gp):
-                if not (warm and _try(fit_matern_map, gp, warm_maxiter)):
+                if not (warm and _try(fit_matern_map, gp, warm_maxiter, warm_ftol)):
                     # cold: L-BFGS-B's end point is kept even if its line search gave up there
                     gp = build(X, Y[:, j : j + 1])
                     fit_matern_map(gp)
@@ -306,9 +312,9 @@ def _is_matern(gp: SingleTaskGP) -> bool:
     )
 
 
-def _try(fit, gp, maxiter: int) -> bool:
+def _try(fit, gp, maxiter: int, ftol: float | None = None) -> bool:
     try:
-        return fit(gp, maxiter)
+        return fit(gp, maxiter, ftol)
     except Exception:  # a warm start that fails numerically is retried cold
         return False
 
@@ -364,7 +370,7 @@ class GPSurrogate(Surrogate):
 
         warm = s.priors == "modern" and s.warm_start is not False
         start = state if warm and _is_hyperparameters(state) else None
-        model = fit_exact_gps(X, Y, build, start, s.warm_maxiter)
+        model = fit_exact_gps(X, Y, build, start, s.warm_maxiter, s.warm_ftol)
         self.state_ = hyperparameters(model) if warm else None
         return model
 
