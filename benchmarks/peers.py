@@ -1041,6 +1041,21 @@ def _problem_section(problem: str, q: int, rows: list[dict], summary: list) -> l
             ),
             "",
         ]
+    stuck = [
+        n
+        for n, g in groups.items()
+        if best_known is not None and n not in first and all(r["trace"][-1] <= r["trace"][0] for r in g)
+    ]
+    if stuck:
+        lines += [
+            (
+                f"{', '.join(stuck)}: the first evaluation was the best of the run in every seed (no later "
+                "evaluation improved on it), so the result is where the initial design starts"
+                + (" (Ax's first trial is the centre of the search space)" if "ax" in stuck else "")
+                + " rather than what the model found; it stays in the comparison below."
+            ),
+            "",
+        ]
     bnnbo_names = [n for n in stats if n.startswith("bnnbo")]
     peers = [n for n in stats if not n.startswith("bnnbo") and n != "random" and n not in first]
     if "bnnbo-gp" in stats and peers:
