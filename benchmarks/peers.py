@@ -960,6 +960,12 @@ def _coverage(ok: list[dict], args) -> list[str]:
     return lines
 
 
+def _short_commit(c: str) -> str:
+    if " " in c or len(c) < 40:
+        return c
+    return c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+
+
 def _versions_section(rows: list[dict]) -> list[str]:
     lines = ["## Versions", "", "| optimiser | version at run time |", "|---|---|"]
     seen = {}
@@ -978,9 +984,14 @@ def _versions_section(rows: list[dict]) -> list[str]:
             "",
             "bnnbo's rows were made at: "
             + "; ".join(
-                f"{c[:12] if len(c) >= 40 and ' ' not in c else c} ({n} runs)" for c, n in sorted(commits.items())
+                f"{_short_commit(c)} ({n} runs)" for c, n in sorted(commits.items())
             )
-            + ".",
+            + "."
+            + (
+                " (+dirty: bnnbo/ or benchmarks/peers.py had uncommitted changes when the process started.)"
+                if any(c.endswith("+dirty") for c in commits)
+                else ""
+            ),
         ]
     torch_v = sorted({r.get("torch", "") for r in rows})
     lines += [
