@@ -187,8 +187,7 @@ multi-objective loop, which would also cut its overhead.
 #: The same for overhead above GPSampler's.
 OVERHEAD_NOTES = {
     "branincurrin": MO_OVERHEAD,
-    "oil": MO_OVERHEAD
-    + " On oil the mixed (ordinal) inputs add the alternating discrete/continuous search, whose "
+    "oil": MO_OVERHEAD + " On oil the mixed (ordinal) inputs add the alternating discrete/continuous search, whose "
     "neighbourhood steps evaluate the acquisition many more times.",
     "poly200": (
         "Both loops spend most of their overhead in the acquisition search (a handful of local L-BFGS-B "
@@ -1009,9 +1008,7 @@ def _versions_section(rows: list[dict]) -> list[str]:
         lines += [
             "",
             "bnnbo's rows were made at: "
-            + "; ".join(
-                f"{_short_commit(c)} ({n} runs)" for c, n in sorted(commits.items())
-            )
+            + "; ".join(f"{_short_commit(c)} ({n} runs)" for c, n in sorted(commits.items()))
             + "."
             + (
                 " (+dirty: bnnbo/ or benchmarks/peers.py had uncommitted changes when the process started.)"
@@ -1199,7 +1196,8 @@ def _target_section(summary: list[dict]) -> list[str]:
     lines += [
         (
             f"**Measured: bnnbo's default (`gp`) ties or beats the best peer on {len(ties)} of "
-            f"{len(PROBLEMS)} problems**" + (f" ({', '.join(ties)})" if ties else "")
+            f"{len(PROBLEMS)} problems**"
+            + (f" ({', '.join(ties)})" if ties else "")
             + (f"; it loses on {', '.join(losses)}" if losses else "")
             + (f"; not compared yet: {', '.join(pending)}" if pending else "")
             + ". "
