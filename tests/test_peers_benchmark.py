@@ -162,3 +162,61 @@ def test_every_problem_runs_through_the_harness(peers, problem, monkeypatch):
         row = peers.run_one(problem, name, 0, 1)
         assert row["status"] == "ok", row.get("traceback")
         assert row["n_evals"] == 5 and len(row["overhead_per_iter"]) == 2
+
+
+def _row(problem, optimizer, seed, final, overhead, started="2026-01-01T00:00:00Z"):
+    trace = [final - 1.0, final]
+    return {
+        "problem": problem,
+        "optimizer": optimizer,
+        "seed": seed,
+        "q": 1,
+        "n_init": 1,
+        "budget": 2,
+        "started": started,
+        "loadavg": 1.0,
+        "python": "3",
+        "torch": "2",
+        "bnnbo_commit": "abc",
+        "version": "v",
+        "status": "ok",
+        "settings": {},
+        "n_evals": 2,
+        "trace": trace,
+        "final": final,
+        "objectives": 1,
+        "optimal_value": None,
+        "max_hv": None,
+        "overhead_median": overhead,
+    }
+
+
+def test_the_verdict_and_the_count_are_generated_from_the_rows(peers, tmp_path):
+    store, doc = tmp_path / "peers.jsonl", tmp_path / "peers.md"
+    rows = []
+    for seed in range(3):
+        rows.append(_row("pest", "bnnbo-gp", seed, -13.0 - 0.1 * seed, 2.0, "2026-01-01T00:10:00Z"))
+        rows.append(_row("pest", "optuna-gp", seed, -12.0 - 0.01 * seed, 1.0))
+        rows.append(_row("pest", "random", seed, -15.0, 0.0))
+    store.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    peers.main(["doc", "--store", str(store), "--out", str(doc)])
+    text = doc.read_text()
+    assert "bnnbo's default (`gp`) **loses to** the best peer" in text
+    assert "*Why, and what would fix it:* bnnbo's GP sees each categorical input" in text
+    assert "ties or beats the best peer on 0 of 7 problems** (" not in text
+    assert "ties or beats the best peer on 0 of 7 problems**; it loses on pest; not compared yet:" in text
+    assert "2.00x Optuna GPSampler's (median of 3 per-seed ratio(s), runs of a seed interleaved)" in text
+    assert "at most GPSampler's on 0 of 1 problems** (above it on pest)" in text
+    assert "| pest | 3 / 3 | optuna-gp | **no** | bnnbo-gp (no) | 2.00x |" in text
+
+    # the same runs with bnnbo's default ahead, and its rows made a day later: a tie, no cause
+    # printed, and the overhead ratio flagged as not interleaved
+    for r in rows:
+        if r["optimizer"] == "bnnbo-gp":
+            r["final"], r["trace"], r["started"] = -11.0, [-12.0, -11.0], "2026-01-02T00:00:00Z"
+    store.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    peers.main(["doc", "--store", str(store), "--out", str(doc)])
+    text = doc.read_text()
+    assert "at least ties the best peer" in text and "Why, and what would fix it:*" not in text
+    assert "ties or beats the best peer on 1 of 7 problems** (pest)" in text
+    assert "| pest | 3 / 3 | optuna-gp | yes | bnnbo-gp (yes) | 2.00x (not interleaved) |" in text
