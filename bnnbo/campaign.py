@@ -218,7 +218,7 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
     from bnnbo.executors import make_executor
     from bnnbo.plan import format_seconds
     from bnnbo.progress import RichProgress
-    from bnnbo.runner import run_study
+    from bnnbo.runner import run_study, sigterm_as_interrupt
     from bnnbo.storage import Store
 
     rows = ordered(entries, db, workers or 1)
@@ -240,7 +240,8 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
         with Store(db) as store:
             executor = make_executor(workers, None, None)
             try:
-                outcome = run_study(e.study, store, executor, RichProgress(console))
+                with sigterm_as_interrupt():
+                    outcome = run_study(e.study, store, executor, RichProgress(console))
             finally:
                 executor.close()
         export_study(e, db, results)

@@ -7,10 +7,7 @@ function; the parser is built from that table.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
 from typing import Callable
 
 from rich.console import Console
@@ -321,7 +318,7 @@ def check_persistent(url) -> None:
 def _run_study(study, args: argparse.Namespace) -> int:
     from bnnbo.executors import make_executor
     from bnnbo.progress import NullProgress, RichProgress
-    from bnnbo.runner import run_study
+    from bnnbo.runner import run_study, sigterm_as_interrupt
     from bnnbo.storage import Store
 
     check_persistent(args.db)
@@ -329,29 +326,12 @@ def _run_study(study, args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         progress = NullProgress() if args.quiet else RichProgress(console)
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 outcome = run_study(study, store, executor, progress, force_new=args.force_new)
         finally:
             executor.close()
         _report_outcome(outcome, store, args.quiet)
     return 0 if outcome.ok else (130 if outcome.interrupted else 1)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SLURM and ``kill`` send SIGTERM: stop as cleanly as on Ctrl-C (handlers: main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _report_outcome(outcome, store, quiet: bool) -> None:

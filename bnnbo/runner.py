@@ -9,8 +9,10 @@ another worker, or in another process — proposes exactly what an uninterrupted
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import signal
 import threading
 import traceback
 import warnings
@@ -264,6 +266,24 @@ def run_study(study: Study, store: Store, executor=None, progress=None, force_ne
         if own:
             executor.close()
     return outcome
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SLURM and ``kill`` send SIGTERM, and a study started in the background with ``&`` ignores
+    SIGINT: stop on SIGTERM as cleanly as on Ctrl-C (handlers: main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 class Heartbeat:

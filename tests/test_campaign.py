@@ -100,3 +100,26 @@ def test_the_shipped_campaign_lists_every_configuration_with_its_modern_twin():
     paper = {load_study(f).name for f in __import__("glob").glob("configs/paper/*.toml")}
     assert paper <= names and {n.replace("paper-", "modern-") for n in paper} <= names
     assert str(results) == "results/paper"
+
+
+def test_sigterm_stops_the_campaign_as_cleanly_as_ctrl_c(campaign, monkeypatch, capsys):
+    """A campaign started in the background (``nohup ... &``) ignores SIGINT; ``kill PID`` (SIGTERM)
+    must interrupt it the same way: exit 130, every finished step kept, the next run resumes."""
+    import os
+    import signal
+
+    import bnnbo.runner
+
+    real = bnnbo.runner.run_study
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered at once: the handler raises KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bnnbo.runner, "run_study", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 130
+    assert "interrupted" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
+    monkeypatch.setattr(bnnbo.runner, "run_study", real)
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
