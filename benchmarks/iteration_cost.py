@@ -15,6 +15,11 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
 * ``prev``: the defaults before the second round (its own fit with the ``PREVIOUS``
   settings, none now; the search ``c16p2`` as it was, each evaluation running the networks at
   the baseline too);
+* ``prev3``: the code before the third round: today's search (``new``) on a fit by the
+  previous fitting code, ``PREVIOUS3`` (``sghmc``: the allocating reference step, the same
+  numbers bit for bit, so the search is not rerun: the row takes ``new``'s acquisition phases
+  and only its fit is timed, after checking that both fits' networks are identical; surrogates
+  whose fitting code did not change get no ``prev3`` row);
 * ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
   ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
@@ -50,6 +55,7 @@ from botorch.sampling.get_sampler import get_sampler
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
+from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
 from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
@@ -63,7 +69,20 @@ WARM = ("gp", "hmc", "ensemble", "laplace")
 #: candidates at every call, BoTorch's rerun of the first stage after a failed line search)
 PREVIOUS: dict[str, dict] = {}  # (round two's setting changes were withdrawn: docs/performance.md)
 PREVIOUS_PATH = "c16p2"
+#: the ``prev3`` path: per surrogate, a context manager that restores the fitting code before
+#: issue 19's third round (only sghmc's changed, with identical numbers)
+PREVIOUS3 = {"sghmc": lambda: _class_attr(SGHMCSurrogate, "reference_step", True)}
 QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
+
+
+@contextmanager
+def _class_attr(cls, name, value):
+    old = getattr(cls, name)
+    setattr(cls, name, value)
+    try:
+        yield
+    finally:
+        setattr(cls, name, old)
 
 
 class PhaseClock:
@@ -160,7 +179,23 @@ def run(args) -> list[dict]:
                         fits = {}  # "prev" (PREVIOUS settings) or "now" -> (model, seconds)
                         done = []
                         paths = args.paths if sname in SAMPLE_BASED else ["new"]
+                        # prev3 after new: it reuses new's search
+                        paths = [p for p in paths if p != "prev3"] + (
+                            ["prev3"] * (sname in PREVIOUS3 and "prev3" in paths)
+                        )
                         for path in paths:
+                            if path == "prev3":
+                                with PREVIOUS3[sname]():
+                                    t = time.perf_counter()
+                                    model = get_surrogate(sname).fit(U, Y, seed=seed, state=state)
+                                    fit = time.perf_counter() - t
+                                now = next(r for r in done if r["path"] == "new")
+                                if not torch.equal(model.samples, fits["now"][0].samples):
+                                    raise RuntimeError(f"{sname}: the prev3 fit differs from the new one")
+                                r = {**now, "path": "prev3", "fit": fit}
+                                r["total"] = sum(r[p] for p in PHASES)
+                                done.append(r)
+                                continue
                             version = "prev" if path == "prev" else "now"
                             if version not in fits:
                                 sur = get_surrogate(sname, **(PREVIOUS.get(sname, {}) if version == "prev" else {}))
@@ -267,7 +302,8 @@ def main() -> None:
     ap.add_argument(
         "--paths",
         default="new,prev",
-        help="for sample-based surrogates: new, prev (the defaults before round two: PREVIOUS), today, old, "
+        help="for sample-based surrogates: new, prev (the defaults before round two: PREVIOUS), "
+        "prev3 (the fitting code before round three: PREVIOUS3), today, old, "
         "mcK (new with K MC samples), "
         "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
     )
@@ -300,11 +336,11 @@ def main() -> None:
     for bad in {
         p
         for p in args.paths
-        if p not in ("new", "old", "today", "prev")
+        if p not in ("new", "old", "today", "prev", "prev3")
         and not (p[:2] == "mc" and p[2:].isdigit())
         and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
     }:
-        ap.error(f"unknown path {bad!r}; expected 'new', 'prev', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
+        ap.error(f"unknown path {bad!r}; expected 'new', 'prev', 'prev3', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):
         ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from bnnbo.errors import ConfigError
+from bnnbo.surrogates.networks.samplers import SGHMCStepper, sghmc_init, sghmc_step
 from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
 from bnnbo.testing.known_answers import closed_form, linear_data
 
@@ -75,3 +76,37 @@ def test_bad_settings_name_the_value():
     with pytest.raises(ConfigError, match="'lr' = 0"):
         SGHMCSurrogate(lr=0)
     assert SGHMCSurrogate(preset="paper:pest").settings.widths == (128,) * 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("noise_correction", [True, False])
+def test_in_place_stepper_is_the_reference_step_bit_for_bit(dtype, noise_correction):
+    """``SGHMCStepper`` (buffers updated in place, constants cached after burn-in) against
+    ``sghmc_step`` over adapting and sampling steps, with the same generator: identical
+    tensors, not merely close (the same operations in the same order)."""
+    s = SGHMCSurrogate(lr=3e-2, noise_correction=noise_correction).settings
+    g = torch.Generator().manual_seed(5)
+    start = torch.randn(3, 41, generator=g, dtype=dtype)
+    grads = [torch.randn(3, 41, generator=g, dtype=dtype) * 10 ** (i % 3) for i in range(12)]
+    ref, fast = sghmc_init(start), SGHMCStepper(start, s)
+    g_ref, g_fast = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    for i, grad in enumerate(grads):
+        adapt = i < 6 or i == 9  # adaptation may also resume: the cached constants are dropped
+        ref = sghmc_step(g_ref, ref, grad, s, adapt=adapt)
+        fast.step(g_fast, grad, adapt=adapt)
+        for a, b in zip(ref, fast.state, strict=True):
+            assert torch.equal(a, b), i
+    assert not torch.equal(fast.position, start)  # moved, and the caller's tensor untouched
+    assert torch.equal(start, torch.randn(3, 41, generator=torch.Generator().manual_seed(5), dtype=dtype))
+
+
+def test_a_fit_is_the_same_with_the_reference_step():
+    X, Y, _ = linear_data(1, n=30)
+    sur = dict(widths=[16, 16], num_steps=300, n_burn_in=150, n_chains=2, keep_every=3)
+    fast = SGHMCSurrogate(**sur).fit(X, Y, seed=4).samples
+    try:
+        SGHMCSurrogate.reference_step = True
+        ref = SGHMCSurrogate(**sur).fit(X, Y, seed=4).samples
+    finally:
+        SGHMCSurrogate.reference_step = False
+    assert torch.equal(fast, ref) and fast.shape[0] == 2 * 50

@@ -33,7 +33,7 @@ from bnnbo.surrogates.networks.bnn_common import FitData, check_settings, prepar
 from bnnbo.surrogates.networks.mcmc_stats import summarise
 from bnnbo.surrogates.networks.mlp import MLPSpec
 from bnnbo.surrogates.posterior import SampleModel
-from bnnbo.surrogates.networks.samplers import sghmc_init, sghmc_step
+from bnnbo.surrogates.networks.samplers import SGHMCStepper, sghmc_init, sghmc_step
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,9 @@ class SGHMCSurrogate(Surrogate):
     name = "sghmc"
     Settings = SGHMCSettings
     presets = paper.sghmc_presets()
+    #: step with the allocating reference ``sghmc_step`` instead of ``SGHMCStepper`` (the same
+    #: numbers, slower); for benchmarks of the previous code
+    reference_step = False
 
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: SGHMCSettings = self.settings
@@ -137,15 +140,22 @@ class SGHMCSurrogate(Surrogate):
         log_var = torch.full((C, spec.d_out), math.log(s.noise_var_init), dtype=theta.dtype, device=theta.device)
         # a fixed noise stays out of the dynamics: with a zero gradient its preconditioner
         # would grow without bound and the injected noise with it
-        state = sghmc_init(torch.cat([theta, log_var], 1) if s.learn_noise else theta)
+        start = torch.cat([theta, log_var], 1) if s.learn_noise else theta
+        stepper = None if self.reference_step else SGHMCStepper(start, s)
+        state = sghmc_init(start)
         kept, noise = [], []
         for step in range(s.num_steps):
             idx = torch.rand(C, N, generator=gen, device=theta.device).argsort(1)[:, :B]
-            grad = self._grad(spec, state.position, log_var, data.X[idx], data.Y[idx], N / B)
-            state = sghmc_step(gen, state, grad, s, adapt=step < s.n_burn_in)
+            position = state.position if stepper is None else stepper.position
+            grad = self._grad(spec, position, log_var, data.X[idx], data.Y[idx], N / B)
+            if stepper is None:
+                state = sghmc_step(gen, state, grad, s, adapt=step < s.n_burn_in)
+                position = state.position
+            else:  # in place: what is kept is copied
+                position = stepper.step(gen, grad, adapt=step < s.n_burn_in)
             if step >= s.n_burn_in and (step - s.n_burn_in) % s.keep_every == 0:
-                kept.append(state.position[:, : spec.num_params])
-                noise.append(state.position[:, spec.num_params :].exp() if s.learn_noise else log_var.exp())
+                kept.append(position[:, : spec.num_params].clone())
+                noise.append(position[:, spec.num_params :].exp() if s.learn_noise else log_var.exp())
         samples = torch.stack(kept)
         if not torch.isfinite(samples).all():
             raise SurrogateError(f"sghmc diverged (non-finite weights) with lr={s.lr}; try a smaller lr")
