@@ -281,6 +281,44 @@ def summarise(rows: list[dict], base: str = "old") -> None:
         )
 
 
+#: issue 19's "Done when": the iteration at most this multiple of gp's, values within 1% of the base's
+TARGET_X_GP, TARGET_EI = 2.0, 0.01
+
+
+def verdict(rows: list[dict], base: str) -> None:
+    """Per sample-based surrogate and ``n`` (q and d as run): the ``new`` path's iteration as a
+    multiple of gp's (median over seeds, range), its value against the ``base`` path's on the
+    same data (median EI ratio; where no base row exists the fitting code did not change, so
+    new *is* the base) and whether both targets are met."""
+    by = {(r["d"], r["n"], r["q"], r["seed"], r["surrogate"], r["path"]): r for r in rows}
+    cells = defaultdict(lambda: {"x_gp": [], "ei": []})
+    for (d, n, q, seed, s, path), r in by.items():
+        gp = by.get((d, n, q, seed, "gp", "new"))
+        if s not in SAMPLE_BASED or path != "new" or gp is None:
+            continue
+        c = cells[(d, n, q, s)]
+        c["x_gp"].append(r["total"] / gp["total"])
+        if (b := by.get((d, n, q, seed, s, base))) is not None:
+            c["ei"].append(math.exp(_value_under(r, base) - b["value"]))
+    print(
+        f"\n| d | n | q | surrogate | seeds | x gp (median, range) | EI vs {base} (median) "
+        f"| x gp <= {TARGET_X_GP:g} | EI within {TARGET_EI:.0%} |"
+    )
+    print("|---:|---:|---:|---|---:|---:|---:|---|---|")
+    for (d, n, q, s), c in sorted(cells.items()):
+        x = c["x_gp"]
+        med = statistics.median(x)
+        if c["ei"]:
+            ei = statistics.median(c["ei"])
+            ei_cell, ei_ok = f"{ei:.3f}", "yes" if abs(ei - 1) <= TARGET_EI else "no"
+        else:
+            ei_cell, ei_ok = f"(no {base} row: unchanged)", "yes"
+        print(
+            f"| {d} | {n} | {q} | {s} | {len(x)} | {med:.2f} ({min(x):.2f}-{max(x):.2f}) | {ei_cell} "
+            f"| {'yes' if med <= TARGET_X_GP else 'no'} | {ei_ok} |"
+        )
+
+
 def _value_under(row: dict, base: str) -> float:
     """A row's batch's value under the ``base`` path's fit (its own where the fits are one)."""
     by_fit = row.get("value_by", {})
@@ -308,6 +346,7 @@ def main() -> None:
         "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
     )
     ap.add_argument("--base", default="prev", help="the path the others are compared with")
+    ap.add_argument("--verdict", action="store_true", help="also print the Done-when verdict per surrogate and n")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help=f"a small grid: {QUICK}")
@@ -325,6 +364,8 @@ def main() -> None:
             with open(path) as fh:
                 rows += [json.loads(line) for line in fh if line.strip()]
         summarise(rows, args.base)
+        if args.verdict:
+            verdict(rows, args.base)
         return
     if args.quick:
         for k, v in QUICK.items():

@@ -1,10 +1,12 @@
 """Held-out quality and seconds of a warm-started fit, per settings variant, as in a BO run: the
 surrogate is first fitted (defaults) on the first ``n - q`` Sobol points, then each variant fits
 all ``n`` from that state; scores (``bnnbo.surrogates.scoring``: NLL, RMSE in training standard
-deviations) on 500 other Sobol points. Variants run side by side in one process.
+deviations) on 500 other Sobol points. Variants run side by side in one process. ``--cold`` (or
+``n - q < 2``) fits every variant from scratch, as a run's first fit.
 
     python benchmarks/warm_fit_quality.py ensemble "warm_start=False" "warm_steps=100" "warm_steps=200"
     python benchmarks/warm_fit_quality.py hmc "warm_samples=None" "warm_samples=250" "warm_burn_in=50"
+    python benchmarks/warm_fit_quality.py hmc "" "pretrain_steps=250" --n 10 --cold
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--q", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--cold", action="store_true", help="no warm start: fit from scratch")
     args = ap.parse_args()
     torch.set_num_threads(1)
     problem = get_problem(args.problem)
@@ -47,12 +50,14 @@ def main() -> None:
         U, Y = problem.space.to_unit(X), problem.evaluate(X)
         Xt = problem.space.sobol(500, seed=1000 + seed)
         Ut, Yt = problem.space.to_unit(Xt), problem.evaluate(Xt)
-        first = get_surrogate(args.surrogate)
-        first.fit(U[: args.n - args.q], Y[: args.n - args.q], seed=seed + 1)
+        cold = args.cold or args.n - args.q < 2
+        if not cold:
+            first = get_surrogate(args.surrogate)
+            first.fit(U[: args.n - args.q], Y[: args.n - args.q], seed=seed + 1)
         for v in args.variants:
             sur = get_surrogate(args.surrogate, **settings(v))
             t = time.perf_counter()
-            model = sur.fit(U, Y, seed=seed, state=first.state_)
+            model = sur.fit(U, Y, seed=seed, state=None if cold else first.state_)
             seconds = time.perf_counter() - t
             sc = score(model, Ut, Yt, Y)
             results[v].append((sc["nll"][0], sc["rmse"][0], seconds))
@@ -61,7 +66,8 @@ def main() -> None:
                 flush=True,
             )
     base = args.variants[0]
-    print(f"\n{args.surrogate} on {args.problem}, n = {args.n} (warm from n - {args.q}), {args.seeds} seeds\n")
+    start = "cold" if args.cold or args.n - args.q < 2 else f"warm from n - {args.q}"
+    print(f"\n{args.surrogate} on {args.problem}, n = {args.n} ({start}), {args.seeds} seeds\n")
     print(f"| settings | NLL per seed | NLL median | RMSE median | fit s median | fit x {base or 'defaults'} |")
     print("|---|---|---:|---:|---:|---:|")
     for v, rs in results.items():
