@@ -20,6 +20,7 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
   numbers bit for bit, so the search is not rerun: the row takes ``new``'s acquisition phases
   and only its fit is timed, after checking that both fits' networks are identical; surrogates
   whose fitting code did not change get no ``prev3`` row);
+* ``variant``: today's search on a fit with the ``--variant`` settings (e.g. ``pretrain_steps=0``);
 * ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
   ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
@@ -58,6 +59,8 @@ from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
 from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
 from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
+
+from warm_fit_quality import settings
 
 SURROGATES = ("gp", "ibnn", "hmc", "sghmc", "ensemble", "laplace", "dkl")
 SAMPLE_BASED = ("hmc", "sghmc", "ensemble")
@@ -200,14 +203,15 @@ def run(args) -> list[dict]:
                                 r["total"] = sum(r[p] for p in PHASES)
                                 done.append(r)
                                 continue
-                            version = "prev" if path == "prev" else "now"
+                            version = path if path in ("prev", "variant") else "now"
                             if version not in fits:
-                                sur = get_surrogate(sname, **(PREVIOUS.get(sname, {}) if version == "prev" else {}))
+                                fit_settings = {"prev": PREVIOUS.get(sname, {}), "variant": args.variant}
+                                sur = get_surrogate(sname, **fit_settings.get(version, {}))
                                 t = time.perf_counter()
                                 model = sur.fit(U, Y, seed=seed, state=state)
                                 fits[version] = (model, time.perf_counter() - t)
                             model, fit = fits[version]
-                            acq_path = PREVIOUS_PATH if path == "prev" else path
+                            acq_path = {"prev": PREVIOUS_PATH, "variant": "new"}.get(path, path)
                             r, cand = one_path(model, problem.space, U, Y, q, seed, acq_path, clock)
                             label = "again" if again else path
                             r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname, path=label, fit=fit)
@@ -354,10 +358,11 @@ def main() -> None:
         "--paths",
         default="new,prev",
         help="for sample-based surrogates: new, prev (the defaults before round two: PREVIOUS), "
-        "prev3 (the fitting code before round three: PREVIOUS3), today, old, "
+        "prev3 (the fitting code before round three: PREVIOUS3), variant (a fit with --variant), today, old, "
         "mcK (new with K MC samples), "
         "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
     )
+    ap.add_argument("--variant", default="", help="settings of the 'variant' path's fit, e.g. pretrain_steps=0")
     ap.add_argument("--base", default="prev", help="the path the others are compared with")
     ap.add_argument("--verdict", action="store_true", help="also print the Done-when verdict per surrogate and n")
     ap.add_argument("--cold", action="store_true", help="time cold hmc fits (no warm start)")
@@ -384,6 +389,7 @@ def main() -> None:
         for k, v in QUICK.items():
             setattr(args, k, v)
     args.surrogates = args.surrogates.split(",")
+    args.variant = settings(args.variant)
     args.paths = args.paths.split(",")
     if any(args.surrogates.count(s) > 1 for s in SAMPLE_BASED):
         ap.error("only surrogates without sample-based paths may be listed twice")
@@ -392,7 +398,7 @@ def main() -> None:
     for bad in {
         p
         for p in args.paths
-        if p not in ("new", "old", "today", "prev", "prev3")
+        if p not in ("new", "old", "today", "prev", "prev3", "variant")
         and not (p[:2] == "mc" and p[2:].isdigit())
         and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
     }:
