@@ -37,6 +37,7 @@ PROBLEMS = {
     "hartmann6": ("hartmann6", {}),
     "ackley10": ("ackley", {"dim": 10}),
     "pest": ("pest", {}),
+    "poly200": ("poly", {"dim": 200}),  # issue 14's high-dimensional problem (peers.py: 20 + 20 points)
 }
 
 #: bnnbo loops compared with the default: Optimizer keyword arguments
@@ -74,6 +75,17 @@ VARIANTS: dict[str, dict] = {
     },
     # up to 20 warm iterations, stopping once the fit's objective changes by < 1e-4 of itself per iteration
     "bnnbo/warm-20-ftol": {"surrogate_settings": {"warm_maxiter": 20, "warm_ftol": 1e-4}},
+    # issue 20, fifth round: lengthscale priors that grow with the dimension (GP setting lengthscale_prior)
+    "bnnbo/ls-lognormal": {"surrogate_settings": {"lengthscale_prior": "lognormal"}},  # rounds 2-4's default
+    "bnnbo/ls-sqrt-d6": {"surrogate_settings": {"lengthscale_prior": "sqrt-d6"}},
+    "bnnbo/ls-sqrt-d10": {"surrogate_settings": {"lengthscale_prior": "sqrt-d10"}},
+    "bnnbo/ls-hvarfner": {"surrogate_settings": {"lengthscale_prior": "hvarfner"}},
+    "bnnbo/ls-hvarfner-ftol": {
+        "surrogate_settings": {"lengthscale_prior": "hvarfner", "warm_maxiter": 20, "warm_ftol": 1e-4}
+    },
+    "bnnbo/ls-sqrt-d6-ftol": {
+        "surrogate_settings": {"lengthscale_prior": "sqrt-d6", "warm_maxiter": 20, "warm_ftol": 1e-4}
+    },
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },

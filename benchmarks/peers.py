@@ -126,10 +126,11 @@ WHY_NOTE = """
 The verdict and the cause of each loss are under each problem above; this is what they share.
 bnnbo's q = 1 single-objective default follows GPSampler's main choices (a Matern-5/2 GP with a
 near-noiseless likelihood, warm-started MAP fits, analytic LogEI, and one local search started at
-the incumbent; docs/performance.md, "The default loop against Optuna's GPSampler", issue 20), so
-where it loses on one objective the gap is in what that GP assumes about the inputs: their kind
-(categorical inputs as ordered coordinates) and their number (a lengthscale prior that does not
-grow with the dimension).
+the incumbent; docs/performance.md, "The default loop against Optuna's GPSampler", issue 20). Its
+lengthscale prior grows with the number of inputs (mode max(1, sqrt(d / 6)), issue 20 round 5);
+before that change its mode was 1 in every dimension, and the default lost on poly200. What the
+GP still assumes about the inputs' kind (categorical inputs as ordered coordinates) is the next
+candidate where it loses on one objective.
 
 - **Several objectives and batches** keep the previous loop (qLogNEHVI / qLogNEI with BoTorch's GP
   fitted cold each iteration; multi-objective batches are optimised greedily). That loop wins on
@@ -143,14 +144,13 @@ grow with the dimension).
 #: Hand-written causes (from reading both tools' code, no numbers), printed under a problem's
 #: verdict only when the measured verdict there is a loss.
 POLY_NOTE = """
-bnnbo's default GP puts a lengthscale prior with its mode at the unit cube's width on every
-input, whatever the dimension. In this many dimensions the initial design's points then sit many
-lengthscales apart, the fitted GP finds almost no correlation to exploit, and LogEI's search
-stays close to the incumbent. Ax's default (BoTorch's GP) scales its lengthscale prior with the
-square root of the dimension (Hvarfner et al., 2024), so it can model the broad trends. The fix:
-a dimension-scaled lengthscale prior in bnnbo's default GP, at least for high-dimensional
-problems. The row bnnbo-gp-botorch measures it: the same loop with BoTorch's GP (bnnbo's
-`kernel="botorch"` setting).
+In 200 dimensions with 20 to 40 points, the GP can only model broad trends: its lengthscales must
+be long against the unit cube. bnnbo's default lengthscale prior has its mode at sqrt(d / 6)
+(issue 20 round 5, docs/performance.md; it replaced a mode of 1 in every dimension, which lost
+here); Ax's default (BoTorch's GP) uses Hvarfner et al.'s (2024) dimension-scaled
+prior, mode ~0.2 sqrt(d) but far wider. Where the default still loses, the next things to try
+are that wider prior's shape (bnnbo's `lengthscale_prior="hvarfner"` setting) and BoTorch's
+whole GP (the bnnbo-gp-botorch row, `kernel="botorch"`).
 """
 
 MO_OVERHEAD = (
@@ -191,12 +191,12 @@ OVERHEAD_NOTES = {
     "neighbourhood steps evaluate the acquisition many more times.",
     "poly200": (
         "Both loops spend most of their overhead in the acquisition search (a handful of local L-BFGS-B "
-        "searches over all inputs per iteration). In a profiled run of bnnbo's default here "
-        "(a run outside the store) its searches ran to about "
-        "their iteration cap: with lengthscales near the unit cube's width in this many dimensions "
-        "LogEI is rough and the searches do not converge. The dimension-scaled lengthscale prior "
-        "that fixes the regret makes the GP smoother, and with it the searches shorter: compare the "
-        "bnnbo-gp-botorch row's overhead."
+        "searches over all inputs per iteration), which grows with the dimension. Before issue 20 round 5 "
+        "bnnbo's default had lengthscales near the unit cube's width here, LogEI was rough and its "
+        "searches ran to about their iteration cap (a profiled run outside the store); the "
+        "dimension-scaled prior made the GP smoother and the searches shorter. Where it is still above "
+        "GPSampler's, the fix to try is a looser search tolerance in high dimension (GPSampler stops "
+        "its searches at a projected gradient of 1e-2, bnnbo's at L-BFGS-B's default 1e-5)."
     ),
 }
 
@@ -488,8 +488,8 @@ OPTIMISERS = {
     "bnnbo-ibnn": OptimiserSpec(run_bnnbo("ibnn"), None, None, True, True),
     "bnnbo-hmc": OptimiserSpec(run_bnnbo("hmc"), None, None, True, True),
     "bnnbo-auto": OptimiserSpec(run_bnnbo("auto"), None, None, True, True),
-    # not a default: the default loop with BoTorch's GP (dimension-scaled lengthscale prior), the
-    # fix the doc names for high-dimensional problems, measured beside it
+    # not a default: the default loop with BoTorch's GP (RBF kernel, Hvarfner et al.'s
+    # dimension-scaled lengthscale prior, learned noise), measured beside it
     "bnnbo-gp-botorch": OptimiserSpec(run_bnnbo("gp", {"kernel": "botorch"}), None, None, True, True),
     "optuna-tpe": OptimiserSpec(run_optuna("tpe"), "optuna", "optuna", True, True),
     "optuna-gp": OptimiserSpec(run_optuna("gp"), "optuna", "optuna", True, True),
@@ -559,9 +559,10 @@ def dropped_path(store: Path) -> Path:
     return store.with_name(store.stem + "-dropped" + store.suffix)
 
 
-def drop_rows(store: Path, optimisers: list[str], problems: list[str] | None = None) -> int:
-    """Moves the rows of these optimisers (on these problems) to the ``-dropped`` file beside the
-    store, so their runs are made again by the next ``run``; returns how many moved."""
+def drop_rows(store: Path, optimisers: list[str], problems: list[str] | None = None, q: int | None = None) -> int:
+    """Moves the rows of these optimisers (on these problems, of this batch size) to the
+    ``-dropped`` file beside the store, so their runs are made again by the next ``run``;
+    returns how many moved."""
     with _locked(store):
         if not store.exists():
             return 0
@@ -573,7 +574,11 @@ def drop_rows(store: Path, optimisers: list[str], problems: list[str] | None = N
             except json.JSONDecodeError:
                 keep.append(line)
                 continue
-            hit = r.get("optimizer") in optimisers and (problems is None or r.get("problem") in problems)
+            hit = (
+                r.get("optimizer") in optimisers
+                and (problems is None or r.get("problem") in problems)
+                and (q is None or r.get("q") == q)
+            )
             (gone if hit else keep).append(line)
         if not gone:
             return 0
@@ -766,7 +771,7 @@ def cmd_drop(args) -> None:
     optimisers = pick(args.optimizers, OPTIMISERS, "optimiser(s)")
     problems = None if args.problems == "all" else pick(args.problems, PROBLEMS, "problem(s)")
     store = Path(args.store)
-    n = drop_rows(store, optimisers, problems)
+    n = drop_rows(store, optimisers, problems, args.q)
     print(f"moved {n} row(s) of {', '.join(optimisers)} from {store} to {dropped_path(store)}")
 
 
@@ -1342,6 +1347,7 @@ def main(argv=None) -> None:
     x = sub.add_parser("drop", help="move some optimisers' rows out of the store, so they are run again")
     x.add_argument("--optimizers", required=True, help="e.g. bnnbo-gp,bnnbo-ibnn,bnnbo-hmc,bnnbo-auto")
     x.add_argument("--problems", default="all")
+    x.add_argument("--q", type=int, default=None, help="only the rows of this batch size (default: all)")
     x.add_argument("--store", default=str(STORE))
     args = ap.parse_args(argv)
     {"run": cmd_run, "doc": cmd_doc, "versions": cmd_versions, "drop": cmd_drop}[args.cmd](args)

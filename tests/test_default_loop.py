@@ -1,5 +1,7 @@
 """The default (non-paper) loop's options: the GP's noise model, warm starts, the q = 1 acquisition."""
 
+import math
+
 import pytest
 import torch
 from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
@@ -48,7 +50,7 @@ def test_default_noise_is_the_documented_one():
         ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
         ({"priors": "paper", "mean": "zero"}, "apply to priors='modern'"),
         ({"mean": "linear"}, r"'mean' = 'linear'; expected 'constant' or 'zero' or None"),
-        ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or None"),
+        ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or 'sqrt-d6'"),
         ({"initial_noise": 0.0}, r"initial_noise must be in \(0, 10\]"),
     ],
 )
@@ -324,3 +326,55 @@ def test_warm_ftol_stops_a_warm_fit_early():
     assert not torch.allclose(loose, tight, atol=1e-3)
     with pytest.raises(ConfigError, match="warm_ftol must be in"):
         get_surrogate("gp", warm_ftol=2.0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 6, 7, 10, 25, 200])
+def test_default_lengthscale_prior_is_todays_up_to_six_inputs_and_grows_like_sqrt_d_above(d):
+    """The q = 1 default GP's lengthscale prior (issue 20, round 5 in docs/performance.md):
+    LogNormal(1 + log(max(1, d / 6)) / 2, 1), i.e. mode max(1, sqrt(d / 6)); a cold fit starts
+    at the mode. Up to 6 inputs it is LogNormal(1, 1), the prior rounds 2-4 measured."""
+    from gpytorch.priors import LogNormalPrior
+
+    X = torch.rand(8, d, generator=torch.Generator().manual_seed(d), dtype=torch.float64)
+    Y = X.sum(-1, keepdim=True).sin()
+    gp = get_surrogate("gp").fit(X, Y, seed=0)
+    prior = gp.covar_module.base_kernel.lengthscale_prior
+    assert isinstance(prior, LogNormalPrior)
+    mode = max(1.0, math.sqrt(d / 6))
+    assert prior.scale.item() == 1.0
+    assert prior.loc.item() == pytest.approx(1.0 + math.log(mode), rel=1e-6)  # stored as float32
+    assert math.exp(prior.loc.item() - prior.scale.item() ** 2) == pytest.approx(mode)
+    if d <= 6:
+        assert prior.loc.item() == 1.0  # exactly today's, so branin / hartmann6 runs are unchanged
+
+
+@pytest.mark.parametrize(
+    "name, d, loc, scale",
+    [
+        ("lognormal", 200, 1.0, 1.0),
+        ("sqrt-d10", 10, 1.0, 1.0),
+        ("sqrt-d10", 40, 1.0 + 0.5 * math.log(4.0), 1.0),
+        ("sqrt-d6", 24, 1.0 + 0.5 * math.log(4.0), 1.0),
+        ("hvarfner", 2, math.sqrt(2) + 0.5 * math.log(2), math.sqrt(3)),
+        ("hvarfner", 200, math.sqrt(2) + 0.5 * math.log(200), math.sqrt(3)),
+    ],
+)
+def test_lengthscale_prior_formulas_and_the_cold_start_at_their_mode(name, d, loc, scale):
+    from bnnbo.surrogates.gaussian.gp import matern_kernel
+
+    kernel = matern_kernel(d, name)
+    prior = kernel.base_kernel.lengthscale_prior
+    assert (prior.loc.item(), prior.scale.item()) == (pytest.approx(loc), pytest.approx(scale))
+    assert torch.allclose(kernel.base_kernel.lengthscale, torch.full((1, d), math.exp(loc - scale**2)))
+
+
+@pytest.mark.parametrize("d", [2, 25, 200])
+def test_hvarfner_prior_is_botorchs_dimension_scaled_prior(d):
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+    from bnnbo.surrogates.gaussian.gp import lengthscale_prior_for
+
+    ours, _ = lengthscale_prior_for("hvarfner", d)
+    theirs = get_covar_module_with_dim_scaled_prior(ard_num_dims=d).lengthscale_prior
+    assert ours.loc.item() == pytest.approx(theirs.loc.item())
+    assert ours.scale.item() == pytest.approx(theirs.scale.item())

@@ -126,6 +126,16 @@ def test_drop_moves_one_optimisers_rows_aside_and_the_next_run_redoes_only_them(
         peers.main(["drop", "--optimizers", "bnnbo-nope", "--store", str(store)])
 
 
+def test_drop_with_q_moves_only_that_batch_sizes_rows(peers, tmp_path):
+    store = tmp_path / "peers.jsonl"
+    rows = [{"problem": "branin", "optimizer": "bnnbo-gp", "seed": 0, "q": q, "status": "ok"} for q in (1, 4)]
+    store.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    peers.main(["drop", "--optimizers", "bnnbo-gp", "--q", "1", "--store", str(store)])
+    kept = [json.loads(line) for line in store.read_text().splitlines()]
+    moved = [json.loads(line) for line in (tmp_path / "peers-dropped.jsonl").read_text().splitlines()]
+    assert kept == [rows[1]] and moved == [rows[0]]
+
+
 def test_bnnbo_rows_without_a_commit_are_flagged_stale_in_the_doc(peers, tmp_path):
     store, doc = tmp_path / "peers.jsonl", tmp_path / "peers.md"
     peers.main(

@@ -31,14 +31,17 @@ Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
 Mean = Literal["constant", "zero"]
-LengthscalePrior = Literal["lognormal", "inverse-square"]
+LengthscalePrior = Literal["lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner"]
 
 #: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
 DEFAULT_NOISE: Noise = "low"
 DEFAULT_KERNEL: Kernel_ = "matern"
 DEFAULT_MEAN: Mean = "constant"
-DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "lognormal"
+#: mode max(1, sqrt(d / 6)): rounds 2-4's LogNormal(1, 1) up to 6 inputs, growing like sqrt(d)
+#: above (docs/performance.md, issue 20 round 5)
+DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "sqrt-d6"
+LENGTHSCALE_PRIORS: tuple[str, ...] = ("lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner")
 #: the "low" noise a cold fit starts from (standardised units)
 DEFAULT_INITIAL_NOISE = 1e-3
 
@@ -56,7 +59,8 @@ class GPSettings(Settings):
     noise: Noise | None = None
     fixed_noise: float = 1e-6
     #: modern priors only. "matern": Matern-5/2 ARD times an output scale, lengthscale prior
-    #: LogNormal with its mode at 1 (the unit cube's width), output scale Gamma(2, 1), fitted
+    #: LogNormal with its mode at max(1, sqrt(d / 6)) (the unit cube's width up to 6 inputs,
+    #: growing like sqrt(d) above; ``lengthscale_prior``), output scale Gamma(2, 1), fitted
     #: by scipy's L-BFGS-B on a plain-algebra marginal likelihood; "botorch": BoTorch's
     #: SingleTaskGP defaults (RBF, dimension-scaled LogNormal lengthscale prior, fit_gpytorch_mll).
     #: None: DEFAULT_KERNEL
@@ -73,9 +77,12 @@ class GPSettings(Settings):
     #: kernel="matern" only. The prior mean: "constant" (learned, BoTorch's) or "zero" (the
     #: standardised outputs' average). None: DEFAULT_MEAN
     mean: Mean | None = None
-    #: kernel="matern" only. "lognormal": LogNormal(1, 1) on each lengthscale; "inverse-square":
-    #: log p = -(0.1 / t + 0.1 t) on t = lengthscale^-2 (Optuna's GPSampler's). None:
-    #: DEFAULT_LENGTHSCALE_PRIOR
+    #: kernel="matern" only. "lognormal": LogNormal(1, 1) on each lengthscale (mode 1);
+    #: "sqrt-d6" / "sqrt-d10": LogNormal(1 + log(max(1, d / d0)) / 2, 1), mode max(1, sqrt(d / d0))
+    #: with d0 = 6 / 10 (the same as "lognormal" up to d0 inputs, growing like sqrt(d) above);
+    #: "hvarfner": LogNormal(sqrt(2) + log(d) / 2, sqrt(3)) (Hvarfner et al. 2024, BoTorch's);
+    #: "inverse-square": log p = -(0.1 / t + 0.1 t) on t = lengthscale^-2 (Optuna's GPSampler's).
+    #: None: DEFAULT_LENGTHSCALE_PRIOR
     lengthscale_prior: LengthscalePrior | None = None
     #: kernel="matern", noise="low" only: the noise a cold fit starts from. None: DEFAULT_INITIAL_NOISE
     initial_noise: float | None = None
@@ -101,10 +108,8 @@ class GPSettings(Settings):
             )
         if self.mean not in (None, "constant", "zero"):
             raise ConfigError(f"mean must be 'constant' or 'zero', got {self.mean!r}")
-        if self.lengthscale_prior not in (None, "lognormal", "inverse-square"):
-            raise ConfigError(
-                f"lengthscale_prior must be 'lognormal' or 'inverse-square', got {self.lengthscale_prior!r}"
-            )
+        if self.lengthscale_prior not in (None, *LENGTHSCALE_PRIORS):
+            raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
         if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
             raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
         if not 0.0 < self.fixed_noise < 1.0:
@@ -160,12 +165,28 @@ class InverseSquaredLengthscalePrior(Prior):
 FIT_GTOL = 1e-2
 
 
-def matern_kernel(d: int, lengthscale_prior: LengthscalePrior = "lognormal") -> ScaleKernel:
+def lengthscale_prior_for(name: LengthscalePrior, d: int) -> tuple[Prior, float]:
+    """The lengthscale prior called ``name`` for ``d`` inputs, and its mode (a cold fit's start)."""
+    if name == "inverse-square":
+        return InverseSquaredLengthscalePrior(), 1.0
+    if name == "hvarfner":
+        loc, scale = math.sqrt(2.0) + 0.5 * math.log(d), math.sqrt(3.0)
+    elif name in ("sqrt-d6", "sqrt-d10"):
+        d0 = 6 if name == "sqrt-d6" else 10
+        loc, scale = 1.0 + 0.5 * math.log(max(1.0, d / d0)), 1.0
+    elif name == "lognormal":
+        loc, scale = 1.0, 1.0
+    else:
+        raise ConfigError(f"unknown lengthscale prior {name!r}")
+    return LogNormalPrior(loc, scale), math.exp(loc - scale**2)
+
+
+def matern_kernel(d: int, lengthscale_prior: LengthscalePrior = DEFAULT_LENGTHSCALE_PRIOR) -> ScaleKernel:
     """Matern-5/2 ARD under an output scale, started at the priors' modes."""
-    prior = InverseSquaredLengthscalePrior() if lengthscale_prior == "inverse-square" else LogNormalPrior(1.0, 1.0)
+    prior, mode = lengthscale_prior_for(lengthscale_prior, d)
     base = MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=prior)
     kernel = ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 1.0))
-    base.lengthscale = 1.0
+    base.lengthscale = mode
     kernel.outputscale = 1.0
     return kernel
 
