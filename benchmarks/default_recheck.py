@@ -1,10 +1,12 @@
 """Did the q = 1 default's changes make the batch (q > 1) and multi-objective defaults worse?
 
-Those loops keep their MC acquisition (qLogNEI / qLogNEHVI) and the "default" optimiser
-preset; what they share with the new q = 1 default is the GP (noise model, warm starts). This
-runs each case with today's GP and with the GP as it was before (BoTorch's noise prior, cold
-fits), interleaved per seed, and prints the final outcome (hypervolume for several objectives,
-regret for one) and wall seconds per run.
+Batches keep their MC acquisition (qLogNEI / qLogNEHVI) and the "default" optimiser preset;
+several objectives at q = 1 now use the q = 1 GP (Matern, low noise, warm starts) under analytic
+LogEHVI with the "analytic" preset (issue 14). This runs each case with today's default ("gp
+now") and with the GP as it was before (BoTorch's GP, noise prior, cold fits: for several
+objectives at q = 1 that also brings back qLogNEHVI and the "default" preset, i.e. the whole
+previous loop), interleaved per seed, and prints the final outcome (hypervolume for several
+objectives, regret for one) and wall seconds per run.
 
     python benchmarks/default_recheck.py [--seeds 3] [--cases 0 1 2]
 """

@@ -132,10 +132,13 @@ before that change its mode was 1 in every dimension, and the default lost on po
 GP still assumes about the inputs' kind (categorical inputs as ordered coordinates) is the next
 candidate where it loses on one objective.
 
-- **Several objectives and batches** keep the previous loop (qLogNEHVI / qLogNEI with BoTorch's GP
-  fitted cold each iteration; multi-objective batches are optimised greedily). That loop wins on
-  branincurrin but is the dearer one: it is where the overhead stays above GPSampler's, which
-  warm-starts its fits for every objective.
+- **Several objectives** (q = 1) use the same GP, one per objective, warm-started, under
+  analytic LogEHVI over the observed Pareto front (GPSampler's acquisition there, computed
+  exactly rather than from fixed QMC samples), optimised like LogEI from starts at Pareto-optimal
+  points (docs/performance.md, "Batch (q > 1) and multi-objective defaults, re-checked").
+- **Batches** keep the previous loop (qLogNEI / qLogNEHVI with BoTorch's GP fitted cold each
+  iteration; multi-objective batches are optimised greedily): the dearer loop, whose GP was
+  not re-chosen for deterministic objectives.
 - **Overhead** is compared per seed, interleaved where the rows allow; rows stored in different
   sessions ran under different loads, and the machine was shared throughout.
 """
@@ -154,11 +157,11 @@ whole GP (the bnnbo-gp-botorch row, `kernel="botorch"`).
 """
 
 MO_OVERHEAD = (
-    "With several objectives each iteration fits one GP per objective from scratch (no warm start) "
-    "and optimises MC qLogNEHVI, whose cost per evaluation grows with the number of hypervolume "
-    "boxes and MC samples, from several restarts; GPSampler warm-starts each objective's fit from "
-    "the previous iteration's. The fix: warm-started fits in the multi-objective loop, as the q = 1 "
-    "loop has, and a cheaper acquisition search for several objectives."
+    "With several objectives each iteration fits one warm-started GP per objective, as GPSampler "
+    "does, and optimises analytic LogEHVI, whose cost per evaluation grows with the number of "
+    "boxes that decompose the region the observed Pareto front does not dominate (steeply with the "
+    "number of objectives); GPSampler evaluates the same criterion on 128 fixed QMC samples. "
+    "What would cut it: fewer boxes (a coarser decomposition) or a hand-written gradient, as LogEI has."
 )
 
 LOSS_NOTES = {
@@ -172,14 +175,12 @@ categorical kernel in the default GP (a Hamming / one-hot kernel on the categori
 dimensions, as BoTorch's mixed GP has).
 """,
     "oil": """
-With several objectives bnnbo keeps its previous loop: one BoTorch GP per objective with a
-learned noise level, fitted cold every iteration, under MC qLogNEHVI. The single-objective loop
-replaced exactly that GP (with a near-noiseless, warm-started Matern GP) because it fitted
-deterministic objectives worse, and oil's three objectives are deterministic quadratic response
-surfaces; GPSampler fits a near-noiseless GP per objective. The same loop beats every peer on
-branincurrin, so this is a candidate cause rather than an isolated one (each oil run is long on
-this shared machine). The fix to try first: the q = 1 loop's GP (low noise, warm starts) in the
-multi-objective loop, which would also cut its overhead.
+bnnbo's default fits one near-noiseless, warm-started Matern GP per objective and treats the
+ordinal inputs as unit-cube coordinates at their levels' cell centres, under analytic LogEHVI
+optimised by BoTorch's alternating discrete/continuous search; GPSampler's GP and acquisition are
+the same in kind, and it searches the discrete inputs by exhaustive or line search.
+With few seeds per tool on this shared machine the SE intervals are wide; more seeds would settle whether
+a gap here is real before any change to the loop.
 """,
     "poly200": POLY_NOTE,
 }
@@ -188,7 +189,7 @@ multi-objective loop, which would also cut its overhead.
 OVERHEAD_NOTES = {
     "branincurrin": MO_OVERHEAD,
     "oil": MO_OVERHEAD + " On oil the mixed (ordinal) inputs add the alternating discrete/continuous search, whose "
-    "neighbourhood steps evaluate the acquisition many more times.",
+    "neighbourhood steps evaluate the acquisition many more times than a continuous search.",
     "poly200": (
         "Both loops spend most of their overhead in the acquisition search (a handful of local L-BFGS-B "
         "searches over all inputs per iteration), which grows with the dimension. Before issue 20 round 5 "

@@ -37,6 +37,7 @@ from botorch.utils.sampling import draw_sobol_samples
 from torch import Tensor
 
 from bnnbo.errors import ConfigError, unknown
+from bnnbo.exact_logehvi import ExactGPLogEHVI, exact_logehvi_applies
 from bnnbo.exact_logei import log_ei
 from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
@@ -106,17 +107,24 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def default_preset_name(mode: str, num_objectives: int, q: int) -> str:
-    """The optimiser preset a mode uses when the user names none."""
+def default_preset_name(mode: str, num_objectives: int, q: int, exact_gp: bool = False) -> str:
+    """The optimiser preset a mode uses when the user names none. ``exact_gp``: the surrogate
+    is the default GP (Matern kernel), whose several objectives get analytic LogEHVI at q = 1."""
     if mode == "paper":
         return "paper"
-    if uses_analytic(mode, num_objectives, q):
+    if uses_analytic(mode, num_objectives, q) or (exact_gp and uses_analytic_mo(mode, num_objectives, q)):
         return "analytic"
     return "sequential" if num_objectives > 1 and q > 1 else "default"
 
 
 def uses_analytic(mode: str, num_objectives: int, q: int | None) -> bool:
     return mode == "default" and num_objectives == 1 and q == 1
+
+
+def uses_analytic_mo(mode: str, num_objectives: int, q: int | None) -> bool:
+    """Several objectives, q = 1, default mode: analytic LogEHVI when the model allows it
+    (``exact_logehvi_applies``, the default GP's), else qLogNEHVI."""
+    return mode == "default" and num_objectives > 1 and q == 1
 
 
 def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
@@ -137,17 +145,22 @@ def build_acquisition(
     seed: int,
     num_samples: int | None = None,
     q: int | None = None,
+    exact_gp: bool = False,
 ) -> AcquisitionFunction:
     """The acquisition for a fitted model on ``n x d`` unit inputs and ``n x m`` outputs (maximise).
 
     ``num_samples``: MC samples; by default NUM_MC_SAMPLES, or in "default" mode a sample
     model's own ``acquisition_samples`` (its draws are whole networks: posterior.py).
     ``q``: the batch size it will be optimised for (None: any, i.e. an MC acquisition).
+    ``exact_gp``: the model comes from the default GP (``default_preset_name``); with several
+    objectives and q = 1 it gets analytic LogEHVI over the observed Pareto front.
     """
     check_mode(mode)
     # sample-based posteriors (whole networks) keep MC draws: LogEI would see only a Gaussian fit
     if uses_analytic(mode, Y.shape[-1], q) and not hasattr(model, "acquisition_samples"):
         return log_ei(model, Y.max())
+    if exact_gp and ref_point is not None and uses_analytic_mo(mode, Y.shape[-1], q) and exact_logehvi_applies(model):
+        return ExactGPLogEHVI(model, Y, ref_point)
     if num_samples is None:
         num_samples = NUM_MC_SAMPLES
         if mode == "default":
@@ -183,7 +196,8 @@ def optimize_acquisition(
 
     ``rounding="paper"`` relaxes discrete dims, snaps every restart's batch and keeps the best
     snapped batch; ``"proper"`` uses the mixed alternating optimiser on discrete spaces.
-    ``incumbent``: the best training point (unit cube), a start for presets that ask for it.
+    ``incumbent``: the best training point (unit cube), or ``k x d`` of them (several
+    objectives: Pareto-optimal points), starts for presets that ask for them.
     """
     if preset.start_at_incumbent and incumbent is not None and q == 1 and space.is_continuous:
         with warnings.catch_warnings():
@@ -257,8 +271,9 @@ def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: Optimizer
     raw = draw_sobol_samples(bounds, n=preset.raw_samples, q=1, seed=int(torch.randint(2**31 - 1, ())))
     with torch.no_grad():
         values = acq(raw)
-    starts, _ = initialize_q_batch(raw, values, n=preset.num_restarts - 1)
-    starts = torch.cat([starts, incumbent.reshape(1, 1, d).to(raw)]).reshape(-1, d)
+    own = incumbent.reshape(-1, 1, d).to(raw)
+    starts, _ = initialize_q_batch(raw, values, n=max(preset.num_restarts - own.shape[0], 1))
+    starts = torch.cat([starts, own]).reshape(-1, d)
     # optimise in lengthscale units, where the acquisition is about equally curved in every dim
     scale = acq.inv_ls.detach() if isinstance(getattr(acq, "inv_ls", None), Tensor) else torch.ones(d, dtype=raw.dtype)
     scale = scale.reshape(d).to(raw)

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
+from botorch.utils.multi_objective.pareto import is_non_dominated
 from torch import Tensor
 
 from bnnbo import statefile
@@ -37,6 +38,7 @@ from bnnbo.problems.base import check_ref_point
 from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
+from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
@@ -91,10 +93,10 @@ class Optimizer:
         self.n_init = int(self.n_init)
         self.mode = check_mode(acquisition)
         self.acq_optimizer = acq_optimizer
-        self.preset = get_preset(acq_optimizer or default_preset_name(self.mode, num_objectives, q))
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
+        self.preset = get_preset(acq_optimizer or self._default_preset(q))
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
         self._ref_max = None if ref is None else ref * self._sign
@@ -157,11 +159,17 @@ class Optimizer:
             model = self._fit(X_unit, Y_max, step_seed)
             t1 = time.perf_counter()
             ref = self._ref_point_max(Y_max)
-            acq = build_acquisition(model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q)
+            exact = _is_matern_gp(self.surrogate)
+            acq = build_acquisition(
+                model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=exact
+            )
             rounding = "paper" if self.mode == "paper" else "proper"
-            preset = get_preset(self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q))
+            preset = get_preset(self.acq_optimizer or self._default_preset(q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
-            U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=best)
+            starts = best
+            if best is None and preset.start_at_incumbent and q == 1 and self.space.is_continuous:
+                starts = _pareto_starts(X_unit, Y_max, preset.num_restarts // 2)
+            U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
             if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
             t2 = time.perf_counter()
@@ -177,6 +185,9 @@ class Optimizer:
         self._pending = (X, info)
         self._asks += 1
         return X
+
+    def _default_preset(self, q: int) -> str:
+        return default_preset_name(self.mode, self.num_objectives, q, exact_gp=_is_matern_gp(self.surrogate))
 
     def _explores(self, preset, q: int, acq, U: Tensor, Y_max: Tensor) -> bool:
         """Whether LogEI's best point is replaced by an exploring one (preset.explore_below)."""
@@ -370,22 +381,43 @@ def _plain(value: Any) -> Any:
         return jsonable(value)
 
 
-#: the GP that batches, several objectives and the MC acquisition keep (the q = 1 loop's GP
-#: was chosen and measured in that loop only: docs/performance.md)
+#: the GP that batches and the MC acquisition keep (the q = 1 loop's GP was chosen and
+#: measured in the q = 1 loops only: docs/performance.md)
 _PREVIOUS_GP = {"warm_start": False, "noise": "learned", "kernel": "botorch"}
 
 
 def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:
     """The q = 1 default GP (Matern kernel, low noise, warm starts) is on by default only in the
-    loop it was measured in (q = 1, one objective, default acquisition); batches and several
-    objectives keep BoTorch's GP fitted cold, unless the user set any of those options."""
+    loops it was measured in (q = 1, default acquisition, one objective or several); batches
+    and the MC acquisition keep BoTorch's GP fitted cold, unless the user set any of those options."""
     s = surrogate.settings
     return (
         surrogate.name == "gp"
         and getattr(s, "priors", None) == "modern"
         and all(getattr(s, k) is None for k in _PREVIOUS_GP)
-        and (q > 1 or m > 1 or mode != "default")
+        and (q > 1 or mode != "default")
     )
+
+
+def _is_matern_gp(surrogate: Surrogate) -> bool:
+    """Whether the surrogate fits the default GP (modern priors, Matern kernel)."""
+    s = surrogate.settings
+    return (
+        surrogate.name == "gp"
+        and getattr(s, "priors", None) == "modern"
+        and (getattr(s, "kernel", None) or DEFAULT_KERNEL) == "matern"
+    )
+
+
+def _pareto_starts(X_unit: Tensor, Y_max: Tensor, k: int) -> Tensor | None:
+    """Up to ``k`` Pareto-optimal training points (a random subset when there are more), as
+    starts of the acquisition search for several objectives; draws from torch's seeded stream."""
+    front = X_unit[is_non_dominated(Y_max)]
+    if k < 1 or front.shape[0] == 0:
+        return None
+    if front.shape[0] > k:
+        front = front[torch.randperm(front.shape[0])[:k]]
+    return front
 
 
 def _default_n_init(d: int) -> int:

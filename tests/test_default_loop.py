@@ -97,7 +97,7 @@ def test_q1_default_uses_analytic_logei_and_batches_stay_mc():
     Y2 = torch.cat([Y, -Y], dim=-1)
     model2 = get_surrogate("gp").fit(X, Y2)
     acq = build_acquisition(model2, X, Y2, mode="default", q=1, ref_point=Y2.min(0).values, seed=0)
-    assert isinstance(acq, qLogNoisyExpectedHypervolumeImprovement)
+    assert isinstance(acq, qLogNoisyExpectedHypervolumeImprovement)  # analytic only for the default GP
 
 
 def test_optimizer_picks_the_analytic_preset_for_q1_only():
@@ -198,18 +198,19 @@ def test_incumbent_start_never_proposes_worse_than_the_incumbent():
         assert acq(x.unsqueeze(0)) >= acq(best.reshape(1, 1, -1))
 
 
-def test_gp_warm_starts_by_default_only_in_the_q1_single_objective_loop():
+def test_gp_warm_starts_by_default_only_in_the_q1_loops():
     space = get_problem("branin").space
     assert Optimizer(space, q=1).surrogate.settings.warm_start is None  # on
     assert Optimizer(space, q=4).surrogate.settings.warm_start is False
-    assert Optimizer(space, num_objectives=2, q=1).surrogate.settings.warm_start is False
+    assert Optimizer(space, num_objectives=2, q=1).surrogate.settings.warm_start is None  # on
+    assert Optimizer(space, num_objectives=2, q=4).surrogate.settings.warm_start is False
     assert Optimizer(space, q=1, acquisition="mc").surrogate.settings.warm_start is False
     assert Optimizer(space, q=4, surrogate_settings={"warm_start": True}).surrogate.settings.warm_start is True
     assert Optimizer(space, q=4, surrogate_settings={"priors": "paper"}).surrogate.settings.warm_start is None
 
 
-@pytest.mark.parametrize("problem, q", [("branin", 2), ("branincurrin", 1)])
-def test_batch_and_multiobjective_defaults_are_the_previous_ones(problem, q):
+@pytest.mark.parametrize("problem, q", [("branin", 2), ("branincurrin", 2)])
+def test_batch_defaults_are_the_previous_ones(problem, q):
     from bnnbo import optimize
 
     now = optimize(problem, budget=10, seed=0, n_init=6, q=q)  # the second model-based ask could warm-start
@@ -228,7 +229,7 @@ def test_multi_objective_batches_are_optimised_greedily():
     # a joint q-batch of qLogNEHVI sums over 2^q - 1 subsets: q = 10 took > 30 min per step
     p = get_problem("branincurrin")
     assert Optimizer(p.space, q=4, num_objectives=2).preset == OPTIMIZER_PRESETS["sequential"]
-    assert Optimizer(p.space, q=1, num_objectives=2).preset == OPTIMIZER_PRESETS["default"]
+    assert Optimizer(p.space, q=1, num_objectives=2).preset == OPTIMIZER_PRESETS["analytic"]
     assert Optimizer(p.space, q=4, num_objectives=2, acquisition="paper").preset == OPTIMIZER_PRESETS["paper"]
     opt = Optimizer(p.space, q=6, num_objectives=2, n_init=6, seed=0)
     X = opt.ask()

@@ -1,9 +1,9 @@
 """An Optuna sampler backed by bnnbo: ``optuna.create_study(sampler=BnnboSampler(surrogate="hmc"))``.
 
 Relative sampling fits any bnnbo surrogate to the study's completed trials and maximises a bnnbo
-acquisition (qLogNEI, or qLogNEHVI for several objectives) over a SearchSpace mapped from the
-Optuna distributions; parameters outside that space, and every parameter during the first
-``n_startup_trials``, are sampled independently. Needs ``optuna>=5`` (``pip install 'bnnbo[peers]'``).
+acquisition (bnnbo's q = 1 default: LogEI, or LogEHVI / qLogNEHVI for several objectives) over
+a SearchSpace mapped from the Optuna distributions; parameters outside that space, and every
+parameter during the first ``n_startup_trials``, are sampled independently. Needs ``optuna>=5`` (``pip install 'bnnbo[peers]'``).
 
 The sampler keeps no state a resumed study would miss: each trial's streams derive from
 ``(seed, trial number)`` and the data are the study's completed trials, so a study resumed from
@@ -109,7 +109,7 @@ class BnnboSampler(BaseSampler):
     Args:
         surrogate: a bnnbo surrogate name (``"gp"``, ``"ibnn"``, ``"hmc"``, ``"auto"``, ...) or
             a configured :class:`bnnbo.Surrogate`.
-        acquisition: ``"default"`` (qLogNEI / qLogNEHVI) or ``"paper"`` (qEI / qEHVI).
+        acquisition: ``"default"`` (bnnbo's q = 1 default, see ``Optimizer``) or ``"paper"`` (qEI / qEHVI).
         seed: derives every random stream; None draws one from the OS.
         n_startup_trials: completed trials sampled independently before the surrogate is used
             (at least ``MIN_TRIALS`` are always needed).
