@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bnnbo import Optimizer, get_problem
+from bnnbo import Optimizer, get_problem, get_surrogate
 from bnnbo.metrics import progress_trace
 from bnnbo.space import DTYPE
 from bnnbo.surrogates.combined.auto import AutoSettings
@@ -76,9 +76,24 @@ PROBLEMS = {
 }
 
 
+#: other settings of ``auto``, measured beside it: method name -> its settings
+VARIANTS: dict[str, dict] = {
+    "auto-preq": {"holdout": "prequential"},
+    "auto-preq-crps": {"holdout": "prequential", "metric": "crps"},
+    "auto-preq-mse": {"holdout": "prequential", "metric": "mse"},
+    "auto-preq-crps-f09": {"holdout": "prequential", "metric": "crps", "forget": 0.9},
+    "auto-preq-crps-f07": {"holdout": "prequential", "metric": "crps", "forget": 0.7},
+}
+
+
 def methods() -> list[str]:
-    """``auto`` and each of its default candidates, as registered surrogate names."""
-    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates)]
+    """``auto``, each of its default candidates (registered surrogate names), then the variants."""
+    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates), *VARIANTS]
+
+
+def _surrogate(method: str):
+    """What ``Optimizer`` gets for a method: a registered name, or ``auto`` with a variant's settings."""
+    return get_surrogate("auto", **VARIANTS[method]) if method in VARIANTS else method
 
 
 def run_key(row: dict) -> tuple:
@@ -140,7 +155,7 @@ def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            opt = Optimizer.for_problem(problem, method, seed=seed, q=q, n_init=spec.n_init)
+            opt = Optimizer.for_problem(problem, _surrogate(method), seed=seed, q=q, n_init=spec.n_init)
             while opt.n_told < spec.budget:
                 k = min(spec.n_init if opt.n_told < spec.n_init else q, spec.budget - opt.n_told)
                 X = opt.ask(k)
@@ -165,7 +180,7 @@ def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
         acq_seconds=[e.acq_seconds for e in steps],
         wall_seconds=wall,
     )
-    if surrogate_name(method) == "auto":
+    if surrogate_name(method) == "auto" or method in VARIANTS:
         row["auto"] = [_auto_iteration(e.diagnostics) for e in steps]
     return row
 
@@ -292,7 +307,7 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
             seen.add(run_key(r))
             runs.append(r)
     all_methods = [m for m in methods() if any(r["method"] == m for r in runs)]
-    candidates = [m for m in all_methods if m != "auto"]
+    candidates = [m for m in all_methods if m != "auto" and m not in VARIANTS]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     lines = [
         "# auto across the suite",
