@@ -37,7 +37,7 @@ def test_chooses_the_clearly_better_candidate(holdout, seed):
 
 
 def test_rescores_every_k_fits_and_carries_state():
-    auto = get_surrogate("auto", every=3)
+    auto = get_surrogate("auto", holdout="recent", every=3)
     X, Y = toy_data(n=20)
     state, scored = None, []
     for k in range(5):

@@ -1,31 +1,32 @@
-"""Automatic surrogate choice by held-out predictive log-likelihood.
+"""Automatic surrogate choice by how well each candidate predicted the points BO chose.
 
-Every ``every`` fits, each candidate is fitted on part of the data and scored on the rest with
-``bnnbo.surrogates.scoring.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
-held-out log predictive density is then fitted on all the data and used until the next scoring.
+Each candidate is scored on points it had not seen with ``bnnbo.surrogates.scoring.score`` (the
+same code as ``bnnbo assess``) and the best-scoring one serves the acquisition.
 
-Held-out points (``holdout``):
+Which points (``holdout``):
 
-* ``"recent"`` (default): the most recent ``max(min_holdout, ceil(holdout_fraction * n))``
-  points. BO data arrive in order, so this is a forecast test: predict the points the
-  acquisition chose next from the data before them, in the region BO is now searching. It
-  costs one extra fit per candidate (k-fold costs ``folds``), which matters for BNNs.
-* ``"kfold"``: ``folds``-fold cross-validation over a seeded permutation; uses every point,
-  ignores their order, costs ``folds`` fits per candidate.
-* ``"prequential"``: every candidate is fitted on all the data at every fit (warm-started from
-  its own previous fit) and scored, at the next fit, on the points BO acquired since: the log
-  predictive density of each new point under the model that was fitted before it was chosen.
-  Scores accumulate over the run (older points discounted by ``forget`` per point), so the
-  choice rests on every prediction the candidates have made where BO went, at the cost of one
-  fit per candidate per iteration and no extra fit. The first fit (or the first after a resume
-  in a new process, when the previous models are gone) seeds the scores with ``"recent"``.
+* ``"prequential"`` (default): every candidate is fitted on all the data at every fit
+  (warm-started from its own previous fit) and scored, at the next fit, on the points BO
+  acquired since, under the model that was fitted before they were chosen. Scores accumulate
+  over the run (older points discounted by ``forget`` per point), so the choice rests on every
+  prediction the candidates made where BO went, at one fit per candidate per iteration and no
+  extra fit. The first fit (or the first after a resume in a new process, when the previous
+  models are gone) seeds the scores with ``"recent"``.
+* ``"recent"``: every ``every`` fits, the most recent ``max(min_holdout, ceil(holdout_fraction *
+  n))`` points are held out, each candidate is fitted cold on the rest and scored, and the best
+  is fitted on all the data: one extra fit per candidate.
+* ``"kfold"``: ``folds``-fold cross-validation over a seeded permutation; ignores the order.
 
-Scoring fits start from no saved state, so a warm start cannot leak the held-out points.
-Measured in BO (docs/surrogate-quality.md): with gp and ibnn as candidates, auto ties gp on
-Branin, Hartmann6 and BraninCurrin and loses clearly on Ackley (10-D), under either scheme.
-A better likelihood on held-out points is not better BO progress, so gp stays the default.
-The choice, the scores and the fit count travel in ``state_``; each fit records them in
-``diagnostics_`` (``choice``, ``scores``, ``scored``).
+What a prediction scores (``metric``): ``"crps"`` (default; minus the continuous ranked
+probability score), ``"lpd"`` (log predictive density) or ``"mse"`` (minus the squared error of
+the mean). Measured in BO (docs/auto.md, ``benchmarks/auto_suite.py``): the log density prefers
+the broad I-BNN where the GP's sharper, sometimes overconfident predictions lead BO further
+(Ackley 10-D, Hartmann6), because it punishes a confident miss quadratically; CRPS punishes it
+linearly and rewards sharpness, and with it ``auto`` follows the GP there.
+
+Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
+held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
+them in ``diagnostics_`` (``choice``, ``scores``, ``scored``).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class AutoSettings(Settings):
     candidates: tuple[str, ...] = ("gp", "ibnn")
     #: per-label setting overrides, e.g. {"gp/paper": {"priors": "paper"}}
     candidate_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: re-score the candidates every ``every`` fits (1: every BO iteration)
+    #: "recent" / "kfold": re-score the candidates every ``every`` fits (1: every BO iteration)
     every: int = 1
-    holdout: Literal["recent", "kfold", "prequential"] = "recent"
+    holdout: Literal["recent", "kfold", "prequential"] = "prequential"
     #: share of the data held out by "recent", at least ``min_holdout`` points
     holdout_fraction: float = 0.2
     min_holdout: int = 3
@@ -59,7 +60,7 @@ class AutoSettings(Settings):
     folds: int = 5
     #: what a prediction scores: "lpd" (log predictive density), "crps" (minus the continuous ranked
     #: probability score) or "mse" (minus the squared error of the mean); higher is better
-    metric: Literal["lpd", "crps", "mse"] = "lpd"
+    metric: Literal["lpd", "crps", "mse"] = "crps"
     #: "prequential": weight kept by the accumulated score per newer point (1: all points count alike)
     forget: float = 1.0
 
