@@ -78,11 +78,11 @@ PROBLEMS = {
 
 #: other settings of ``auto``, measured beside it: method name -> its settings
 VARIANTS: dict[str, dict] = {
-    "auto-preq": {"holdout": "prequential"},
-    "auto-preq-crps": {"holdout": "prequential", "metric": "crps"},
-    "auto-preq-mse": {"holdout": "prequential", "metric": "mse"},
-    "auto-preq-crps-f09": {"holdout": "prequential", "metric": "crps", "forget": 0.9},
-    "auto-preq-crps-f07": {"holdout": "prequential", "metric": "crps", "forget": 0.7},
+    "auto-recent": {"holdout": "recent", "metric": "lpd"},  # auto's default before prequential CRPS
+    "auto-preq": {"metric": "lpd"},
+    "auto-preq-mse": {"metric": "mse"},
+    "auto-preq-crps-f09": {"forget": 0.9},
+    "auto-preq-crps-f07": {"forget": 0.7},
 }
 
 
@@ -306,8 +306,9 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         if run_key(r) not in seen:
             seen.add(run_key(r))
             runs.append(r)
-    all_methods = [m for m in methods() if any(r["method"] == m for r in runs)]
-    candidates = [m for m in all_methods if m != "auto" and m not in VARIANTS]
+    variants = [m for m in methods() if m in VARIANTS and any(r["method"] == m for r in runs)]
+    all_methods = [m for m in methods() if m not in VARIANTS and any(r["method"] == m for r in runs)]
+    candidates = [m for m in all_methods if m != "auto"]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     lines = [
         "# auto across the suite",
@@ -316,7 +317,8 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         "",
         f"Produced by: `{_run_command(runs)}`, then `{command}`",
         "",
-        f"`auto` (candidates: {', '.join(AutoSettings().candidates)}) against each of its candidates, through "
+        f"`auto` (candidates: {', '.join(AutoSettings().candidates)}; held-out points "
+        f"`{AutoSettings().holdout}`, metric `{AutoSettings().metric}`) against each of its candidates, through "
         "bnnbo's ask/tell loop with its default acquisition, q = 1. A seed gives every method the same initial "
         "design. Methods ran interleaved in one process with one torch thread, on a machine shared with other "
         "work, so times are comparable within this document only.",
@@ -327,7 +329,8 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     per_problem: dict[str, dict] = {}
     min_seeds = None
     for p in problems:
-        vals, lower, name = _values([r for r in runs if r["problem"] == p])
+        vals, lower, name = _values([r for r in runs if r["problem"] == p])  # one reference for every row
+        vals = {m: v for m, v in vals.items() if m in all_methods}
         common = sorted(set.intersection(*(set(v) for v in vals.values())))
         if not common or set(vals) != set(all_methods):
             continue
@@ -399,8 +402,46 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         ratio = fit_all["auto"] / sum(fit_all[c] for c in candidates)
         lines += [f"auto's fit time per iteration / ({budget_label})'s: {ratio:.2f}.", ""]
 
+    lines += _variants_section(runs, variants, per_problem)
     lines += _target(mean_rank, significant, fit_all, candidates, provisional, min_seeds)
     return "\n".join(lines)
+
+
+def _variants_section(runs: list[dict], variants: list[str], per_problem: dict) -> list[str]:
+    """Other settings of ``auto`` on the seeds they ran, beside ``auto`` and ``gp`` on the same seeds."""
+    if not variants:
+        return []
+    lines = [
+        "## Other settings of auto",
+        "",
+        "Measured beside the default on some problems and seeds; each row compares with auto and gp "
+        "on the same seeds (not part of the ranks above).",
+        "",
+        *(f"- `{v}`: {json.dumps(VARIANTS[v])}" for v in variants),
+        "",
+        "| problem | method | seeds | mean +- SE | auto, same seeds | gp, same seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in PROBLEMS:
+        rows = [r for r in runs if r["problem"] == p]
+        if not rows:
+            continue
+        vals, _, _ = _values(rows)
+        for v in variants:
+            if v not in vals:
+                continue
+            seeds = sorted(vals[v])
+            cells = []
+            for m in (v, "auto", "gp"):
+                common = [s for s in seeds if s in vals.get(m, {})]
+                if len(common) == len(seeds):
+                    mean, se = _mean_se([vals[m][s] for s in seeds])
+                    cells.append(f"{_fmt(mean)} +- {_fmt(se)}")
+                else:
+                    cells.append("-")
+            lines.append(f"| {p} | {v} | {_ranges(seeds)} | {' | '.join(cells)} |")
+    lines.append("")
+    return lines
 
 
 def _ranges(seeds: list[int]) -> str:
