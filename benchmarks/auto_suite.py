@@ -326,6 +326,29 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     ]
     if not runs:
         return "\n".join([*lines, "No finished runs in the store yet.", ""])
+    commits: dict[str, int] = {}
+    for r in runs:
+        c = r.get("bnnbo_commit") or "unknown"
+        c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+        commits[c] = commits.get(c, 0) + 1
+    lines += [
+        "Rows were made at bnnbo commit(s): "
+        + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
+        + " (+dirty: bnnbo/ or this script had uncommitted changes when the run started).",
+        "",
+    ]
+    renamed: dict[tuple[str, str], int] = {}
+    for r in runs:
+        if r.get("method_as_run", r["method"]) != r["method"]:
+            key = (r["method_as_run"], r["method"])
+            renamed[key] = renamed.get(key, 0) + 1
+    if renamed:
+        moves = "; ".join(f"{n} run(s) stored as `{a}` are shown as `{b}`" for (a, b), n in sorted(renamed.items()))
+        lines += [
+            f"Renamed rows (the settings a row ran with are what its name means today): {moves}. "
+            "The default of `auto` changed after they ran; `method_as_run` in the store keeps the old name.",
+            "",
+        ]
     per_problem: dict[str, dict] = {}
     min_seeds = None
     for p in problems:
