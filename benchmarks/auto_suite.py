@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bnnbo import Optimizer, get_problem
+from bnnbo import Optimizer, get_problem, get_surrogate
 from bnnbo.metrics import progress_trace
 from bnnbo.space import DTYPE
 from bnnbo.surrogates.combined.auto import AutoSettings
@@ -76,9 +76,24 @@ PROBLEMS = {
 }
 
 
+#: other settings of ``auto``, measured beside it: method name -> its settings
+VARIANTS: dict[str, dict] = {
+    "auto-recent": {"holdout": "recent", "metric": "lpd"},  # auto's default before prequential CRPS
+    "auto-preq": {"metric": "lpd"},
+    "auto-preq-mse": {"metric": "mse"},
+    "auto-preq-crps-f09": {"forget": 0.9},
+    "auto-preq-crps-f07": {"forget": 0.7},
+}
+
+
 def methods() -> list[str]:
-    """``auto`` and each of its default candidates, as registered surrogate names."""
-    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates)]
+    """``auto``, each of its default candidates (registered surrogate names), then the variants."""
+    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates), *VARIANTS]
+
+
+def _surrogate(method: str):
+    """What ``Optimizer`` gets for a method: a registered name, or ``auto`` with a variant's settings."""
+    return get_surrogate("auto", **VARIANTS[method]) if method in VARIANTS else method
 
 
 def run_key(row: dict) -> tuple:
@@ -140,7 +155,7 @@ def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            opt = Optimizer.for_problem(problem, method, seed=seed, q=q, n_init=spec.n_init)
+            opt = Optimizer.for_problem(problem, _surrogate(method), seed=seed, q=q, n_init=spec.n_init)
             while opt.n_told < spec.budget:
                 k = min(spec.n_init if opt.n_told < spec.n_init else q, spec.budget - opt.n_told)
                 X = opt.ask(k)
@@ -165,7 +180,7 @@ def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
         acq_seconds=[e.acq_seconds for e in steps],
         wall_seconds=wall,
     )
-    if surrogate_name(method) == "auto":
+    if surrogate_name(method) == "auto" or method in VARIANTS:
         row["auto"] = [_auto_iteration(e.diagnostics) for e in steps]
     return row
 
@@ -291,7 +306,8 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         if run_key(r) not in seen:
             seen.add(run_key(r))
             runs.append(r)
-    all_methods = [m for m in methods() if any(r["method"] == m for r in runs)]
+    variants = [m for m in methods() if m in VARIANTS and any(r["method"] == m for r in runs)]
+    all_methods = [m for m in methods() if m not in VARIANTS and any(r["method"] == m for r in runs)]
     candidates = [m for m in all_methods if m != "auto"]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     lines = [
@@ -301,7 +317,8 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         "",
         f"Produced by: `{_run_command(runs)}`, then `{command}`",
         "",
-        f"`auto` (candidates: {', '.join(AutoSettings().candidates)}) against each of its candidates, through "
+        f"`auto` (candidates: {', '.join(AutoSettings().candidates)}; held-out points "
+        f"`{AutoSettings().holdout}`, metric `{AutoSettings().metric}`) against each of its candidates, through "
         "bnnbo's ask/tell loop with its default acquisition, q = 1. A seed gives every method the same initial "
         "design. Methods ran interleaved in one process with one torch thread, on a machine shared with other "
         "work, so times are comparable within this document only.",
@@ -309,10 +326,34 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     ]
     if not runs:
         return "\n".join([*lines, "No finished runs in the store yet.", ""])
+    commits: dict[str, int] = {}
+    for r in runs:
+        c = r.get("bnnbo_commit") or "unknown"
+        c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+        commits[c] = commits.get(c, 0) + 1
+    lines += [
+        "Rows were made at bnnbo commit(s): "
+        + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
+        + " (+dirty: bnnbo/ or this script had uncommitted changes when the run started).",
+        "",
+    ]
+    renamed: dict[tuple[str, str], int] = {}
+    for r in runs:
+        if r.get("method_as_run", r["method"]) != r["method"]:
+            key = (r["method_as_run"], r["method"])
+            renamed[key] = renamed.get(key, 0) + 1
+    if renamed:
+        moves = "; ".join(f"{n} run(s) stored as `{a}` are shown as `{b}`" for (a, b), n in sorted(renamed.items()))
+        lines += [
+            f"Renamed rows (the settings a row ran with are what its name means today): {moves}. "
+            "The default of `auto` changed after they ran; `method_as_run` in the store keeps the old name.",
+            "",
+        ]
     per_problem: dict[str, dict] = {}
     min_seeds = None
     for p in problems:
-        vals, lower, name = _values([r for r in runs if r["problem"] == p])
+        vals, lower, name = _values([r for r in runs if r["problem"] == p])  # one reference for every row
+        vals = {m: v for m, v in vals.items() if m in all_methods}
         common = sorted(set.intersection(*(set(v) for v in vals.values())))
         if not common or set(vals) != set(all_methods):
             continue
@@ -384,8 +425,46 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         ratio = fit_all["auto"] / sum(fit_all[c] for c in candidates)
         lines += [f"auto's fit time per iteration / ({budget_label})'s: {ratio:.2f}.", ""]
 
+    lines += _variants_section(runs, variants, per_problem)
     lines += _target(mean_rank, significant, fit_all, candidates, provisional, min_seeds)
     return "\n".join(lines)
+
+
+def _variants_section(runs: list[dict], variants: list[str], per_problem: dict) -> list[str]:
+    """Other settings of ``auto`` on the seeds they ran, beside ``auto`` and ``gp`` on the same seeds."""
+    if not variants:
+        return []
+    lines = [
+        "## Other settings of auto",
+        "",
+        "Measured beside the default on some problems and seeds; each row compares with auto and gp "
+        "on the same seeds (not part of the ranks above).",
+        "",
+        *(f"- `{v}`: {json.dumps(VARIANTS[v])}" for v in variants),
+        "",
+        "| problem | method | seeds | mean +- SE | auto, same seeds | gp, same seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in PROBLEMS:
+        rows = [r for r in runs if r["problem"] == p]
+        if not rows:
+            continue
+        vals, _, _ = _values(rows)
+        for v in variants:
+            if v not in vals:
+                continue
+            seeds = sorted(vals[v])
+            cells = []
+            for m in (v, "auto", "gp"):
+                common = [s for s in seeds if s in vals.get(m, {})]
+                if len(common) == len(seeds):
+                    mean, se = _mean_se([vals[m][s] for s in seeds])
+                    cells.append(f"{_fmt(mean)} +- {_fmt(se)}")
+                else:
+                    cells.append("-")
+            lines.append(f"| {p} | {v} | {_ranges(seeds)} | {' | '.join(cells)} |")
+    lines.append("")
+    return lines
 
 
 def _ranges(seeds: list[int]) -> str:

@@ -57,3 +57,19 @@ def test_ranks_share_ties(suite):
     mod = suite
     assert mod._ranks({"a": 1.0, "b": 1.0, "c": 0.5}, lower=True) == {"c": 1, "a": 2.5, "b": 2.5}
     assert mod._ranks({"a": 1.0, "b": 2.0}, lower=False) == {"b": 1, "a": 2}
+
+
+def test_a_variant_runs_with_its_settings_and_stays_out_of_the_ranks(suite, tmp_path):
+    store, doc = tmp_path / "auto_suite.jsonl", tmp_path / "auto.md"
+    args = ["--problems", "branin", "--seeds", "0", "--store", str(store)]
+    suite.main(["run", *args, "--methods", "auto,gp,ibnn,auto-recent"])
+    rows = {r["method"]: r for r in map(json.loads, store.read_text().splitlines())}
+    assert rows["auto-recent"]["status"] == "ok" and "auto" in rows["auto-recent"]
+    assert {it["scored"] for it in rows["auto-recent"]["auto"]} == {True}
+    suite.main(["doc", "--store", str(store), "--out", str(doc)])
+    text = doc.read_text()
+    ranks = text.split("## Mean rank across problems")[1].split("## Per problem")[0]
+    assert "| auto |" in ranks and "auto-recent" not in ranks
+    assert "## Other settings of auto" in text
+    assert '- `auto-recent`: {"holdout": "recent", "metric": "lpd"}' in text
+    assert "| branin | auto-recent | 0 |" in text

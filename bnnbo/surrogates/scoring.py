@@ -8,7 +8,10 @@ standard deviation, so numbers compare across problems:
 
 * ``nll``: mean negative log predictive density (lower is better);
 * ``rmse``: root mean squared error of the mean, in training standard deviations;
-* ``coverage[p]``: fraction of test values inside the central ``p`` interval (ideal: ``p``).
+* ``coverage[p]``: fraction of test values inside the central ``p`` interval (ideal: ``p``);
+* ``crps``: mean continuous ranked probability score of the Gaussian marginal, in training
+  standard deviations (lower is better; unlike ``nll`` it grows linearly, not quadratically, with
+  an overconfident model's error).
 """
 
 from __future__ import annotations
@@ -59,16 +62,23 @@ def gaussian_scores(
     """Scores of ``n x m`` predictive means/variances against ``n x m`` values, per objective.
 
     ``center`` and ``scale`` (``m``) standardise y. Returns lists of length ``m``:
-    ``nll``, ``rmse`` and ``coverage`` (``{level: [m values]}``)."""
+    ``nll``, ``rmse``, ``crps`` and ``coverage`` (``{level: [m values]}``)."""
     mu, y = (mean - center) / scale, (Y - center) / scale
     var = (var / scale**2).clamp_min(_VAR_FLOOR)
     z = (y - mu) / var.sqrt()
     nll = 0.5 * (math.log(2 * math.pi) + var.log() + z**2)
+    pdf = torch.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
+    crps = var.sqrt() * (z * (2 * torch.special.ndtr(z) - 1) + 2 * pdf - 1 / math.sqrt(math.pi))
     cover = {}
     for p in levels:
         half = torch.special.ndtri(torch.tensor((1 + p) / 2, dtype=DTYPE))
         cover[p] = (z.abs() <= half).to(DTYPE).mean(0).tolist()
-    return {"nll": nll.mean(0).tolist(), "rmse": ((y - mu) ** 2).mean(0).sqrt().tolist(), "coverage": cover}
+    return {
+        "nll": nll.mean(0).tolist(),
+        "rmse": ((y - mu) ** 2).mean(0).sqrt().tolist(),
+        "crps": crps.mean(0).tolist(),
+        "coverage": cover,
+    }
 
 
 def score(model: Model, X: Tensor, Y: Tensor, Y_train: Tensor, levels=LEVELS) -> dict[str, Any]:

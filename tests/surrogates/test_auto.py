@@ -37,7 +37,7 @@ def test_chooses_the_clearly_better_candidate(holdout, seed):
 
 
 def test_rescores_every_k_fits_and_carries_state():
-    auto = get_surrogate("auto", every=3)
+    auto = get_surrogate("auto", holdout="recent", every=3)
     X, Y = toy_data(n=20)
     state, scored = None, []
     for k in range(5):
@@ -89,7 +89,8 @@ def test_failing_candidate_is_recorded_not_fatal():
         ({"candidates": ["gp", "gpx"]}, UnknownNameError, "auto: candidate 'gpx': unknown surrogate 'gpx'"),
         ({"candidate_settings": {"dkl": {}}}, ConfigError, r"candidate_settings for \['dkl'\]"),
         ({"every": 0}, ConfigError, "every >= 1"),
-        ({"holdout": "last"}, ConfigError, "expected 'recent' or 'kfold'"),
+        ({"holdout": "last"}, ConfigError, "expected 'recent' or 'kfold' or 'prequential'"),
+        ({"forget": 0.0}, ConfigError, r"forget must be in \(0, 1\], got 0.0"),
         ({"holdout_fraction": 1.5}, ConfigError, r"holdout_fraction must be in \(0, 1\), got 1.5"),
     ],
 )
@@ -113,3 +114,88 @@ def test_bo_end_to_end_records_choices(problem):
     assert len(r.diagnostics) == 2
     for d in r.diagnostics:
         assert d["choice"] in ("gp", "ibnn") and set(d["scores"]) == {"gp", "ibnn"}
+
+
+def _counting(auto):
+    """Wrap every member's fit to count calls per label."""
+    calls = {label: 0 for label in auto.members}
+    for label, sur in auto.members.items():
+        fit = sur.fit
+
+        def counted(*args, _label=label, _fit=fit, **kwargs):
+            calls[_label] += 1
+            return _fit(*args, **kwargs)
+
+        sur.fit = counted
+    return calls
+
+
+@pytest.mark.parametrize("forget, metric", [(1.0, "lpd"), (0.5, "lpd"), (0.5, "crps"), (1.0, "mse")])
+def test_prequential_scores_are_the_new_points_scores(forget, metric):
+    X, Y = toy_data(n=20)
+    auto = get_surrogate("auto", holdout="prequential", forget=forget, metric=metric)
+    calls = _counting(auto)
+    auto.fit(X[:12], Y[:12], seed=0)
+    seeded = {c: auto.state_["totals"][c][0] for c in ("gp", "ibnn")}
+    assert calls == {"gp": 2, "ibnn": 2}  # the "recent" seeding once, then the fit on all points
+    assert auto.diagnostics_["new_points"] == 0
+    models = dict(auto._last[2])
+    auto.fit(X[:15], Y[:15], seed=1, state=auto.state_)
+    assert calls == {"gp": 3, "ibnn": 3}  # one fit per candidate per iteration from then on
+    assert auto.diagnostics_["new_points"] == 3
+    weight = 1 + forget + forget**2
+    for c in ("gp", "ibnn"):
+        sc = score(models[c], X[12:15], Y[12:15], Y[:12])
+        per_point = {"lpd": -sc["nll"][0], "crps": -sc["crps"][0], "mse": -(sc["rmse"][0] ** 2)}[metric]
+        want_sum = forget**3 * seeded[c] + per_point * weight
+        want_w = forget**3 + weight
+        got_sum, got_w = auto.state_["totals"][c]
+        assert got_sum == pytest.approx(want_sum, rel=1e-12) and got_w == pytest.approx(want_w, rel=1e-12)
+        assert auto.diagnostics_["scores"][c] == pytest.approx(want_sum / want_w, rel=1e-12)
+    best = max(("gp", "ibnn"), key=lambda c: auto.diagnostics_["scores"][c])
+    assert auto.diagnostics_["choice"] == best
+
+
+def test_prequential_picks_the_model_that_predicts_where_bo_goes():
+    X, Y, Xt, Yt = _matern_draw(60, 0, 0)
+    auto = get_surrogate("auto", candidates=["ibnn", "gp"], holdout="prequential")
+    state = None
+    for n in range(20, 61, 4):
+        auto.fit(X[:n], Y[:n], seed=n, state=state)
+        state = auto.state_
+    assert auto.diagnostics_["choice"] == "gp"
+    assert state["totals"]["gp"][1] == pytest.approx(1 + 40)  # the seed, then 40 predicted points
+
+
+def test_prequential_resume_and_unrelated_data_do_not_invent_scores():
+    X, Y = toy_data(n=20)
+    auto = get_surrogate("auto", holdout="prequential")
+    auto.fit(X[:12], Y[:12], seed=0)
+    auto.fit(X[:14], Y[:14], seed=1, state=auto.state_)
+    state = auto.state_
+    # a new process: the models are gone, so the next fit keeps the accumulated scores
+    fresh = get_surrogate("auto", holdout="prequential")
+    calls = _counting(fresh)
+    fresh.fit(X[:16], Y[:16], seed=2, state=state)
+    assert calls == {"gp": 1, "ibnn": 1}
+    assert fresh.state_["totals"] == state["totals"] and fresh.diagnostics_["new_points"] == 0
+    # data that do not extend the last fit's (another run's points) are not scored either
+    fresh.fit(X[4:20], Y[4:20], seed=3, state=fresh.state_)
+    assert fresh.state_["totals"] == state["totals"]
+
+
+def test_crps_of_a_gaussian_matches_its_integral():
+    """CRPS = integral of (F(t) - 1{t >= y})^2 dt, checked by quadrature for a few z."""
+    from bnnbo.surrogates.scoring import gaussian_scores
+
+    mean = torch.tensor([[0.3], [0.3], [-1.0]], dtype=torch.float64)
+    var = torch.tensor([[0.25], [0.25], [4.0]], dtype=torch.float64)
+    y = torch.tensor([[0.3], [2.0], [0.5]], dtype=torch.float64)
+    t = torch.linspace(-30, 30, 600001, dtype=torch.float64)
+    want = []
+    for mu, v, obs in zip(mean[:, 0], var[:, 0], y[:, 0]):
+        F = torch.special.ndtr((t - mu) / v.sqrt())
+        want.append(torch.trapezoid((F - (t >= obs).double()) ** 2, t).item())
+    for i in range(3):
+        got = gaussian_scores(mean[i : i + 1], var[i : i + 1], y[i : i + 1], torch.zeros(1), torch.ones(1))["crps"][0]
+        assert got == pytest.approx(want[i], rel=1e-4)  # the quadrature step at the jump

@@ -1,24 +1,32 @@
-"""Automatic surrogate choice by held-out predictive log-likelihood.
+"""Automatic surrogate choice by how well each candidate predicted the points BO chose.
 
-Every ``every`` fits, each candidate is fitted on part of the data and scored on the rest with
-``bnnbo.surrogates.scoring.score`` (the same code as ``bnnbo assess``); the candidate with the highest mean
-held-out log predictive density is then fitted on all the data and used until the next scoring.
+Each candidate is scored on points it had not seen with ``bnnbo.surrogates.scoring.score`` (the
+same code as ``bnnbo assess``) and the best-scoring one serves the acquisition.
 
-Held-out points (``holdout``):
+Which points (``holdout``):
 
-* ``"recent"`` (default): the most recent ``max(min_holdout, ceil(holdout_fraction * n))``
-  points. BO data arrive in order, so this is a forecast test: predict the points the
-  acquisition chose next from the data before them, in the region BO is now searching. It
-  costs one extra fit per candidate (k-fold costs ``folds``), which matters for BNNs.
-* ``"kfold"``: ``folds``-fold cross-validation over a seeded permutation; uses every point,
-  ignores their order, costs ``folds`` fits per candidate.
+* ``"prequential"`` (default): every candidate is fitted on all the data at every fit
+  (warm-started from its own previous fit) and scored, at the next fit, on the points BO
+  acquired since, under the model that was fitted before they were chosen. Scores accumulate
+  over the run (older points discounted by ``forget`` per point), so the choice rests on every
+  prediction the candidates made where BO went, at one fit per candidate per iteration and no
+  extra fit. The first fit (or the first after a resume in a new process, when the previous
+  models are gone) seeds the scores with ``"recent"``.
+* ``"recent"``: every ``every`` fits, the most recent ``max(min_holdout, ceil(holdout_fraction *
+  n))`` points are held out, each candidate is fitted cold on the rest and scored, and the best
+  is fitted on all the data: one extra fit per candidate.
+* ``"kfold"``: ``folds``-fold cross-validation over a seeded permutation; ignores the order.
 
-Scoring fits start from no saved state, so a warm start cannot leak the held-out points.
-Measured in BO (docs/surrogate-quality.md): with gp and ibnn as candidates, auto ties gp on
-Branin, Hartmann6 and BraninCurrin and loses clearly on Ackley (10-D), under either scheme.
-A better likelihood on held-out points is not better BO progress, so gp stays the default.
-The choice, the scores and the fit count travel in ``state_``; each fit records them in
-``diagnostics_`` (``choice``, ``scores``, ``scored``).
+What a prediction scores (``metric``): ``"crps"`` (default; minus the continuous ranked
+probability score), ``"lpd"`` (log predictive density) or ``"mse"`` (minus the squared error of
+the mean). Measured in BO (docs/auto.md, ``benchmarks/auto_suite.py``): the log density prefers
+the broad I-BNN where the GP's sharper, sometimes overconfident predictions lead BO further
+(Ackley 10-D, Hartmann6), because it punishes a confident miss quadratically; CRPS punishes it
+linearly and rewards sharpness, and with it ``auto`` follows the GP there.
+
+Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
+held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
+them in ``diagnostics_`` (``choice``, ``scores``, ``scored``).
 """
 
 from __future__ import annotations
@@ -42,14 +50,19 @@ class AutoSettings(Settings):
     candidates: tuple[str, ...] = ("gp", "ibnn")
     #: per-label setting overrides, e.g. {"gp/paper": {"priors": "paper"}}
     candidate_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: re-score the candidates every ``every`` fits (1: every BO iteration)
+    #: "recent" / "kfold": re-score the candidates every ``every`` fits (1: every BO iteration)
     every: int = 1
-    holdout: Literal["recent", "kfold"] = "recent"
+    holdout: Literal["recent", "kfold", "prequential"] = "prequential"
     #: share of the data held out by "recent", at least ``min_holdout`` points
     holdout_fraction: float = 0.2
     min_holdout: int = 3
     #: folds of "kfold"
     folds: int = 5
+    #: what a prediction scores: "lpd" (log predictive density), "crps" (minus the continuous ranked
+    #: probability score) or "mse" (minus the squared error of the mean); higher is better
+    metric: Literal["lpd", "crps", "mse"] = "crps"
+    #: "prequential": weight kept by the accumulated score per newer point (1: all points count alike)
+    forget: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -66,6 +79,8 @@ class AutoSettings(Settings):
                 f"every >= 1, min_holdout >= 1 and folds >= 2 expected, got "
                 f"{self.every}, {self.min_holdout}, {self.folds}"
             )
+        if not 0 < self.forget <= 1:
+            raise ConfigError(f"forget must be in (0, 1], got {self.forget}")
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -80,6 +95,9 @@ class AutoSurrogate(Surrogate):
         super().__init__(settings, **overrides)
         s: AutoSettings = self.settings
         self.members = {c: self._make(c) for c in s.candidates}
+        # "prequential": the data and every candidate's model of the last fit, in memory only
+        # (a model cannot go into a state file; a resumed run re-seeds its next update)
+        self._last: tuple[Tensor, Tensor, dict[str, Model]] | None = None
 
     def _make(self, label: str) -> Surrogate:
         from bnnbo.surrogates import get_surrogate  # the registry imports this module lazily
@@ -92,6 +110,8 @@ class AutoSurrogate(Surrogate):
     def _fit(self, X: Tensor, Y: Tensor, *, seed: int, state: Any) -> Model:
         s: AutoSettings = self.settings
         state = state if isinstance(state, dict) else {}
+        if s.holdout == "prequential":
+            return self._fit_prequential(X, Y, seed, state)
         fits, choice, scores = state.get("fits", 0), state.get("choice"), state.get("scores", {})
         scored = choice not in self.members or fits % s.every == 0
         errors: dict[str, str] = {}
@@ -117,6 +137,72 @@ class AutoSurrogate(Surrogate):
             self.diagnostics_["errors"] = errors
         return model
 
+    def _fit_prequential(self, X: Tensor, Y: Tensor, seed: int, state: dict) -> Model:
+        s: AutoSettings = self.settings
+        totals = dict(state.get("totals", {}))  # label -> [discounted sum of log densities, weight]
+        errors: dict[str, str] = {}
+        new = self._new_points(X, Y)
+        if new is None and not totals:  # nothing predicted yet: seed with the recent hold-out
+            seeded, errors = self.score_candidates(X, Y, seed)
+            totals = {c: [v, 1.0] for c, v in seeded.items() if v is not None}
+        elif new is not None:
+            prev_X, prev_Y, models = self._last  # type: ignore[misc]
+            k = X.shape[0] - prev_X.shape[0]
+            decay = s.forget**k
+            weight = sum(s.forget**j for j in range(k))
+            for label, model in models.items():
+                try:
+                    lpd = _value(score(model, X[new], Y[new], prev_Y), s.metric)
+                except Exception as exc:  # noqa: BLE001 -- a failed prediction drops only this candidate
+                    errors[label] = f"{type(exc).__name__}: {exc}"
+                    continue
+                old_sum, old_w = totals.get(label, [0.0, 0.0])
+                totals[label] = [decay * old_sum + lpd * weight, decay * old_w + weight]
+        states = dict(state.get("states", {}))
+        models: dict[str, Model] = {}
+        for label, sur in self.members.items():
+            try:
+                models[label] = sur.fit(X, Y, seed=seed, state=states.get(label))
+                states[label] = sur.state_
+            except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
+                errors[label] = f"{type(exc).__name__}: {exc}"
+        self._last = (X.clone(), Y.clone(), models)
+        scores: dict[str, float | None] = {
+            c: (totals[c][0] / totals[c][1] if c in totals and c in models and totals[c][1] > 0 else None)
+            for c in self.members
+        }
+        finite = {c: v for c, v in scores.items() if v is not None}
+        if not finite:
+            if not models:
+                raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
+            finite = {c: -math.inf for c in models}  # fitted but never scored: keep candidate order
+        choice = max(finite, key=finite.get)  # type: ignore[arg-type]
+        fits = state.get("fits", 0)
+        self.state_ = {"fits": fits + 1, "choice": choice, "scores": scores, "totals": totals, "states": states}
+        self.diagnostics_ = {
+            "choice": choice,
+            "scores": scores,
+            "scored": True,
+            "holdout": "prequential",
+            "new_points": 0 if new is None else new.stop - new.start,
+            "fit": dict(self.members[choice].diagnostics_),
+        }
+        if errors:
+            self.diagnostics_["errors"] = errors
+        return models[choice]
+
+    def _new_points(self, X: Tensor, Y: Tensor) -> slice | None:
+        """The rows added since the last fit, when the data extend the last fit's data."""
+        if self._last is None:
+            return None
+        prev_X, prev_Y, models = self._last
+        n = prev_X.shape[0]
+        if not models or X.shape[0] <= n or X.shape[1] != prev_X.shape[1] or Y.shape[1] != prev_Y.shape[1]:
+            return None
+        if not (torch.equal(X[:n], prev_X) and torch.equal(Y[:n], prev_Y)):
+            return None
+        return slice(n, X.shape[0])
+
     def score_candidates(self, X: Tensor, Y: Tensor, seed: int) -> tuple[dict[str, float | None], dict[str, str]]:
         """Mean held-out log predictive density per candidate (None if it failed) and errors."""
         splits = self.splits(X.shape[0], seed)
@@ -127,8 +213,7 @@ class AutoSurrogate(Surrogate):
                 total = 0.0
                 for train, test in splits:
                     model = sur.fit(X[train], Y[train], seed=seed)
-                    nll = score(model, X[test], Y[test], Y[train])["nll"]
-                    total += -sum(nll) / len(nll) * len(test)
+                    total += _value(score(model, X[test], Y[test], Y[train]), self.settings.metric) * len(test)
                 scores[label] = total / sum(len(t) for _, t in splits)
             except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
                 scores[label], errors[label] = None, f"{type(exc).__name__}: {exc}"
@@ -137,7 +222,7 @@ class AutoSurrogate(Surrogate):
     def splits(self, n: int, seed: int) -> list[tuple[Tensor, Tensor]]:
         """(train, test) index pairs of the held-out scheme for ``n`` points."""
         s: AutoSettings = self.settings
-        if s.holdout == "recent":
+        if s.holdout in ("recent", "prequential"):  # prequential seeds its scores with "recent"
             h = min(max(s.min_holdout, math.ceil(s.holdout_fraction * n)), n - 2)
             if h < 1:
                 raise SurrogateError(f"auto: {n} points are too few to hold any out")
@@ -149,3 +234,14 @@ class AutoSurrogate(Surrogate):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         folds = perm.tensor_split(k)
         return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
+
+
+def _value(scores: dict[str, Any], metric: str) -> float:
+    """A candidate's score on some points, higher is better: the mean over objectives of the
+    mean over points (``mse``: the mean squared error, so that it adds up over points)."""
+    per_objective = {
+        "lpd": [-v for v in scores["nll"]],
+        "crps": [-v for v in scores["crps"]],
+        "mse": [-(v**2) for v in scores["rmse"]],
+    }[metric]
+    return sum(per_objective) / len(per_objective)
