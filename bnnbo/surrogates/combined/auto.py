@@ -146,18 +146,18 @@ class AutoSurrogate(Surrogate):
             seeded, errors = self.score_candidates(X, Y, seed)
             totals = {c: [v, 1.0] for c, v in seeded.items() if v is not None}
         elif new is not None:
-            prev_X, prev_Y, models = self._last  # type: ignore[misc]
+            prev_X, prev_Y, prev_models = self._last  # type: ignore[misc]
             k = X.shape[0] - prev_X.shape[0]
             decay = s.forget**k
             weight = sum(s.forget**j for j in range(k))
-            for label, model in models.items():
+            for label, model in prev_models.items():
                 try:
-                    lpd = _value(score(model, X[new], Y[new], prev_Y), s.metric)
+                    value = _value(score(model, X[new], Y[new], prev_Y), s.metric)
                 except Exception as exc:  # noqa: BLE001 -- a failed prediction drops only this candidate
                     errors[label] = f"{type(exc).__name__}: {exc}"
                     continue
                 old_sum, old_w = totals.get(label, [0.0, 0.0])
-                totals[label] = [decay * old_sum + lpd * weight, decay * old_w + weight]
+                totals[label] = [decay * old_sum + value * weight, decay * old_w + weight]
         states = dict(state.get("states", {}))
         models: dict[str, Model] = {}
         for label, sur in self.members.items():
