@@ -24,6 +24,8 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
 * ``today``: main at commit 1e0a1b3, before the two-stage search (``new`` with
   ``SampleModel.coarse_samples = None``: every evaluation on all MC samples);
 * ``mcK``: the new path with K MC samples;
+* ``iK``: the new path with the polish capped at K L-BFGS-B iterations
+  (``SampleModel.polish_maxiter``);
 * ``cK`` / ``cKpJ``: the two-stage search, K networks in the optimiser's first stage and J
   (default ``posterior.POLISHED_RESTARTS``) restarts polished on all networks, as before the
   second round (baseline with every evaluation, the first stage rerun after a failed line search).
@@ -58,7 +60,7 @@ from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acq
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
 from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
-from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISHED_RESTARTS, SampleModel
+from bnnbo.surrogates.posterior import COARSE_SAMPLES, POLISH_MAXITER, POLISHED_RESTARTS, SampleModel
 
 from warm_fit_quality import settings
 
@@ -128,8 +130,11 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         coarse, _, polished = path[1:].partition("p") if path[0] == "c" else ("", "", "")
         model.coarse_samples = None if path in ("old", "today") else int(coarse) if coarse else COARSE_SAMPLES
         model.polished_restarts = int(polished) if polished else POLISHED_RESTARTS
-        # everything but "new" is the search as it was before the baseline was cached
-        model.baseline_once, model.retry_coarse = path == "new", path != "new"
+        model.polish_maxiter = int(path[1:]) if path[0] == "i" else POLISH_MAXITER
+        # everything but "new" ("iK": new, polish capped) is the search as it was before the
+        # baseline was cached
+        now = path == "new" or path[0] == "i"
+        model.baseline_once, model.retry_coarse = now, not now
     kwargs = {"num_samples": 128} if path == "old" else {}
     if path.startswith("mc"):
         kwargs["num_samples"] = int(path[2:])
@@ -156,7 +161,7 @@ def one_path(model, space, U, Y, q, seed, path, clock) -> dict:
         }
     if isinstance(model, SampleModel):
         model.fast_draws, model.coarse_samples = True, COARSE_SAMPLES
-        model.polished_restarts = POLISHED_RESTARTS
+        model.polished_restarts, model.polish_maxiter = POLISHED_RESTARTS, POLISH_MAXITER
         model.baseline_once, model.retry_coarse = True, False
     with torch.no_grad():
         out["value"] = float(reference_acquisition(model, U, Y, seed)(cand.unsqueeze(0)))
@@ -360,7 +365,8 @@ def main() -> None:
         help="for sample-based surrogates: new, prev (the defaults before round two: PREVIOUS), "
         "prev3 (the fitting code before round three: PREVIOUS3), variant (a fit with --variant), today, old, "
         "mcK (new with K MC samples), "
-        "cK or cKpJ (new with K networks in the first stage, J restarts polished)",
+        "cK or cKpJ (new with K networks in the first stage, J restarts polished), "
+        "iK (new with the polish capped at K L-BFGS-B iterations)",
     )
     ap.add_argument("--variant", default="", help="settings of the 'variant' path's fit, e.g. pretrain_steps=0")
     ap.add_argument("--base", default="prev", help="the path the others are compared with")
@@ -401,8 +407,9 @@ def main() -> None:
         if p not in ("new", "old", "today", "prev", "prev3", "variant")
         and not (p[:2] == "mc" and p[2:].isdigit())
         and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
+        and not (p[:1] == "i" and p[1:].isdigit())
     }:
-        ap.error(f"unknown path {bad!r}; expected 'new', 'prev', 'prev3', 'today', 'old', 'mcK', 'cK' or 'cKpJ'")
+        ap.error(f"unknown path {bad!r}; expected 'new', 'prev', 'prev3', 'today', 'old', 'mcK', 'cK', 'cKpJ' or 'iK'")
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)
     for bad in set(args.dims) - set(PROBLEMS):
         ap.error(f"no problem for dimension {bad}; expected some of {sorted(PROBLEMS)}")

@@ -358,6 +358,8 @@ def _optimize_two_stage(
         polished = int(getattr(acq.model, "polished_restarts"))
         best = acq(starts).topk(min(polished, starts.shape[0])).indices
     polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
+    if (cap := getattr(acq.model, "polish_maxiter", None)) is not None:
+        polish["maxiter"] = min(polish["maxiter"], int(cap))
     cands, _ = optimize_acqf(
         acq,
         bounds=bounds,

@@ -41,6 +41,8 @@ ACQUISITION_SAMPLES = 128
 #: sample-based surrogate"); ``SampleModel.coarse_samples = None`` gives the one-stage search
 COARSE_SAMPLES = 16
 POLISHED_RESTARTS = 2
+#: L-BFGS-B iterations of that polish at most (None: the optimiser preset's maxiter)
+POLISH_MAXITER: int | None = None
 
 
 class SampleModel(Model):
@@ -80,6 +82,8 @@ class SampleModel(Model):
         self.coarse_samples: int | None = COARSE_SAMPLES
         #: restarts polished on all networks after that stage
         self.polished_restarts: int = POLISHED_RESTARTS
+        #: L-BFGS-B iterations of the polish at most (None: the preset's maxiter)
+        self.polish_maxiter: int | None = POLISH_MAXITER
         #: qLogNEI computes each network's best value over the baseline once, not at every
         #: evaluation (False: recomputed with the candidates, as before; same values)
         self.baseline_once = True

@@ -227,6 +227,35 @@ def test_the_optimiser_searches_on_a_few_networks_then_polishes_on_all(monkeypat
     assert polished >= starts.max()  # polishing never loses the best start's value
 
 
+def test_polish_maxiter_caps_only_the_polish(monkeypatch):
+    """``SampleModel.polish_maxiter`` (None by default: the preset's maxiter) caps the polish's
+    L-BFGS-B iterations and leaves the first stage's alone."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    assert model.polish_maxiter is posterior.POLISH_MAXITER is None
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30)
+    maxiters = []
+
+    def spy(acq, **kwargs):
+        maxiters.append(kwargs["options"]["maxiter"])
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    for cap in (None, 5, 100):
+        model.polish_maxiter = cap
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=2)
+        acquisition.optimize_acquisition(acq, space, 2, preset, "proper")
+    assert maxiters == [30, 30, 30, 5, 30, 30]  # (first stage, polish) per cap; never above the preset's
+
+
 def test_the_first_stage_is_not_rerun_when_a_line_search_fails(monkeypatch):
     """BoTorch reruns a search from new raw samples when any restart's L-BFGS-B stops
     abnormally; the first stage's optima are only the polish's starting points."""
