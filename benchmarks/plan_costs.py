@@ -12,6 +12,13 @@ cell, so a stopped measurement keeps the cells it finished.
     python benchmarks/plan_costs.py configs/demo.toml [configs/paper/hartmann.toml ...]
         [--out bnnbo/data/costs.json] [--threads 1] [--only-low] [--no-warmup] [--surrogates gp,ibnn]
 
+``--from-store DB`` measures nothing: it takes each cell's costs from the model steps its runs
+already stored in DB (their recorded fit and acquisition seconds, under the load they ran
+with), for every cell of the given studies that has such runs under today's settings; the
+problems' evaluation costs are still timed.
+
+    python benchmarks/plan_costs.py --from-store campaign.db configs/paper/branin.toml
+
 Run it on the machine the estimates are for, as quiet as you can make it (the estimate is only
 as good as these timings); single-threaded by default, as `bnnbo demo`'s workers run.
 """
@@ -30,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bnnbo.executors import set_threads
-from bnnbo.plan import CostTable, problem_key, run_work
+from bnnbo.plan import CostTable, matching_runs, problem_key, run_work, stored_costs, stored_runs
 from bnnbo.problems import get_problem
 from bnnbo.runner import run_step
 from bnnbo.study import load_study
@@ -117,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip each surrogate's unrecorded first step (for slow fits: the first cell then "
         "includes the process's one-off setup)",
     )
+    p.add_argument(
+        "--from-store",
+        default=None,
+        metavar="DB",
+        help="take the cells' costs from the runs stored in DB (SQLite file or URL) instead of measuring",
+    )
     args = p.parse_args(argv)
     set_threads(args.threads)
     out = Path(args.out)
@@ -145,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.studies:
         study = load_study(path)
         seen = set()
+        own: dict = {}
+        if args.from_store:
+            specs = study.cells()
+            matching = matching_runs(stored_runs(args.from_store, study), specs)
+            own = stored_costs(args.from_store, matching) if matching else {}
+            if not own:
+                print(f"{path}: no stored model steps under today's settings in {args.from_store}", flush=True)
         for spec in study.cells():
             if spec.seed != study.seeds[0] or (wanted and spec.surrogate not in wanted):
                 continue
@@ -153,18 +173,29 @@ def main(argv: list[str] | None = None) -> int:
             if pk not in seen:
                 evals[pk] = eval_cost(problem)
                 seen.add(pk)
-            if spec.surrogate_name not in warmed and not args.no_warmup:  # first calls of a process pay one-off setup
-                measure_pair(spec, spec.n_init, evals[pk])
-                warmed.add(spec.surrogate_name)
-            entry = measure_cell(spec, problem.space.dim, problem.num_objectives, evals[pk], args.only_low)
+            if args.from_store:
+                if (spec.problem, spec.surrogate) not in own:
+                    continue
+                entry = {
+                    **CostTable.cell_key(spec, problem.space.dim, problem.num_objectives),
+                    "label": f"{spec.study}/{spec.problem}/{spec.surrogate}",
+                    **own[(spec.problem, spec.surrogate)],
+                    "source": f"stored runs ({args.from_store})",
+                    "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                }
+            else:
+                if spec.surrogate_name not in warmed and not args.no_warmup:  # first calls pay one-off setup
+                    measure_pair(spec, spec.n_init, evals[pk])
+                    warmed.add(spec.surrogate_name)
+                entry = measure_cell(spec, problem.space.dim, problem.num_objectives, evals[pk], args.only_low)
             key = {k: entry[k] for k in CostTable.cell_key(spec, 0, 0)}
             cells = [c for c in cells if any(c.get(k) != v for k, v in key.items())] + [entry]
             table["cells"] = cells
             save(out, table)
             pts = ", ".join(
                 f"n={q['n']}{' cold' if q['cold'] else ''}: fit {q['fit']:.3g} s acq {q['acq']:.3g} s"
-                for q in entry["points"]
-            )
+                for q in entry["points"][: 4 if args.from_store else None]
+            ) + (f" ... ({len(entry['points'])} steps)" if args.from_store else "")
             print(f"{entry['label']}: overhead {entry['overhead']:.3g} s; {pts}", flush=True)
     save(out, table)
     print(f"wrote {out} ({len(cells)} cells, {len(evals)} problems)")

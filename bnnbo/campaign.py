@@ -153,7 +153,9 @@ def plan_table(rows, title: str):
 
 
 def _approx(plan) -> str:
-    n = sum(1 for c in plan.cells if c.evaluations and c.cost_source != "measured")
+    from bnnbo.plan import MEASURED
+
+    n = sum(1 for c in plan.cells if c.evaluations and c.cost_source not in MEASURED)
     return f"{n} cell(s) with borrowed or no costs" if n else ""
 
 

@@ -16,6 +16,11 @@ Cost model, per cell (surrogate settings x problem dimension/objectives x acquis
 - plus per step a fixed overhead (rebuilding the optimiser, state (un)pickling) and the
   problem's seconds per evaluation times the points evaluated.
 
+With a store, a cell whose runs already took model steps under today's settings is costed from
+those steps' own recorded fit / acquisition seconds instead (``stored_costs``: the machine and
+load the study actually runs under; source "stored runs"), and ``plan_costs.py --from-store``
+writes such cells into the table for other studies to borrow.
+
 A cell without its own measurement borrows the nearest measured one of the same surrogate
 (same settings first, then any) and is marked approximate; with none, its time is unknown and
 the total is a lower bound. Wall time with ``W`` workers: ``max(total / W, longest run)``.
@@ -36,6 +41,8 @@ from bnnbo.errors import ConfigError
 from bnnbo.study import RunSpec, Study
 
 COSTS_FILE = "data/costs.json"
+STORED = "stored runs"  # a cell costed from its own stored steps
+MEASURED = ("measured", STORED)
 
 
 def settings_key(resolved: dict[str, Any]) -> str:
@@ -188,7 +195,7 @@ class CellPlan:
     acquisitions: int = 0
     seconds: float | None = 0.0  # None: no measured cost for this cell
     longest_run: float = 0.0
-    cost_source: str = "measured"
+    cost_source: str = "measured"  # or STORED, "approx. (...)", "none"
     changed: int = 0  # stored runs whose settings differ (they restart)
 
 
@@ -239,8 +246,8 @@ def _problem_facts(study: Study) -> dict[str, tuple[int, int]]:
     return out
 
 
-def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, int, bool]]:
-    """cell -> (stored spec, evaluations stored, has a surrogate state); read-only."""
+def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, int, bool, int]]:
+    """cell -> (stored spec, evaluations stored, has a surrogate state, run id); read-only."""
     from bnnbo.storage import Store, sqlite_path
 
     path = sqlite_path(url)
@@ -252,7 +259,61 @@ def stored_runs(url, study: Study) -> dict[tuple[str, str, int], tuple[RunSpec, 
             return {}
         records = store.runs(study_id)
         with_state = store.runs_with_state([r.id for r in records])
-    return {r.cell: (r.spec, r.n_evaluations, r.id in with_state) for r in records}
+    return {r.cell: (r.spec, r.n_evaluations, r.id in with_state, r.id) for r in records}
+
+
+def matching_runs(stored, specs: list[RunSpec]) -> dict[tuple[str, str], list[int]]:
+    """(problem, surrogate) -> ids of the stored runs (``stored_runs``) with today's settings."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for spec in specs:
+        old = stored.get((spec.problem, spec.surrogate, spec.seed))
+        if old is not None and old[0].config() == spec.config():
+            out.setdefault((spec.problem, spec.surrogate), []).append(old[3])
+    return out
+
+
+def stored_costs(url, runs: dict[tuple[str, str], list[int]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Cost-table entries (``points`` and ``overhead``, as ``CostTable`` reads them) built from
+    the model steps stored for each cell: ``runs`` maps (problem, surrogate) to run ids. A run's
+    first model step counts as cold. The overhead is the median of what the time between two
+    steps' commits leaves after fit and acquisition (gaps over 10x a step's work are pauses
+    or resumes and are skipped); evaluations are in it too, so the entry has
+    ``includes_evaluations``."""
+    from bnnbo.storage import Store, sqlite_path
+
+    ids = sorted({i for v in runs.values() for i in v})
+    path = sqlite_path(url)
+    if not ids or (path is not None and not path.exists()):
+        return {}
+    cols = ("run_id", "batch", "initial", "fit_seconds", "acq_seconds", "created_at")
+    with Store(url, create=False) as store:
+        rows = store.evaluation_rows(cols, ids)
+    steps: dict[int, list[list]] = {}  # run -> [batch, initial, fit, acq, size, first commit, last commit]
+    for r in rows:
+        batches = steps.setdefault(r.run_id, [])
+        if batches and batches[-1][0] == r.batch:
+            batches[-1][4] += 1
+            batches[-1][6] = r.created_at
+        else:
+            batches.append([r.batch, r.initial, r.fit_seconds, r.acq_seconds, 1, r.created_at, r.created_at])
+    out = {}
+    for cell, run_ids in runs.items():
+        points, gaps = [], []
+        for rid in run_ids:
+            n, first, prev = 0, True, None
+            for batch, initial, fit, acq, size, t0, t1 in steps.get(rid, []):
+                if not initial:
+                    points.append({"n": n, "cold": first, "fit": float(fit), "acq": float(acq)})
+                    first = False
+                    if prev is not None:
+                        gap = (t1 - prev).total_seconds()
+                        if 0 <= gap <= 10 * (fit + acq) + 60:
+                            gaps.append(max(gap - fit - acq, 0.0))
+                n, prev = n + size, t1
+        if points:
+            overhead = sorted(gaps)[len(gaps) // 2] if gaps else 0.0
+            out[cell] = {"points": points, "overhead": overhead, "includes_evaluations": bool(gaps)}
+    return out
 
 
 def plan_study(
@@ -265,9 +326,12 @@ def plan_study(
     costs = costs or CostTable.load()
     facts = _problem_facts(study)
     stored = stored_runs(db, study) if db is not None else {}
+    specs = study.cells()
+    matching = matching_runs(stored, specs)
+    own = stored_costs(db, matching) if matching else {}
     cells: dict[tuple[str, str], CellPlan] = {}
     notes: list[str] = []
-    for spec in study.cells():
+    for spec in specs:
         cell = cells.setdefault((spec.problem, spec.surrogate), CellPlan(spec.problem, spec.surrogate))
         cell.runs += 1
         n, state = 0, False
@@ -285,20 +349,28 @@ def plan_study(
         cell.fits += work.fits
         cell.acquisitions += work.fits
         dim, m = facts[spec.problem]
-        cost, source = costs.lookup(costs.cell_key(spec, dim, m))
         per_eval = costs.eval_seconds(spec.problem_name, spec.problem_options)
+        entry = own.get((spec.problem, spec.surrogate))
+        if entry is not None:
+            cost, source = CellCost(entry), STORED
+        else:
+            cost, source = costs.lookup(costs.cell_key(spec, dim, m))
         if cost is None:
             cell.seconds, cell.cost_source = None, "none"
             continue
-        if source != "measured" or per_eval is None:
-            cell.cost_source = source if source != "measured" else "approx. (evaluation cost not measured)"
+        if source not in MEASURED or per_eval is None:
+            cell.cost_source = source if source not in MEASURED else "approx. (evaluation cost not measured)"
+        elif source == STORED:
+            cell.cost_source = STORED
         per_eval = per_eval or 0.0
+        # costs taken from stored steps hold the step's evaluations in their overhead
+        step_eval = 0.0 if cost.entry.get("includes_evaluations") else per_eval
         t = 0.0
         if work.initial:
             t += cost.overhead + work.initial * per_eval
         for i, size in enumerate(work.fit_sizes):
             batch = min(spec.q, spec.budget - size)
-            t += cost.overhead + cost.fit(size, work.cold_first and i == 0) + cost.acq(size) + batch * per_eval
+            t += cost.overhead + cost.fit(size, work.cold_first and i == 0) + cost.acq(size) + batch * step_eval
         if cell.seconds is not None:
             cell.seconds += t
         cell.longest_run = max(cell.longest_run, t)

@@ -214,3 +214,54 @@ def test_the_cost_benchmark_measures_a_study_and_the_plan_uses_it(tmp_path):
     assert [(p["n"], p["cold"]) for p in points] == [(3, True), (4, False), (5, True), (6, False)]
     plan = plan_study(parse_study((tmp_path / "s.toml").read_text()), None, CostTable.load(out))
     assert plan.complete and plan.cells[0].cost_source == "measured" and plan.serial_seconds > 0
+
+
+def _set_step_seconds(db, fit_by_batch, acq, gap):
+    """Give the stored model steps known fit / acquisition seconds and commit times ``gap``
+    seconds apart (the store records them as the run goes; the test needs fixed values)."""
+    import sqlite3
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, 12, 0, 0)
+    with sqlite3.connect(db) as con:
+        for batch, fit in fit_by_batch.items():
+            stamp = (t0 + timedelta(seconds=gap * batch)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            con.execute(
+                "UPDATE evaluations SET fit_seconds = ?, acq_seconds = ?, created_at = ? WHERE batch = ?",
+                (fit, acq, stamp, batch),
+            )
+
+
+def test_cells_with_stored_steps_are_costed_from_them_and_the_table_can_take_them(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    db = tmp_path / "s.db"
+    assert run(study_text(iterations=2, seeds=1), db).ok  # model steps at n = 4 (cold) and 6
+    _set_step_seconds(db, {0: 0.0, 1: 2.0, 2: 1.0}, acq=0.5, gap=1.6)
+    longer = study_text(iterations=4, seeds=1)  # the same runs, two more steps each (n = 8, 10)
+    plan = plan_study(parse_study(longer), db, CostTable({"cells": [], "evaluations": {"branin": 0.01}}))
+    gp, ibnn = plan.cells
+    # fit + acq 0.5 + overhead 0.1 (gap 1.6 - 1.0 - 0.5, evaluations included) per step; these
+    # runs store no surrogate state, so the resumed run's first step is a cold fit (2.0)
+    assert gp.cost_source == ibnn.cost_source == "stored runs" and plan.complete
+    assert gp.seconds == pytest.approx((2.0 + 0.5 + 0.1) + (1.0 + 0.5 + 0.1))
+    assert "borrowed" not in __import__("bnnbo.campaign", fromlist=["_approx"])._approx(plan)
+
+    spec = importlib.util.spec_from_file_location(
+        "plan_costs", Path(__file__).resolve().parents[1] / "benchmarks" / "plan_costs.py"
+    )
+    plan_costs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plan_costs)
+    (tmp_path / "s.toml").write_text(longer)
+    out = tmp_path / "costs.json"
+    assert plan_costs.main(["--from-store", str(db), str(tmp_path / "s.toml"), "--out", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert len(table["cells"]) == 2 and all("stored runs" in c["source"] for c in table["cells"])
+    assert [(p["n"], p["cold"], p["fit"]) for p in table["cells"][0]["points"]] == [(4, True, 2.0), (6, False, 1.0)]
+    fresh = plan_study(parse_study(longer), None, CostTable.load(out))  # another store borrows them
+    gp = fresh.cells[0]
+    # initial design (overhead + 4 timed evaluations), then a cold step at n = 4 and warm ones at 6, 8, 10
+    per_eval = table["evaluations"]["branin"]
+    assert gp.cost_source == "measured"
+    assert gp.seconds == pytest.approx((0.1 + 4 * per_eval) + (2.0 + 0.5 + 0.1) + 3 * (1.0 + 0.5 + 0.1))
