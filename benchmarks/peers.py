@@ -44,7 +44,6 @@ import math
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +59,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bnnbo import Optimizer, get_problem
+from bnnbo import Optimizer, get_problem, version
 from bnnbo.optimizer import progress_trace
 from bnnbo.space import DTYPE, Categorical, Float, Integer
 
@@ -593,27 +592,9 @@ def drop_rows(store: Path, optimisers: list[str], problems: list[str] | None = N
         return len(gone)
 
 
-_COMMIT: list[str | None] = []
-
-
 def code_commit() -> str | None:
     """The repository's HEAD, with ``+dirty`` when bnnbo/ or this script has uncommitted changes."""
-    if not _COMMIT:
-        try:
-            head = subprocess.run(
-                ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=30
-            ).stdout.strip()
-            dirty = subprocess.run(
-                ["git", "-C", str(ROOT), "status", "--porcelain", "--", "bnnbo", "benchmarks/peers.py"],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=30,
-            ).stdout.strip()
-            _COMMIT.append(head + ("+dirty" if dirty else ""))
-        except (OSError, subprocess.SubprocessError):
-            _COMMIT.append(None)
-    return _COMMIT[0]
+    return version.code_commit("benchmarks/peers.py")
 
 
 def load_store(path: Path) -> list[dict]:

@@ -159,7 +159,9 @@ def _approx(plan) -> str:
     return f"{n} cell(s) with borrowed or no costs" if n else ""
 
 
-def manifest_entry(e: Entry, store_url, status_note: str = "") -> dict[str, Any]:
+def manifest_entry(e: Entry, store_url, status_note: str = "", ran_with: str | None = None) -> dict[str, Any]:
+    """The study's line in the manifest; ``ran_with``: the code (``version.code_commit``) this
+    invocation ran it with, added to the commits recorded by earlier invocations."""
     from bnnbo.results import load_runs
     from bnnbo.storage import Store
 
@@ -191,6 +193,7 @@ def manifest_entry(e: Entry, store_url, status_note: str = "") -> dict[str, Any]
         "runs": {k: int(v) for k, v in counts.items()},
         "planned_runs": planned,
         "reason": "; ".join(x for x in (e.reason, status_note) if x),
+        "code": [ran_with] if ran_with else [],
     }
 
 
@@ -198,14 +201,16 @@ def write_manifest(folder: Path, entries: list[dict[str, Any]]) -> Path:
     path = folder / "manifest.json"
     old = json.loads(path.read_text()).get("configurations", []) if path.exists() else []
     by_study = {x["study"]: x for x in old}
-    by_study.update({x["study"]: x for x in entries})
+    for x in entries:  # the code lists accumulate: a study resumed by other code says so
+        before = by_study.get(x["study"], {}).get("code", [])
+        by_study[x["study"]] = {**x, "code": before + [c for c in x.get("code", []) if c not in before]}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"configurations": list(by_study.values())}, indent=1) + "\n")
     tmp.replace(path)
     return path
 
 
-def export_study(e: Entry, db, folder: Path, note: str = "") -> None:
+def export_study(e: Entry, db, folder: Path, note: str = "", ran_with: str | None = None) -> None:
     from bnnbo.results import export_results
     from bnnbo.storage import Store
 
@@ -213,7 +218,7 @@ def export_study(e: Entry, db, folder: Path, note: str = "") -> None:
     with Store(db) as store:  # an empty store when nothing has run yet: the manifest says so
         if store.study_id(e.study.name) is not None:
             export_results(folder / f"{e.study.name}.parquet", store, study=e.study.name)
-    write_manifest(folder, [manifest_entry(e, db, note)])
+    write_manifest(folder, [manifest_entry(e, db, note, ran_with)])
 
 
 def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, max_hours: float | None, console) -> int:
@@ -222,6 +227,7 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
     from bnnbo.progress import RichProgress
     from bnnbo.runner import run_study, sigterm_as_interrupt
     from bnnbo.storage import Store
+    from bnnbo.version import __version__, code_commit
 
     rows = ordered(entries, db, workers or 1)
     console.print(plan_table(rows, "campaign order"))
@@ -246,7 +252,8 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
                     outcome = run_study(e.study, store, executor, RichProgress(console))
             finally:
                 executor.close()
-        export_study(e, db, results)
+        ran = code_commit() or f"bnnbo {__version__}"
+        export_study(e, db, results, ran_with=ran if p.evaluations else None)
         if outcome.interrupted:
             console.print("interrupted: run the same command again to resume")
             return 130

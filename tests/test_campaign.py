@@ -66,6 +66,25 @@ def test_run_exports_every_study_with_a_manifest_and_resumes(campaign, capsys):
     assert len(load_exports(campaign / "res")[2]) == len(evals)
 
 
+def test_the_manifest_records_the_code_each_study_ran_with(campaign, capsys, monkeypatch):
+    import bnnbo.version
+
+    def manifest():
+        return {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
+
+    monkeypatch.setattr(bnnbo.version, "code_commit", lambda *extra: "aaa")
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short", "paper-never"]) == 0
+    assert manifest()["paper-short"]["code"] == ["aaa"] and manifest()["paper-never"]["code"] == []
+    monkeypatch.setattr(bnnbo.version, "code_commit", lambda *extra: "bbb")
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0  # nothing left: nothing ran
+    assert manifest()["paper-short"]["code"] == ["aaa"]
+    study(campaign / "short.toml", "paper-short", 2)  # a longer budget resumes the runs with other code
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
+    assert manifest()["paper-short"]["code"] == ["aaa", "bbb"]
+    assert main(["export", "c.toml", "--db", "c.db"]) == 0  # exporting keeps the record
+    assert manifest()["paper-short"]["code"] == ["aaa", "bbb"]
+
+
 def test_max_hours_leaves_long_studies_for_later(campaign, capsys):
     assert main(["run", "c.toml", "--db", "c.db", "--max-hours", "0", "--only", "paper-short"]) == 0
     manifest = json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]

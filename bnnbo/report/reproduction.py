@@ -461,16 +461,17 @@ def render(
         seeds = sorted(set(c.data.runs.seed))
         runs = c.runs_per_surrogate
         finished = int(c.table.n.sum()) if not c.table.empty else 0
-        planned = next(
-            (e.get("seeds") for e in manifest.get("configurations", []) if e.get("study") == c.data.study), None
-        )
+        entry = next((e for e in manifest.get("configurations", []) if e.get("study") == c.data.study), {})
+        planned = entry.get("seeds")
         more = f" (planned: {_list(planned)})" if isinstance(planned, list) and sorted(planned) != seeds else ""
+        code = entry.get("code") or []
+        ran = f" Run with code {', '.join(_short_commit(x) for x in code)}." if code else ""
         out += [
             f"### {c.name} ({info.name}, d = {c.dim}, {info.measure})",
             "",
             (
                 f"Seeds {', '.join(map(str, seeds))}{more}; budget {info.budget} evaluations "
-                f"({info.n_init} initial); {finished} of {sum(runs.values())} runs finished."
+                f"({info.n_init} initial); {finished} of {sum(runs.values())} runs finished.{ran}"
             ),
             "",
             f"![{c.name}]({rel.as_posix()})",
@@ -522,6 +523,13 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+def _short_commit(code: str) -> str:
+    """``abc...+dirty`` -> `` `abcdef123456+dirty` ``; a version string stays as it is."""
+    dirty = "+dirty" if code.endswith("+dirty") else ""
+    head = code.removesuffix("+dirty")
+    return f"`{head[:12] if ' ' not in head else head}{dirty}`"
 
 
 def _runs(entry: dict) -> str:

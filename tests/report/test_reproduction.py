@@ -77,6 +77,7 @@ def results(tmp_path):
                 "budget": 4,
                 "paper_budget": 100,
                 "reason": "shortened for the test",
+                "code": ["0123456789abcdef0123+dirty", "fedcba9876543210fedc"],
             },
             {
                 "study": "paper-lunar",
@@ -116,6 +117,7 @@ def test_every_finding_reproduced_on_data_built_to_show_it(results, tmp_path):
     assert "| paper-lunar | not run |" in text and "estimated 40 h" in text and "shortened for the test" in text
     assert "![branin](figures/branin.png)" in text and (tmp_path / "docs" / "figures" / "poly.png").exists()
     assert "Busy wall time" in text
+    assert "Run with code `0123456789ab+dirty`, `fedcba987654`." in text  # the commits that ran paper-branin
 
 
 def test_verdicts_change_with_the_data_and_absent_configurations_are_not_tested(tmp_path):
