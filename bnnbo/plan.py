@@ -351,6 +351,7 @@ def plan_study(
         dim, m = facts[spec.problem]
         per_eval = costs.eval_seconds(spec.problem_name, spec.problem_options)
         entry = own.get((spec.problem, spec.surrogate))
+        cost: CellCost | None
         if entry is not None:
             cost, source = CellCost(entry), STORED
         else:

@@ -461,7 +461,7 @@ def render(
         seeds = sorted(set(c.data.runs.seed))
         runs = c.runs_per_surrogate
         finished = int(c.table.n.sum()) if not c.table.empty else 0
-        entry = next((e for e in manifest.get("configurations", []) if e.get("study") == c.data.study), {})
+        entry: dict = next((e for e in manifest.get("configurations", []) if e.get("study") == c.data.study), {})
         planned = entry.get("seeds")
         more = f" (planned: {_list(planned)})" if isinstance(planned, list) and sorted(planned) != seeds else ""
         code = entry.get("code") or []
