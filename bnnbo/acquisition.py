@@ -199,6 +199,43 @@ def optimize_acquisition(
     ``incumbent``: the best training point (unit cube), or ``k x d`` of them (several
     objectives: Pareto-optimal points), starts for presets that ask for them.
     """
+    handle = acq.register_forward_pre_hook(_finite_gradients)
+    try:
+        return _optimize_with_warnings_handled(acq, space, q, preset, rounding, incumbent)
+    finally:
+        handle.remove()
+
+
+class _FiniteGradient(torch.autograd.Function):
+    """The identity, whose backward sets non-finite gradient entries to zero."""
+
+    @staticmethod
+    def forward(ctx, X: Tensor) -> Tensor:
+        return X.view_as(X)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _finite_gradients(module, args):
+    """Forward pre-hook: a restart whose gradient is not finite (e.g. the eigendecomposition
+    a rank-deficient posterior covariance falls back to, whose backward is NaN at repeated
+    eigenvalues) gets a zero gradient, so L-BFGS-B stops that restart where it is instead of
+    BoTorch failing the whole search, and with it the run."""
+    if args and isinstance(args[0], Tensor) and args[0].requires_grad:
+        return (_FiniteGradient.apply(args[0]), *args[1:])
+    return None
+
+
+def _optimize_with_warnings_handled(
+    acq: AcquisitionFunction,
+    space: SearchSpace,
+    q: int,
+    preset: OptimizerPreset,
+    rounding: str,
+    incumbent: Tensor | None,
+) -> Tensor:
     if preset.start_at_incumbent and incumbent is not None and q == 1 and space.is_continuous:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=OptimizationWarning)
@@ -326,7 +363,9 @@ def _coarse_acquisition(acq: AcquisitionFunction) -> AcquisitionFunction | None:
         or acq.X_pending is not None
     ):
         return None
-    return type(acq)(acq.model, X_baseline=acq.X_baseline, sampler=sampler.subset(k), prune_baseline=False)
+    coarse = type(acq)(acq.model, X_baseline=acq.X_baseline, sampler=sampler.subset(k), prune_baseline=False)
+    coarse.register_forward_pre_hook(_finite_gradients)  # made for this search only
+    return coarse
 
 
 def _optimize_two_stage(

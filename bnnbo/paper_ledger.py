@@ -346,6 +346,12 @@ The defaults are bnnbo's own where the study's choice is a weakness; paper mode 
   without, a seeded draw of the same network. poly is bnnbo's own seeded draw.
 - **Problems**: PDE, pest, oil, lunar and distill are bnnbo's implementations (docs/problems.md says
   where each differs); optics and cco are not available, though their presets exist.
+- **Non-finite gradients in the acquisition search**: when a restart's gradient is NaN (BoTorch
+  falls back to an eigendecomposition for a posterior covariance that is not numerically positive
+  definite, and its backward is NaN at repeated eigenvalues), that restart stops where it is; the
+  study's BoTorch raised, which ended the trial. Runs that never meet one are unchanged (the guard
+  is the identity on finite gradients). Found in the campaign: paper-mode I-BNN on dtlz1, seed 0,
+  first batch (`tests/test_acquisition_guard.py`).
 """
 
 
