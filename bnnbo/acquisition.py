@@ -179,9 +179,55 @@ def build_acquisition(
     if mode == "paper":
         partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y)
         return qExpectedHypervolumeImprovement(model, ref_point=ref, partitioning=partitioning, sampler=sampler)
+    clear_stale_build_lock()
     return qLogNoisyExpectedHypervolumeImprovement(
         model, ref_point=ref, X_baseline=X, sampler=sampler, prune_baseline=True
     )
+
+
+#: a build lock at least this old, with no process building in its folder, was left behind
+STALE_LOCK_SECONDS = 60.0
+
+
+def clear_stale_build_lock(name: str = "logei_fused_ext") -> bool:
+    """Remove the build lock of BoTorch's JIT-compiled qLogEHVI kernel when it is stale.
+
+    The first qLogNEHVI of a process has torch build (or check) that kernel under a lock file;
+    a process stopped while holding it (Ctrl-C, a worker killed mid-study) leaves the file,
+    and every later process then waits for it forever. Stale: older than STALE_LOCK_SECONDS
+    and no process works in the build folder (torch runs ninja there). Where that cannot be
+    checked (no /proc), only a lock older than 30 minutes counts as stale. Returns whether a
+    lock was removed; never raises."""
+    import os
+    import time
+    from pathlib import Path
+
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        build = Path(_get_build_directory(name, False))
+        lock = build / "lock"
+        age = time.time() - lock.stat().st_mtime
+    except Exception:  # noqa: BLE001 - no lock, or a torch without this layout: nothing to do
+        return False
+    proc = Path("/proc")
+    if proc.is_dir():
+        if age < STALE_LOCK_SECONDS:
+            return False
+        for pid in proc.iterdir():
+            try:
+                if pid.name.isdigit() and Path(os.readlink(pid / "cwd")).resolve() == build.resolve():
+                    return False  # a build is running
+            except OSError:
+                continue
+    elif age < 1800:
+        return False
+    try:
+        lock.unlink()
+    except OSError:
+        return False
+    warnings.warn(f"removed {lock}: a stale build lock ({age:.0f} s old) left by a stopped process", stacklevel=2)
+    return True
 
 
 def optimize_acquisition(

@@ -48,3 +48,34 @@ def test_the_gradient_guard_is_the_identity_on_finite_gradients():
     (g0,) = torch.autograd.grad(f(X), X)
     (g1,) = torch.autograd.grad(f(_finite_gradients(None, (X,))[0]), X)
     assert torch.equal(g0, g1)
+
+
+def test_a_stale_kernel_build_lock_is_removed_and_a_live_one_kept(tmp_path, monkeypatch):
+    """A process stopped while torch builds BoTorch's qLogEHVI kernel leaves a lock file that
+    made every later qLogNEHVI wait forever (found when the campaign was interrupted)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from bnnbo.acquisition import STALE_LOCK_SECONDS, clear_stale_build_lock
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    build = tmp_path / "logei_fused_ext"
+    build.mkdir()
+    lock = build / "lock"
+    assert clear_stale_build_lock() is False  # no lock
+    lock.touch()
+    assert clear_stale_build_lock() is False and lock.exists()  # fresh: a build may hold it
+    old = time.time() - 2 * STALE_LOCK_SECONDS
+    os.utime(lock, (old, old))
+    builder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=build)
+    try:
+        time.sleep(0.5)
+        assert clear_stale_build_lock() is False and lock.exists()  # a process works there
+    finally:
+        builder.kill()
+        builder.wait()
+    with pytest.warns(UserWarning, match="stale build lock"):
+        assert clear_stale_build_lock() is True
+    assert not lock.exists()
