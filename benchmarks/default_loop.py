@@ -86,6 +86,8 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/ls-sqrt-d6-ftol": {
         "surrogate_settings": {"lengthscale_prior": "sqrt-d6", "warm_maxiter": 20, "warm_ftol": 1e-4}
     },
+    # issue 20, sixth round: LogEI integrated over 8 slice-sampled hyperparameter samples
+    "bnnbo/hyper-8": {"surrogate_settings": {"hyper_samples": 8}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
