@@ -279,20 +279,25 @@ def _log_prior(prior, x: Tensor, dim: int | None = None) -> Tensor:
 #: slice-sampling sweeps (every coordinate once) that chains started at the MAP take before
 #: their first samples are used; later fits move each chain by one sweep
 HYPER_BURN_IN = 10
-#: slice sampler's initial bracket width in the log parameters, and its step-out limit per side
-_SLICE_WIDTH = 1.0
-_SLICE_STEPS = 4
+#: slice sampler's bracket width in the log parameters
+_SLICE_WIDTH = 2.0
 _SLICE_SHRINKS = 40
 
 
 class MaternPosterior:
     """Unnormalised log posterior of a fitted ``matern_kernel`` SingleTaskGP's hyperparameters,
     batched over rows of theta = (log lengthscales, log output scale, log(noise - floor)
-    [unless fixed], constant mean [if any]), with the log-transform's Jacobian (a density in
-    theta) and zero outside the MAP fit's box."""
+    [unless fixed], constant mean [if any]), zero outside the MAP fit's box.
 
-    def __init__(self, gp: SingleTaskGP):
+    It is ``fit_matern_map``'s objective read as a density over theta, so its mode is the MAP
+    fit. Adding the log transform's Jacobian (``jacobian=True``) makes it the posterior under
+    the priors as densities of the parameters themselves; that moves the mass to noise 0.01-0.2
+    and output scales 1-3.5 (standardised) where the MAP fit has noise ~1e-3 or less, and the
+    loop explored far more and did worse (docs/performance.md, issue 20 round 6)."""
+
+    def __init__(self, gp: SingleTaskGP, jacobian: bool = False):
         X, y = gp.train_inputs[0], gp.train_targets
+        self.jacobian = jacobian
         self.X, self.y = X, y
         self.n, self.d = X.shape
         self.sq_diff = (X.unsqueeze(-2) - X.unsqueeze(-3)).square().reshape(-1, self.d)  # n^2 x d
@@ -334,16 +339,17 @@ class MaternPosterior:
         a = torch.linalg.solve_triangular(L, resid, upper=False).squeeze(-1)
         lp = -0.5 * a.square().sum(-1) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
         lp = lp + _log_prior(self.ls_prior, ls, -1) + _log_prior(self.scale_prior, scale.unsqueeze(-1), -1)
-        lp = lp + t[:, : self.d + 1].sum(-1)  # Jacobian of the log transform
         if not self.fixed:
-            lp = lp + _log_prior(self.noise_prior, noise.unsqueeze(-1), -1) + t[:, self.d + 1]
+            lp = lp + _log_prior(self.noise_prior, noise.unsqueeze(-1), -1)
+        if self.jacobian:
+            lp = lp + t[:, : self.d + 1 + (not self.fixed)].sum(-1)
         inside = ((t >= self.low) & (t <= self.high)).all(-1)
         ok = inside & (info == 0) & torch.isfinite(lp)
         return torch.where(ok, lp, torch.tensor(-math.inf, dtype=t.dtype))
 
 
 def slice_sweep(logp: MaternPosterior, t: Tensor, generator: torch.Generator) -> Tensor:
-    """One sweep of coordinate-wise slice sampling (stepping out, then shrinking; Neal 2003)
+    """One sweep of coordinate-wise slice sampling (a bracket of fixed width, shrunk; Neal 2003)
     on every row of ``t`` (independent chains) at once."""
     t = t.clone()
     S, p = t.shape
@@ -354,16 +360,10 @@ def slice_sweep(logp: MaternPosterior, t: Tensor, generator: torch.Generator) ->
 
     for j in range(p):
         level = lp + torch.log(u(S))  # the slice: log p > level
+        # a fixed-width bracket placed at random around the point, shrunk (no stepping out:
+        # chains carried from fit to fit need not cross the whole slice in one sweep)
         left = t[:, j] - _SLICE_WIDTH * u(S)
         right = left + _SLICE_WIDTH
-        for side, step in ((left, -_SLICE_WIDTH), (right, _SLICE_WIDTH)):
-            for _ in range(_SLICE_STEPS):
-                probe = t.clone()
-                probe[:, j] = side
-                grow = logp(probe) > level
-                if not grow.any():
-                    break
-                side += step * grow
         left.clamp_(min=float(logp.low[j]))
         right.clamp_(max=float(logp.high[j]))
         todo = torch.ones(S, dtype=torch.bool)
