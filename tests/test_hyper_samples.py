@@ -177,3 +177,30 @@ def test_loop_with_hyper_samples_is_reproducible_and_resumes_identically():
     resumed = Optimizer(p.space, seed=2, n_init=5, surrogate_settings={"hyper_samples": 4})
     resumed.restore(part.history, part.surrogate_state)
     assert torch.equal(resumed.ask(), a.X[-1:])
+
+
+def test_stall_starts_keep_the_best_posterior_fit_and_only_when_stalled():
+    """Idea B of issue 20's round 6: cold multi-start refits once the incumbent is old."""
+    from bnnbo.surrogates.gaussian.gp import MaternPosterior
+
+    def objective(model):
+        post = MaternPosterior(model)
+        return float(post(post.theta_map.unsqueeze(0)))
+
+    def ls(model):
+        return model.covar_module.base_kernel.lengthscale.detach()
+
+    X, Y = toy_data(n=20, d=3, seed=4)
+    order = torch.argsort(Y[:, 0], descending=True)
+    stalled = (X[order], Y[order])  # the best observation first: 19 evaluations old
+    fresh = (X[order.flip(0)], Y[order.flip(0)])  # the best observation last
+    plain = get_surrogate("gp").fit(*stalled, seed=1)
+    multi = get_surrogate("gp", stall_starts=4).fit(*stalled, seed=1)
+    again = get_surrogate("gp", stall_starts=4).fit(*stalled, seed=1)
+    assert objective(multi) >= objective(plain) - 1e-9
+    assert torch.equal(ls(multi), ls(again))
+    assert torch.equal(
+        ls(get_surrogate("gp", stall_starts=4).fit(*fresh, seed=1)), ls(get_surrogate("gp").fit(*fresh, seed=1))
+    )
+    with pytest.raises(ConfigError, match="stall_starts"):
+        get_surrogate("gp", stall_starts=-1)

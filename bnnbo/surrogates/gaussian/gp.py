@@ -90,6 +90,11 @@ class GPSettings(Settings):
     #: (slice-sampling chains carried from fit to fit) and integrate LogEI over them (Snoek et
     #: al. 2012); 1: the MAP fit alone. The model's predictions stay the MAP fit's.
     hyper_samples: int = 1
+    #: kernel="matern", one objective: when the best observation is at least ``stall_after``
+    #: evaluations old, refit cold from this many starts (the priors' modes and random ones)
+    #: as well and keep the highest-posterior fit of those and the usual one; 0: off
+    stall_starts: int = 0
+    stall_after: int = 5
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
@@ -116,6 +121,12 @@ class GPSettings(Settings):
             raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
         if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
             raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
+        if not 0 <= self.stall_starts <= 32 or self.stall_after < 1:
+            raise ConfigError(
+                f"stall_starts must be in [0, 32] and stall_after >= 1, got {self.stall_starts!r}, {self.stall_after!r}"
+            )
+        if self.priors == "paper" and self.stall_starts:
+            raise ConfigError("stall_starts applies to priors='modern'; priors='paper' uses the study's GP")
         if not 1 <= self.hyper_samples <= 64:
             raise ConfigError(f"hyper_samples must be in [1, 64], got {self.hyper_samples!r}")
         if self.priors == "paper" and self.hyper_samples != 1:
@@ -533,6 +544,9 @@ class GPSurrogate(Surrogate):
             chains = chains if isinstance(chains, Tensor) else None
         start = state if warm and _is_hyperparameters(state) else None
         model = fit_exact_gps(X, Y, build, start, s.warm_maxiter, s.warm_ftol)
+        stalled = Y.shape[-1] == 1 and X.shape[0] - 1 - int(Y[:, 0].argmax()) >= s.stall_after
+        if s.stall_starts and stalled and isinstance(model, SingleTaskGP) and _is_matern(model):
+            model = _best_of_cold_starts(model, lambda: build(X, Y), s.stall_starts, seed)
         self.state_ = hyperparameters(model) if warm else None
         if s.hyper_samples > 1 and isinstance(model, SingleTaskGP) and _is_matern(model):
             g = torch.Generator().manual_seed(seed)
@@ -540,6 +554,35 @@ class GPSurrogate(Surrogate):
             model.hyper_samples = samples  # read by the acquisition (bnnbo.exact_logei.log_ei)
             self.state_ = {"hyper": self.state_, "chains": chains}
         return model
+
+
+def _best_of_cold_starts(model: SingleTaskGP, build, starts: int, seed: int) -> SingleTaskGP:
+    """``model`` or one of ``starts`` cold fits, whichever has the highest MAP objective: the
+    first cold fit starts at the priors' modes (the default's cold start), the others at
+    lengthscales drawn from the lengthscale prior (log-normal around its mode for the
+    inverse-square one) and a noise log-uniform in [1e-4, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    best, best_lp = model, float(MaternPosterior(model)(MaternPosterior(model).theta_map.unsqueeze(0)))
+    for i in range(starts):
+        gp = build()
+        if i:
+            base, d = gp.covar_module.base_kernel, gp.train_inputs[0].shape[-1]
+            prior = base.lengthscale_prior
+            loc, scale = (float(prior.loc), float(prior.scale)) if isinstance(prior, LogNormalPrior) else (0.0, 1.0)
+            z = torch.randn(d, generator=g, dtype=torch.float64)
+            with torch.no_grad():
+                base.lengthscale = (loc + scale * z).clamp(-6.0, 6.0).exp().reshape(base.lengthscale.shape)
+                if gp.likelihood.noise_covar.raw_noise.requires_grad:
+                    gp.likelihood.noise = 10.0 ** (-4.0 * float(torch.rand((), generator=g, dtype=torch.float64)))
+        try:
+            fit_matern_map(gp)
+        except Exception:  # a start that fails numerically is dropped
+            continue
+        post = MaternPosterior(gp)
+        lp = float(post(post.theta_map.unsqueeze(0)))
+        if lp > best_lp:
+            best, best_lp = gp.eval(), lp
+    return best
 
 
 def _is_hyperparameters(state: Any) -> bool:
