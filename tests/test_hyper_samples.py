@@ -204,3 +204,5 @@ def test_stall_starts_keep_the_best_posterior_fit_and_only_when_stalled():
     )
     with pytest.raises(ConfigError, match="stall_starts"):
         get_surrogate("gp", stall_starts=-1)
+    with pytest.raises(ConfigError, match="stall_starts"):
+        get_surrogate("gp", priors="paper", stall_starts=2)
