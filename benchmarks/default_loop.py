@@ -86,6 +86,10 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/ls-sqrt-d6-ftol": {
         "surrogate_settings": {"lengthscale_prior": "sqrt-d6", "warm_maxiter": 20, "warm_ftol": 1e-4}
     },
+    # issue 20, sixth round: LogEI integrated over 8 slice-sampled hyperparameter samples
+    "bnnbo/hyper-8": {"surrogate_settings": {"hyper_samples": 8}},
+    # ... and (idea B) 4 cold starts, best MAP kept, once the best observation is 5 evaluations old
+    "bnnbo/stall-4": {"surrogate_settings": {"stall_starts": 4, "stall_after": 5}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
@@ -207,9 +211,9 @@ def seed_ranges(seeds: list[int]) -> str:
     return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
 
 
-def table(results, problems, tools, times=None, stuck: float | None = None) -> list[str]:
+def table(results, problems, tools, times=None, stuck: float | None = None, time_ref: str = "optuna-gp") -> list[str]:
     """One row per (problem, tool) over the seeds that pair ran; the time ratio compares
-    medians over the runs of the same seed in the same process as optuna-gp's.
+    medians over the runs of the same seed in the same process as ``time_ref``'s.
 
     ``times``: {(problem, tool): {(run, seed): seconds}} (default: one run, from ``results``).
     ``stuck``: add a column counting the seeds whose final regret is above it.
@@ -226,7 +230,7 @@ def table(results, problems, tools, times=None, stuck: float | None = None) -> l
         "",
         (
             "| problem | tool | seeds | median final regret | seeds' range | mean +- SE | median s / 40 evals "
-            "| time vs optuna-gp |"
+            f"| time vs {time_ref} |"
         ),
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -235,7 +239,7 @@ def table(results, problems, tools, times=None, stuck: float | None = None) -> l
         lines[2] += " stuck |"
         lines[3] += "---:|"
     for p in problems:
-        ref = times.get((p, "optuna-gp"), {})
+        ref = times.get((p, time_ref), {})
         for tool in tools:
             by_seed = results.get((p, tool), {})
             if not by_seed:
@@ -246,7 +250,7 @@ def table(results, problems, tools, times=None, stuck: float | None = None) -> l
             mine_t = times.get((p, tool), {})
             common = [k for k in mine_t if k in ref]  # same seed, same run (process)
             ratio = "-"
-            if common and tool != "optuna-gp":
+            if common and tool != time_ref:
                 mine = statistics.median(mine_t[k] for k in common)
                 ratio = f"{mine / statistics.median(ref[k] for k in common):.2f}x"
             name = f"**{tool}**" if tool == "bnnbo" else tool
@@ -289,13 +293,14 @@ def main() -> None:
     ap.add_argument("--only-tools", nargs="+", help="with --merge: tabulate these tools only (in this order)")
     ap.add_argument("--stuck", type=float, help="with --merge: count the seeds with final regret above this")
     ap.add_argument("--section", default="default_loop", help="the doc's generated section to write")
+    ap.add_argument("--time-ref", default="optuna-gp", help="with --merge: the tool the time column compares with")
     args = ap.parse_args()
     if args.merge:
         results, problems, tools, times = merge(args.merge, args.only_seeds)
         if args.only_tools:
             tools = [t for t in args.only_tools if t in tools]
         problems = [p for p in problems if p in args.problems]
-        lines = table(results, problems, tools, times, args.stuck)
+        lines = table(results, problems, tools, times, args.stuck, args.time_ref)
         print("\n".join(lines))
         if args.write_doc:
             runs = [json.loads(Path(f).read_text())["command"] + f" --save {f}" for f in args.merge]

@@ -28,6 +28,9 @@ def log_ei(model: Model, best_f: Tensor | float) -> AcquisitionFunction:
     """Analytic LogEI with incumbent ``best_f`` (maximisation): the plain-algebra version for a
     single-output exact GP on untransformed inputs, BoTorch's for any other model."""
     if _is_plain_exact_gp(model):
+        samples = getattr(model, "hyper_samples", None)
+        if samples is not None and IntegratedExactGPLogEI.applies(model):
+            return IntegratedExactGPLogEI(model, best_f, samples)
         return ExactGPLogEI(model, best_f)
     return LogExpectedImprovement(model, best_f=best_f)
 
@@ -183,3 +186,111 @@ def log_h(u: Tensor) -> Tensor:
     w = -ul * _SQRT_PI_2 * torch.special.erfcx(-ul / math.sqrt(2))
     tail = -0.5 * ul.square() - _LOG_SQRT_2PI + torch.log1p(-w.clamp_max(1.0 - 1e-16))
     return torch.where(upper, direct, tail)
+
+
+class IntegratedExactGPLogEI(AcquisitionFunction):
+    """log((1/S) sum_s EI_s(x)): LogEI averaged over S hyperparameter samples of a fitted
+    Matern-5/2 SingleTaskGP (integrated EI, Snoek et al. 2012), all S models in one batched
+    computation. ``samples``: lengthscale ``S x d``, outputscale, noise, constant (``S``) in the
+    GP's standardised units (``bnnbo.surrogates.gaussian.gp.sample_hyperparameters``)."""
+
+    has_fused_gradient = True
+
+    @staticmethod
+    def applies(model: SingleTaskGP) -> bool:
+        k = model.covar_module
+        return (
+            type(k) is ScaleKernel
+            and type(k.base_kernel) is MaternKernel
+            and k.base_kernel.nu == 2.5
+            and k.active_dims is None
+            and k.base_kernel.active_dims is None
+            and type(model.mean_module) in (ConstantMean, ZeroMean)
+        )
+
+    def __init__(self, model: SingleTaskGP, best_f: Tensor | float, samples: dict[str, Tensor]):
+        super().__init__(model=model)
+        X = model.train_inputs[0]
+        n = X.shape[0]
+        with torch.no_grad():
+            ls = samples["lengthscale"].to(X)
+            S = ls.shape[0]
+            inv_ls = 1.0 / ls  # S x d
+            Xs = X.unsqueeze(0) * inv_ls.unsqueeze(1)  # S x n x d
+            sq = Xs.square().sum(-1)
+            d2 = (sq.unsqueeze(-1) - 2 * Xs @ Xs.transpose(-1, -2) + sq.unsqueeze(-2)).clamp_min(0)
+            os_ = samples["outputscale"].to(X).reshape(S)
+            s = (5.0 * d2.clamp_min(1e-36)).sqrt()
+            K = os_[:, None, None] * (1.0 + s + s.square() / 3.0) * torch.exp(-s)
+            K = K + samples["noise"].to(X).reshape(S)[:, None, None] * torch.eye(n, dtype=X.dtype)
+            L = psd_safe_cholesky(K)
+            const = samples["constant"].to(X).reshape(S)
+            if type(model.mean_module) is ZeroMean:
+                const = torch.zeros_like(const)
+            resid = (model.train_targets.unsqueeze(0) - const.unsqueeze(-1)).unsqueeze(-1)
+            alpha = torch.cholesky_solve(resid, L).squeeze(-1)  # S x n
+            L_inv = torch.linalg.solve_triangular(L, torch.eye(n, dtype=X.dtype).expand(S, n, n), upper=False)
+        tf = model.outcome_transform if hasattr(model, "outcome_transform") else None
+        shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
+        scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
+        self.register_buffer("train_Xs", Xs)
+        self.register_buffer("train_sq", sq)
+        self.register_buffer("inv_ls_s", inv_ls)
+        self.register_buffer("outputscale", os_)
+        self.register_buffer("const", const)
+        self.register_buffer("alpha", alpha)
+        self.register_buffer("L_inv", L_inv)
+        self.register_buffer("shift", shift)
+        self.register_buffer("scale", scale)
+        self.register_buffer("best_f", torch.as_tensor(best_f, dtype=X.dtype).reshape(()))
+        # the optimiser's lengthscale units: the MAP fit's
+        self.register_buffer("inv_ls", 1.0 / model.covar_module.base_kernel.lengthscale.detach().reshape(-1))
+        self.log_S = math.log(S)
+
+    def _parts(self, x: Tensor):
+        xs = x.unsqueeze(0) * self.inv_ls_s.unsqueeze(1)  # S x m x d
+        d2 = (
+            (xs.square().sum(-1, keepdim=True) - 2 * xs @ self.train_Xs.transpose(-1, -2))
+            .add(self.train_sq.unsqueeze(1))
+            .clamp_min(0)
+        )  # S x m x n
+        s = (5.0 * d2.clamp_min(1e-36)).sqrt()  # the floor keeps the gradient finite at a training point
+        e = torch.exp(-s)
+        os_ = self.outputscale[:, None, None]
+        k = os_ * (1.0 + s + s.square() / 3.0) * e
+        w = k @ self.L_inv.transpose(-1, -2)  # S x m x n
+        var_raw = self.outputscale.unsqueeze(-1) - w.square().sum(-1)
+        sd = var_raw.clamp_min(1e-12).sqrt()
+        mean = self.shift + self.scale * (self.const.unsqueeze(-1) + (k @ self.alpha.unsqueeze(-1)).squeeze(-1))
+        sigma = self.scale * sd
+        u = (mean - self.best_f) / sigma
+        return xs, s, e, k, w, var_raw, sd, sigma, u, log_h(u) + sigma.log()
+
+    def per_sample(self, x: Tensor) -> Tensor:
+        """Each sample's LogEI at ``m x d`` points: ``S x m``."""
+        return self._parts(x)[-1]
+
+    @torch.no_grad()
+    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The integrated LogEI at ``m x d`` points and its gradient, by hand (as ExactGPLogEI's)."""
+        xs, s, e, k, w, var_raw, sd, sigma, u, values = self._parts(x)
+        value = torch.logsumexp(values, 0) - self.log_S
+        weight = torch.softmax(values, 0)  # d value / d values_s
+        r = torch.exp(torch.special.log_ndtr(u) - log_h(u))
+        dv_dmean = weight * r / sigma
+        dv_dsigma = torch.where(var_raw > 1e-12, weight * (1.0 - u * r) / sigma, 0.0)
+        dv_dk = self.scale * (
+            dv_dmean.unsqueeze(-1) * self.alpha.unsqueeze(1) - (dv_dsigma / sd).unsqueeze(-1) * (w @ self.L_inv)
+        )
+        dk_dd2 = self.outputscale[:, None, None] * (-5.0 / 6.0) * (1.0 + s) * e
+        diff = xs.unsqueeze(-2) - self.train_Xs.unsqueeze(1)  # S x m x n x d
+        g = ((dv_dk * dk_dd2).unsqueeze(-1) * 2.0 * diff).sum(-2) * self.inv_ls_s.unsqueeze(1)
+        return value, g.sum(0)
+
+    def forward(self, X: Tensor) -> Tensor:
+        """``batch x 1 x d`` -> ``batch``."""
+        if X.shape[-2] != 1:
+            raise ValueError(f"analytic LogEI takes q = 1 points per batch, got q = {X.shape[-2]}")
+        batch = X.shape[:-2]
+        values = self.per_sample(X.reshape(-1, X.shape[-1]))
+        return (torch.logsumexp(values, 0) - self.log_S).reshape(batch)

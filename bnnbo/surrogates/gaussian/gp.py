@@ -86,6 +86,15 @@ class GPSettings(Settings):
     lengthscale_prior: LengthscalePrior | None = None
     #: kernel="matern", noise="low" only: the noise a cold fit starts from. None: DEFAULT_INITIAL_NOISE
     initial_noise: float | None = None
+    #: kernel="matern", one objective: keep this many samples of the hyperparameters' posterior
+    #: (slice-sampling chains carried from fit to fit) and integrate LogEI over them (Snoek et
+    #: al. 2012); 1: the MAP fit alone. The model's predictions stay the MAP fit's.
+    hyper_samples: int = 1
+    #: kernel="matern", one objective: when the best observation is at least ``stall_after``
+    #: evaluations old, refit cold from this many starts (the priors' modes and random ones)
+    #: as well and keep the highest-posterior fit of those and the usual one; 0: off
+    stall_starts: int = 0
+    stall_after: int = 5
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
@@ -112,6 +121,16 @@ class GPSettings(Settings):
             raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
         if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
             raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
+        if not 0 <= self.stall_starts <= 32 or self.stall_after < 1:
+            raise ConfigError(
+                f"stall_starts must be in [0, 32] and stall_after >= 1, got {self.stall_starts!r}, {self.stall_after!r}"
+            )
+        if self.priors == "paper" and self.stall_starts:
+            raise ConfigError("stall_starts applies to priors='modern'; priors='paper' uses the study's GP")
+        if not 1 <= self.hyper_samples <= 64:
+            raise ConfigError(f"hyper_samples must be in [1, 64], got {self.hyper_samples!r}")
+        if self.priors == "paper" and self.hyper_samples != 1:
+            raise ConfigError("hyper_samples applies to priors='modern'; priors='paper' uses the study's GP")
         if not 0.0 < self.fixed_noise < 1.0:
             raise ConfigError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
@@ -253,17 +272,146 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
     return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
 
 
-def _log_prior(prior, x: Tensor) -> Tensor:
+def _log_prior(prior, x: Tensor, dim: int | None = None) -> Tensor:
     """Summed log density of a LogNormal or Gamma prior, in closed form (torch.distributions'
-    log_prob costs more than the whole marginal likelihood at BO's n)."""
+    log_prob costs more than the whole marginal likelihood at BO's n); over ``dim`` only if given."""
     if isinstance(prior, LogNormalPrior):
         mu, sigma = float(prior.loc), float(prior.scale)
         z = (x.log() - mu) / sigma
-        return (-0.5 * z.square() - x.log() - math.log(sigma) - 0.5 * math.log(2 * math.pi)).sum()
-    if isinstance(prior, GammaPrior):
+        out = -0.5 * z.square() - x.log() - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    elif isinstance(prior, GammaPrior):
         a, b = float(prior.concentration), float(prior.rate)
-        return ((a - 1) * x.log() - b * x + a * math.log(b) - math.lgamma(a)).sum()
-    return prior.log_prob(x).sum()  # InverseSquaredLengthscalePrior's is already closed-form
+        out = (a - 1) * x.log() - b * x + a * math.log(b) - math.lgamma(a)
+    else:
+        out = prior.log_prob(x)  # InverseSquaredLengthscalePrior's is already closed-form
+    return out.sum() if dim is None else out.sum(dim)
+
+
+#: slice-sampling sweeps (every coordinate once) that chains started at the MAP take before
+#: their first samples are used; later fits move each chain by one sweep
+HYPER_BURN_IN = 10
+#: slice sampler's bracket width in the log parameters
+_SLICE_WIDTH = 2.0
+_SLICE_SHRINKS = 40
+
+
+class MaternPosterior:
+    """Unnormalised log posterior of a fitted ``matern_kernel`` SingleTaskGP's hyperparameters,
+    batched over rows of theta = (log lengthscales, log output scale, log(noise - floor)
+    [unless fixed], constant mean [if any]), zero outside the MAP fit's box.
+
+    It is ``fit_matern_map``'s objective read as a density over theta, so its mode is the MAP
+    fit. Adding the log transform's Jacobian (``jacobian=True``) makes it the posterior under
+    the priors as densities of the parameters themselves; that moves the mass to noise 0.01-0.2
+    and output scales 1-3.5 (standardised) where the MAP fit has noise ~1e-3 or less, and the
+    loop explored far more and did worse (docs/performance.md, issue 20 round 6)."""
+
+    def __init__(self, gp: SingleTaskGP, jacobian: bool = False):
+        X, y = gp.train_inputs[0], gp.train_targets
+        self.jacobian = jacobian
+        self.X, self.y = X, y
+        self.n, self.d = X.shape
+        self.sq_diff = (X.unsqueeze(-2) - X.unsqueeze(-3)).square().reshape(-1, self.d)  # n^2 x d
+        self.eye = torch.eye(self.n, dtype=X.dtype)
+        kernel, base, lik = gp.covar_module, gp.covar_module.base_kernel, gp.likelihood
+        self.ls_prior, self.scale_prior = base.lengthscale_prior, kernel.outputscale_prior
+        self.noise_prior = lik.noise_covar.noise_prior
+        self.floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
+        self.fixed = not lik.noise_covar.raw_noise.requires_grad
+        self.const = isinstance(gp.mean_module, ConstantMean)
+        d = self.d
+        with torch.no_grad():
+            parts = [base.lengthscale.reshape(-1).log(), kernel.outputscale.reshape(1).log()]
+            if not self.fixed:
+                parts.append((lik.noise.reshape(1) - 0.99 * self.floor).clamp_min(1e-3 * self.floor).log())
+            if self.const:
+                parts.append(gp.mean_module.constant.reshape(1))
+            self.theta_map = torch.cat(parts).to(X)
+        self.noise_now = lik.noise.detach().reshape(()).to(X)
+        low = [-7.0] * (d + 1) + [math.log(1e-3 * self.floor)] * (not self.fixed) + [-10.0] * self.const
+        high = [7.0] * (d + 1) + [2.0] * (not self.fixed) + [10.0] * self.const
+        self.low, self.high = torch.tensor(low, dtype=X.dtype), torch.tensor(high, dtype=X.dtype)
+        self.theta_map = torch.minimum(torch.maximum(self.theta_map, self.low), self.high)
+
+    def unpack(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``S x p`` theta -> lengthscales ``S x d``, output scales, noises, means (``S``)."""
+        d = self.d
+        noise = self.noise_now.expand(t.shape[0]) if self.fixed else self.floor + t[:, d + 1].exp()
+        c = t[:, -1] if self.const else torch.zeros(t.shape[0], dtype=t.dtype)
+        return t[:, :d].exp(), t[:, d].exp(), noise, c
+
+    @torch.no_grad()
+    def __call__(self, t: Tensor) -> Tensor:
+        ls, scale, noise, c = self.unpack(t)
+        r2 = (self.sq_diff @ ls.pow(-2).T).T.reshape(-1, self.n, self.n)
+        K = scale[:, None, None] * matern52(r2) + noise[:, None, None] * self.eye
+        L, info = torch.linalg.cholesky_ex(K)
+        resid = (self.y.unsqueeze(0) - c.unsqueeze(-1)).unsqueeze(-1)
+        a = torch.linalg.solve_triangular(L, resid, upper=False).squeeze(-1)
+        lp = -0.5 * a.square().sum(-1) - L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        lp = lp + _log_prior(self.ls_prior, ls, -1) + _log_prior(self.scale_prior, scale.unsqueeze(-1), -1)
+        if not self.fixed:
+            lp = lp + _log_prior(self.noise_prior, noise.unsqueeze(-1), -1)
+        if self.jacobian:
+            lp = lp + t[:, : self.d + 1 + (not self.fixed)].sum(-1)
+        inside = ((t >= self.low) & (t <= self.high)).all(-1)
+        ok = inside & (info == 0) & torch.isfinite(lp)
+        return torch.where(ok, lp, torch.tensor(-math.inf, dtype=t.dtype))
+
+
+def slice_sweep(logp: MaternPosterior, t: Tensor, generator: torch.Generator) -> Tensor:
+    """One sweep of coordinate-wise slice sampling (a bracket of fixed width, shrunk; Neal 2003)
+    on every row of ``t`` (independent chains) at once."""
+    t = t.clone()
+    S, p = t.shape
+    lp = logp(t)
+
+    def u(*shape):
+        return torch.rand(*shape, generator=generator, dtype=t.dtype)
+
+    for j in range(p):
+        level = lp + torch.log(u(S))  # the slice: log p > level
+        # a fixed-width bracket placed at random around the point, shrunk (no stepping out:
+        # chains carried from fit to fit need not cross the whole slice in one sweep)
+        left = t[:, j] - _SLICE_WIDTH * u(S)
+        right = left + _SLICE_WIDTH
+        left.clamp_(min=float(logp.low[j]))
+        right.clamp_(max=float(logp.high[j]))
+        todo = torch.ones(S, dtype=torch.bool)
+        for _ in range(_SLICE_SHRINKS):
+            probe = t.clone()
+            probe[:, j] = left + (right - left) * u(S)
+            lp_new = logp(probe)
+            accept = todo & (lp_new > level)
+            t[accept, j] = probe[accept, j]
+            lp = torch.where(accept, lp_new, lp)
+            todo &= ~accept
+            if not todo.any():
+                break
+            below = probe[:, j] < t[:, j]
+            left = torch.where(todo & below, probe[:, j], left)
+            right = torch.where(todo & ~below, probe[:, j], right)
+        # a chain whose slice did not shrink onto an accepted point stays where it was
+    return t
+
+
+def sample_hyperparameters(
+    gp: SingleTaskGP, num: int, chains: Tensor | None, generator: torch.Generator
+) -> tuple[dict[str, Tensor], Tensor]:
+    """``num`` posterior samples of a fitted ``matern_kernel`` GP's hyperparameters: ``num``
+    slice-sampling chains, continued by one sweep from ``chains`` (the previous fit's, same
+    shape) or started at the MAP and run ``HYPER_BURN_IN`` sweeps. Returns the samples
+    (lengthscale ``num x d``, outputscale, noise, constant: ``num``) and the chains' positions."""
+    logp = MaternPosterior(gp)
+    p = logp.theta_map.numel()
+    if chains is not None and chains.shape == (num, p) and torch.isfinite(logp(chains.to(logp.X))).all():
+        t, sweeps = chains.to(logp.X), 1
+    else:
+        t, sweeps = logp.theta_map.expand(num, p).clone(), HYPER_BURN_IN
+    for _ in range(sweeps):
+        t = slice_sweep(logp, t, generator)
+    ls, scale, noise, c = logp.unpack(t)
+    return {"lengthscale": ls, "outputscale": scale, "noise": noise, "constant": c}, t
 
 
 def matern52(r2: Tensor) -> Tensor:
@@ -390,10 +538,51 @@ class GPSurrogate(Surrogate):
             )
 
         warm = s.priors == "modern" and s.warm_start is not False
+        chains = None
+        if isinstance(state, dict):  # hyper_samples > 1: the warm start and the chains
+            state, chains = state.get("hyper"), state.get("chains")
+            chains = chains if isinstance(chains, Tensor) else None
         start = state if warm and _is_hyperparameters(state) else None
         model = fit_exact_gps(X, Y, build, start, s.warm_maxiter, s.warm_ftol)
+        stalled = Y.shape[-1] == 1 and X.shape[0] - 1 - int(Y[:, 0].argmax()) >= s.stall_after
+        if s.stall_starts and stalled and isinstance(model, SingleTaskGP) and _is_matern(model):
+            model = _best_of_cold_starts(model, lambda: build(X, Y), s.stall_starts, seed)
         self.state_ = hyperparameters(model) if warm else None
+        if s.hyper_samples > 1 and isinstance(model, SingleTaskGP) and _is_matern(model):
+            g = torch.Generator().manual_seed(seed)
+            samples, chains = sample_hyperparameters(model, s.hyper_samples, chains, g)
+            model.hyper_samples = samples  # read by the acquisition (bnnbo.exact_logei.log_ei)
+            self.state_ = {"hyper": self.state_, "chains": chains}
         return model
+
+
+def _best_of_cold_starts(model: SingleTaskGP, build, starts: int, seed: int) -> SingleTaskGP:
+    """``model`` or one of ``starts`` cold fits, whichever has the highest MAP objective: the
+    first cold fit starts at the priors' modes (the default's cold start), the others at
+    lengthscales drawn from the lengthscale prior (log-normal around its mode for the
+    inverse-square one) and a noise log-uniform in [1e-4, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    best, best_lp = model, float(MaternPosterior(model)(MaternPosterior(model).theta_map.unsqueeze(0)))
+    for i in range(starts):
+        gp = build()
+        if i:
+            base, d = gp.covar_module.base_kernel, gp.train_inputs[0].shape[-1]
+            prior = base.lengthscale_prior
+            loc, scale = (float(prior.loc), float(prior.scale)) if isinstance(prior, LogNormalPrior) else (0.0, 1.0)
+            z = torch.randn(d, generator=g, dtype=torch.float64)
+            with torch.no_grad():
+                base.lengthscale = (loc + scale * z).clamp(-6.0, 6.0).exp().reshape(base.lengthscale.shape)
+                if gp.likelihood.noise_covar.raw_noise.requires_grad:
+                    gp.likelihood.noise = 10.0 ** (-4.0 * float(torch.rand((), generator=g, dtype=torch.float64)))
+        try:
+            fit_matern_map(gp)
+        except Exception:  # a start that fails numerically is dropped
+            continue
+        post = MaternPosterior(gp)
+        lp = float(post(post.theta_map.unsqueeze(0)))
+        if lp > best_lp:
+            best, best_lp = gp.eval(), lp
+    return best
 
 
 def _is_hyperparameters(state: Any) -> bool:
