@@ -318,3 +318,98 @@ def test_qlognei_on_networks_evaluates_the_baseline_once_with_the_same_values_an
     noisy = _model(S=40, m=1, noise=True, dtype=torch.float32)
     acq = acquisition.build_acquisition(noisy, U, Y, mode="default", ref_point=None, seed=1, q=4)
     assert type(acq) is qLogNoisyExpectedImprovement
+
+
+def test_the_greedy_search_builds_the_batch_point_by_point_on_a_few_networks_then_all(monkeypatch):
+    """With the "sequential" preset a sample model's q-batch is built greedily: per point the
+    two-stage search (q = 1) with the points chosen so far pending in both acquisitions; the
+    same seed gives the same batch, and no pending points are left behind."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    model.greedy_polish = "point"
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30, sequential=True)
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append((acq.sampler.sample_shape[0], acq.X_baseline.shape[0], kwargs))
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    batches = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+        base = acq.X_baseline.shape[0]
+        batches.append(acquisition.optimize_acquisition(acq, space, 3, preset, "proper"))
+        assert acq.X_baseline.shape[0] == base  # the pending points are removed again
+    assert model.greedy_polish == "point" and posterior.GREEDY_POLISH == "batch"
+    assert batches[0].shape == (3, 3)
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)  # seeded: reproducible
+    first_run = calls[: len(calls) // 2]
+    assert len(first_run) == 6  # per point: the search, then the polish
+    for i in range(3):
+        (n1, b1, search), (n2, b2, polish) = first_run[2 * i : 2 * i + 2]
+        assert (n1, search["q"], search["num_restarts"]) == (posterior.COARSE_SAMPLES, 1, 4)
+        assert (n2, polish["q"]) == (posterior.ACQUISITION_SAMPLES, 1)
+        assert polish["batch_initial_conditions"].shape == (posterior.POLISHED_RESTARTS, 1, 3)
+        assert b1 == b2 == base + i  # the points chosen so far pending (incremental qLogNEI)
+    # the points come out in the order chosen: the first is the q = 1 search's own result
+    torch.manual_seed(3)
+    acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+    one = acquisition.optimize_acquisition(acq, space, 1, preset, "proper")
+    torch.testing.assert_close(one[0], batches[0][0], rtol=0, atol=0)
+
+
+def test_the_greedy_batch_polish_chooses_points_on_a_few_networks_then_polishes_the_batch(monkeypatch):
+    """``greedy_polish = "batch"`` (the default): every point greedily on the first stage's
+    networks (at most ``greedy_maxiter`` iterations), then one joint polish of the whole batch
+    on all networks (at most ``greedy_polish_maxiter``), never worse than its start; seeded:
+    the same batch twice."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    assert model.greedy_polish == "batch"  # the default greedy search
+    model.greedy_maxiter, model.greedy_polish_maxiter = 7, 11
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30, sequential=True)
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append((acq.sampler.sample_shape[0], acq.X_baseline.shape[0], kwargs))
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    batches = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+        base = acq.X_baseline.shape[0]
+        batches.append(acquisition.optimize_acquisition(acq, space, 3, preset, "proper"))
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)
+    greedy, (n, b, polish) = calls[:3], calls[3]
+    for i, (k, b_i, kw) in enumerate(greedy):
+        assert (k, b_i, kw["q"], kw["num_restarts"], kw["options"]["maxiter"]) == (
+            posterior.COARSE_SAMPLES,
+            base + i,  # the points chosen so far pending
+            1,
+            4,
+            7,
+        )
+    assert (n, b, polish["q"], polish["options"]["maxiter"]) == (posterior.ACQUISITION_SAMPLES, base, 3, 11)
+    start = polish["batch_initial_conditions"]
+    with torch.no_grad():
+        assert acq(batches[0][None]) >= acq(start)
