@@ -10,7 +10,7 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
 * ``new``: the library's default acquisition path (each distinct network evaluated once per
   draw; ``posterior.ACQUISITION_SAMPLES`` MC samples, at most one per kept network; the
   two-stage search, ``c16p2``, jointly, or greedily where the model sets ``greedy_batches``:
-  ``seqb8x15i30``);
+  ``seqb4x10i20``);
 * ``old``: the path before issue 19 (128 MC samples, i.e. networks, per evaluation and no
   deduplication of repeated networks in a draw: ``SampleModel.fast_draws = False``);
 * ``prev``: the defaults before the second round (its own fit with the ``PREVIOUS``

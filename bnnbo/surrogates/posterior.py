@@ -51,9 +51,9 @@ POLISH_MAXITER: int | None = None
 #: two-stage search for every point instead (slower: docs/performance.md, round five).
 #: GREEDY_RESTARTS: restarts per point (None: the optimiser preset's)
 GREEDY_POLISH = "batch"
-GREEDY_RESTARTS: int | None = None
-GREEDY_MAXITER: int | None = 15
-GREEDY_POLISH_MAXITER: int | None = 30
+GREEDY_RESTARTS: int | None = 4
+GREEDY_MAXITER: int | None = 10
+GREEDY_POLISH_MAXITER: int | None = 20
 
 
 class SampleModel(Model):

@@ -413,3 +413,42 @@ def test_the_greedy_batch_polish_chooses_points_on_a_few_networks_then_polishes_
     start = polish["batch_initial_conditions"]
     with torch.no_grad():
         assert acq(batches[0][None]) >= acq(start)
+
+
+def test_which_search_a_sample_model_gets(monkeypatch):
+    """hmc's and sghmc's models build q-batches greedily (round five of issue 19), ensembles
+    (no first stage: 10 networks) jointly; q = 1, paper mode and models without the flag keep
+    the joint search."""
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import get_surrogate, posterior
+
+    X = torch.rand(12, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = (X - 0.5).pow(2).sum(-1, keepdim=True)
+    tiny = {
+        "hmc": {"widths": [8], "pretrain_steps": 20, "n_chains": 2, "n_burn_in": 10, "n_samples": 10},
+        "sghmc": {"widths": [8], "num_steps": 60, "n_burn_in": 20, "keep_every": 4},
+        "ensemble": {"widths": [8], "n_members": 3, "train_steps": 20},
+    }
+    flags = {name: get_surrogate(name, **settings).fit(X, Y, seed=0).greedy_batches for name, settings in tiny.items()}
+    assert flags == {"hmc": True, "sghmc": True, "ensemble": False}
+    assert (posterior.GREEDY_POLISH, posterior.GREEDY_RESTARTS) == ("batch", 4)
+    assert (posterior.GREEDY_MAXITER, posterior.GREEDY_POLISH_MAXITER) == (10, 20)
+
+    searches = []
+    monkeypatch.setattr(acquisition, "_optimize_greedy_two_stage", lambda *a, **k: searches.append("greedy"))
+    monkeypatch.setattr(acquisition, "_optimize_two_stage", lambda *a, **k: searches.append("joint"))
+    model = _model(S=200, m=1, dtype=torch.float32)
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Yu = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OPTIMIZER_PRESETS["default"]
+    for greedy, q in ((True, 3), (True, 1), (False, 3)):
+        model.greedy_batches = greedy
+        acq = acquisition.build_acquisition(model, U, Yu, mode="default", ref_point=None, seed=1, q=q)
+        acquisition.optimize_acquisition(acq, space, q, preset, "proper")
+    assert searches == ["greedy", "joint", "joint"]
+    # paper mode (qEI, i.i.d. draws) has no first stage: neither of the two searches
+    model.greedy_batches = True
+    acq = acquisition.build_acquisition(model, U, Yu, mode="paper", ref_point=None, seed=1)
+    assert acquisition._coarse_acquisition(acq) is None
