@@ -16,7 +16,7 @@ Two modes:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from botorch.acquisition import qExpectedImprovement, qLogNoisyExpectedImprovement
@@ -304,6 +304,8 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         if preset.sample_around_best:  # the mixed optimiser sprays around the best points itself
             options["sample_around_best"] = True
         if space.is_continuous and (coarse := _coarse_acquisition(acq)) is not None:
+            if (preset.sequential or getattr(acq.model, "greedy_batches", False)) and q > 1:
+                return _optimize_greedy_two_stage(acq, coarse, bounds, q, preset, options)
             return _optimize_two_stage(acq, coarse, bounds, q, preset, options)
         cands, _ = optimize_acqf(
             acq,
@@ -458,6 +460,64 @@ def _optimize_two_stage(
     with torch.no_grad():
         values = acq(cands)
     return cands[values.argmax()].detach()
+
+
+def _optimize_greedy_two_stage(
+    acq: AcquisitionFunction,
+    coarse: AcquisitionFunction,
+    bounds: Tensor,
+    q: int,
+    preset: OptimizerPreset,
+    options: dict,
+) -> Tensor:
+    """The batch built point by point (as BoTorch's ``sequential=True``), the points chosen so
+    far pending: every L-BFGS-B problem is ``d``-dimensional and, qLogNEI being incremental,
+    every evaluation covers one new point (the pending ones join the baseline once per step).
+    ``model.greedy_polish``: "batch" (each point on ``coarse`` alone, then the whole batch
+    polished jointly on ``acq`` from there, at most ``model.greedy_polish_maxiter``
+    iterations) or "point" (each point by the two-stage search, both acquisitions with the
+    pending points). ``model.greedy_restarts`` and ``model.greedy_maxiter``: each point's
+    restarts and most iterations (None: the preset's)."""
+    chosen: list[Tensor] = []
+    batch_polish = getattr(acq.model, "greedy_polish", "batch") == "batch"
+    per_point = dict(options)
+    if (cap := getattr(acq.model, "greedy_maxiter", None)) is not None:
+        per_point["maxiter"] = min(per_point["maxiter"], int(cap))
+    if (restarts := getattr(acq.model, "greedy_restarts", None)) is not None:
+        preset = replace(preset, num_restarts=int(restarts))
+    try:
+        for _ in range(q):
+            pending = torch.cat(chosen) if chosen else None
+            coarse.set_X_pending(pending)
+            if batch_polish:
+                x, _ = optimize_acqf(
+                    coarse,
+                    bounds=bounds,
+                    q=1,
+                    num_restarts=preset.num_restarts,
+                    raw_samples=preset.raw_samples,
+                    options=per_point,
+                    retry_on_optimization_warning=getattr(acq.model, "retry_coarse", False),
+                )
+                chosen.append(x.reshape(1, -1))
+            else:
+                acq.set_X_pending(pending)
+                chosen.append(_optimize_two_stage(acq, coarse, bounds, 1, preset, per_point))
+    finally:
+        acq.set_X_pending(None)
+        coarse.set_X_pending(None)
+    start = torch.cat(chosen).detach()
+    if not batch_polish:
+        return start
+    polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
+    if (cap := getattr(acq.model, "greedy_polish_maxiter", None)) is not None:
+        polish["maxiter"] = min(polish["maxiter"], int(cap))
+    cands, _ = optimize_acqf(
+        acq, bounds=bounds, q=q, num_restarts=1, batch_initial_conditions=start[None], options=polish
+    )
+    with torch.no_grad():  # L-BFGS-B returns its best iterate; the start can still be better
+        values = acq(torch.stack([start, cands.reshape(q, -1)]))
+    return (start, cands.reshape(q, -1))[int(values.argmax())].detach()
 
 
 class _LevelIndexed(AcquisitionFunction):

@@ -43,6 +43,17 @@ COARSE_SAMPLES = 16
 POLISHED_RESTARTS = 2
 #: L-BFGS-B iterations of that polish at most (None: the optimiser preset's maxiter)
 POLISH_MAXITER: int | None = None
+#: the greedy search (acquisition.py, ``_optimize_greedy_two_stage``; used for q > 1 where a
+#: model's ``greedy_batches`` is set, or with a "sequential" preset): "batch" chooses every
+#: point of the batch in turn on the first COARSE_SAMPLES networks, the points chosen so far
+#: pending, at most GREEDY_MAXITER L-BFGS-B iterations each, then polishes the whole batch
+#: jointly on all networks (at most GREEDY_POLISH_MAXITER iterations); "point" runs the
+#: two-stage search for every point instead (slower: docs/performance.md, round five).
+#: GREEDY_RESTARTS: restarts per point (None: the optimiser preset's)
+GREEDY_POLISH = "batch"
+GREEDY_RESTARTS: int | None = 4
+GREEDY_MAXITER: int | None = 10
+GREEDY_POLISH_MAXITER: int | None = 20
 
 
 class SampleModel(Model):
@@ -54,6 +65,7 @@ class SampleModel(Model):
         y_mean, y_std: ``m`` output de-standardisation (zeros / ones if none).
         noise_std: ``m`` observation noise std in raw units, added to draws when
             ``observation_noise`` is set here or asked for in ``posterior``.
+        greedy_batches: build q-batches greedily (``self.greedy_batches``).
     """
 
     def __init__(
@@ -64,6 +76,7 @@ class SampleModel(Model):
         y_std: Tensor,
         noise_std: Tensor,
         observation_noise: bool = False,
+        greedy_batches: bool = False,
     ):
         super().__init__()
         self.spec = spec
@@ -84,6 +97,15 @@ class SampleModel(Model):
         self.polished_restarts: int = POLISHED_RESTARTS
         #: L-BFGS-B iterations of the polish at most (None: the preset's maxiter)
         self.polish_maxiter: int | None = POLISH_MAXITER
+        #: q > 1, one objective, continuous space: the batch built greedily, not jointly
+        #: (GREEDY_POLISH); set by the surrogates whose iteration it made cheaper at no loss
+        self.greedy_batches = greedy_batches
+        #: the greedy search's settings (GREEDY_POLISH, GREEDY_RESTARTS, GREEDY_MAXITER,
+        #: GREEDY_POLISH_MAXITER)
+        self.greedy_polish: str = GREEDY_POLISH
+        self.greedy_restarts: int | None = GREEDY_RESTARTS
+        self.greedy_maxiter: int | None = GREEDY_MAXITER
+        self.greedy_polish_maxiter: int | None = GREEDY_POLISH_MAXITER
         #: qLogNEI computes each network's best value over the baseline once, not at every
         #: evaluation (False: recomputed with the candidates, as before; same values)
         self.baseline_once = True

@@ -318,3 +318,137 @@ def test_qlognei_on_networks_evaluates_the_baseline_once_with_the_same_values_an
     noisy = _model(S=40, m=1, noise=True, dtype=torch.float32)
     acq = acquisition.build_acquisition(noisy, U, Y, mode="default", ref_point=None, seed=1, q=4)
     assert type(acq) is qLogNoisyExpectedImprovement
+
+
+def test_the_greedy_search_builds_the_batch_point_by_point_on_a_few_networks_then_all(monkeypatch):
+    """With the "sequential" preset a sample model's q-batch is built greedily: per point the
+    two-stage search (q = 1) with the points chosen so far pending in both acquisitions; the
+    same seed gives the same batch, and no pending points are left behind."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    model.greedy_polish = "point"
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30, sequential=True)
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append((acq.sampler.sample_shape[0], acq.X_baseline.shape[0], kwargs))
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    batches = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+        base = acq.X_baseline.shape[0]
+        batches.append(acquisition.optimize_acquisition(acq, space, 3, preset, "proper"))
+        assert acq.X_baseline.shape[0] == base  # the pending points are removed again
+    assert model.greedy_polish == "point" and posterior.GREEDY_POLISH == "batch"
+    assert batches[0].shape == (3, 3)
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)  # seeded: reproducible
+    first_run = calls[: len(calls) // 2]
+    assert len(first_run) == 6  # per point: the search, then the polish
+    for i in range(3):
+        (n1, b1, search), (n2, b2, polish) = first_run[2 * i : 2 * i + 2]
+        assert (n1, search["q"], search["num_restarts"]) == (posterior.COARSE_SAMPLES, 1, 4)
+        assert (n2, polish["q"]) == (posterior.ACQUISITION_SAMPLES, 1)
+        assert polish["batch_initial_conditions"].shape == (posterior.POLISHED_RESTARTS, 1, 3)
+        assert b1 == b2 == base + i  # the points chosen so far pending (incremental qLogNEI)
+    # the points come out in the order chosen: the first is the q = 1 search's own result
+    torch.manual_seed(3)
+    acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+    one = acquisition.optimize_acquisition(acq, space, 1, preset, "proper")
+    torch.testing.assert_close(one[0], batches[0][0], rtol=0, atol=0)
+
+
+def test_the_greedy_batch_polish_chooses_points_on_a_few_networks_then_polishes_the_batch(monkeypatch):
+    """``greedy_polish = "batch"`` (the default): every point greedily on the first stage's
+    networks (at most ``greedy_maxiter`` iterations), then one joint polish of the whole batch
+    on all networks (at most ``greedy_polish_maxiter``), never worse than its start; seeded:
+    the same batch twice."""
+    import botorch.optim
+
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import posterior
+
+    model = _model(S=200, m=1, dtype=torch.float32)
+    assert model.greedy_polish == "batch"  # the default greedy search
+    model.greedy_maxiter, model.greedy_polish_maxiter = 7, 11
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OptimizerPreset(num_restarts=4, raw_samples=32, maxiter=30, sequential=True)
+    calls = []
+
+    def spy(acq, **kwargs):
+        calls.append((acq.sampler.sample_shape[0], acq.X_baseline.shape[0], kwargs))
+        return botorch.optim.optimize_acqf(acq, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf", spy)
+    batches = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        acq = acquisition.build_acquisition(model, U, Y, mode="default", ref_point=None, seed=1, q=3)
+        base = acq.X_baseline.shape[0]
+        batches.append(acquisition.optimize_acquisition(acq, space, 3, preset, "proper"))
+    torch.testing.assert_close(batches[0], batches[1], rtol=0, atol=0)
+    greedy, (n, b, polish) = calls[:3], calls[3]
+    for i, (k, b_i, kw) in enumerate(greedy):
+        assert (k, b_i, kw["q"], kw["num_restarts"], kw["options"]["maxiter"]) == (
+            posterior.COARSE_SAMPLES,
+            base + i,  # the points chosen so far pending
+            1,
+            4,
+            7,
+        )
+    assert (n, b, polish["q"], polish["options"]["maxiter"]) == (posterior.ACQUISITION_SAMPLES, base, 3, 11)
+    start = polish["batch_initial_conditions"]
+    with torch.no_grad():
+        assert acq(batches[0][None]) >= acq(start)
+
+
+def test_which_search_a_sample_model_gets(monkeypatch):
+    """hmc's and sghmc's models build q-batches greedily (round five of issue 19), ensembles
+    (no first stage: 10 networks) jointly; q = 1, paper mode and models without the flag keep
+    the joint search."""
+    from bnnbo import acquisition
+    from bnnbo.space import SearchSpace
+    from bnnbo.surrogates import get_surrogate, posterior
+
+    X = torch.rand(12, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Y = (X - 0.5).pow(2).sum(-1, keepdim=True)
+    tiny = {
+        "hmc": {"widths": [8], "pretrain_steps": 20, "n_chains": 2, "n_burn_in": 10, "n_samples": 10},
+        "sghmc": {"widths": [8], "num_steps": 60, "n_burn_in": 20, "keep_every": 4},
+        "ensemble": {"widths": [8], "n_members": 3, "train_steps": 20},
+    }
+    flags = {name: get_surrogate(name, **settings).fit(X, Y, seed=0).greedy_batches for name, settings in tiny.items()}
+    assert flags == {"hmc": True, "sghmc": True, "ensemble": False}
+    assert (posterior.GREEDY_POLISH, posterior.GREEDY_RESTARTS) == ("batch", 4)
+    assert (posterior.GREEDY_MAXITER, posterior.GREEDY_POLISH_MAXITER) == (10, 20)
+
+    searches = []
+    monkeypatch.setattr(acquisition, "_optimize_greedy_two_stage", lambda *a, **k: searches.append("greedy"))
+    monkeypatch.setattr(acquisition, "_optimize_two_stage", lambda *a, **k: searches.append("joint"))
+    model = _model(S=200, m=1, dtype=torch.float32)
+    U = torch.rand(6, 3, dtype=D, generator=torch.Generator().manual_seed(0))
+    Yu = model.posterior(U).mean.detach()
+    space = SearchSpace.box([[0.0] * 3, [1.0] * 3])
+    preset = acquisition.OPTIMIZER_PRESETS["default"]
+    for greedy, q in ((True, 3), (True, 1), (False, 3)):
+        model.greedy_batches = greedy
+        acq = acquisition.build_acquisition(model, U, Yu, mode="default", ref_point=None, seed=1, q=q)
+        acquisition.optimize_acquisition(acq, space, q, preset, "proper")
+    assert searches == ["greedy", "joint", "joint"]
+    # paper mode (qEI, i.i.d. draws) has no first stage: neither of the two searches
+    model.greedy_batches = True
+    acq = acquisition.build_acquisition(model, U, Yu, mode="paper", ref_point=None, seed=1)
+    assert acquisition._coarse_acquisition(acq) is None

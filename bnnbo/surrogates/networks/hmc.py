@@ -207,6 +207,8 @@ class HMCSurrogate(Surrogate):
             data.y_std,
             s.noise_std * data.y_std,
             observation_noise=s.observation_noise,
+            # q > 1: the batch built greedily (docs/performance.md, issue 19, round five)
+            greedy_batches=True,
         )
 
     def _record(

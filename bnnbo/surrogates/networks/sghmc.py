@@ -129,6 +129,8 @@ class SGHMCSurrogate(Surrogate):
             data.y_std,
             noise_std.to(X),
             observation_noise=s.observation_noise,
+            # q > 1: the batch built greedily (docs/performance.md, issue 19, round five)
+            greedy_batches=True,
         )
 
     def _sample(self, spec: MLPSpec, data: FitData, gen: torch.Generator) -> tuple[Tensor, Tensor]:
