@@ -3,7 +3,8 @@ before issue 19's second round: ``iteration_cost.PREVIOUS`` settings, the two-st
 the baseline evaluated at every call and the first stage rerun after a failed line search): the
 best value found and the seconds per run, per seed, side by side in one process. With
 ``--against defaults`` the second version is today's defaults instead (same search), so only
-``--settings`` differs.
+``--settings`` differs. With ``--against joint`` it is today's defaults with the joint batch
+search of issue 19's rounds one to four instead of the greedy one (round five).
 
     python benchmarks/bo_round2.py --surrogates ensemble --seeds 5 --iterations 4 --settings warm_start=True
     python benchmarks/bo_round2.py --surrogates hmc --seeds 5 --settings pretrain_steps=0 --against defaults
@@ -32,9 +33,15 @@ def _previous_search(self, *args, **kwargs):
     self.baseline_once, self.retry_coarse = False, True
 
 
+def _joint_search(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.greedy_batches = False
+
+
 def one(problem, surrogate, version, seed, q, budget, settings):
-    # "defaults": today's search and defaults; "prev": round one's search and settings
-    posterior.SampleModel.__init__ = _previous_search if version == "prev" else _init
+    # "defaults": today's search and defaults; "prev": round one's search and settings;
+    # "joint": today's defaults with the joint two-stage batch search of rounds one to four
+    posterior.SampleModel.__init__ = {"prev": _previous_search, "joint": _joint_search}.get(version, _init)
     try:
         t = time.perf_counter()
         res = optimize(
@@ -45,7 +52,11 @@ def one(problem, surrogate, version, seed, q, budget, settings):
             q=q,
             n_init=10,
             surrogate_settings=(
-                PREVIOUS.get(surrogate, {}) if version == "prev" else None if version == "defaults" else settings
+                PREVIOUS.get(surrogate, {})
+                if version == "prev"
+                else None
+                if version in ("defaults", "joint")
+                else settings
             ),
         )
         seconds = time.perf_counter() - t
@@ -63,7 +74,9 @@ def main() -> None:
     ap.add_argument("--q", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--settings", default="", help="overrides for the new version, e.g. warm_start=True")
-    ap.add_argument("--against", choices=("prev", "defaults"), default="prev", help="the version compared with")
+    ap.add_argument(
+        "--against", choices=("prev", "defaults", "joint"), default="prev", help="the version compared with"
+    )
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--summarise", nargs="*", help="print the table of these --out files (no runs)")
     ap.add_argument("--out")
