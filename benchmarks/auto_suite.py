@@ -335,7 +335,11 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     lines += [
         "Rows were made at bnnbo commit(s): "
         + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
-        + " (+dirty: bnnbo/ or this script had uncommitted changes when the run started).",
+        + (
+            " (+dirty: bnnbo/ or this script had uncommitted changes when the run started)."
+            if any(c.endswith("+dirty") for c in commits)
+            else "."
+        ),
         "",
     ]
     if ARCHIVE.exists() and not store.endswith(ARCHIVE.name):
@@ -493,6 +497,9 @@ def _same_data_section(same: dict | None, candidates: list[str]) -> list[str]:
         f"| scoring at a run's first fit (seeding) | {_fmt(same['scoring_first'])} |",
         "",
         f"auto's fit / its candidates' fits on the same data: {same['auto'] / same['sum']:.3f}.",
+        "",
+        "Before and after the scoring change, replayed side by side in one process: docs/auto_cost.md "
+        "(`benchmarks/auto_cost.py`).",
         "",
     ]
     return lines
