@@ -42,6 +42,9 @@ def test_runs_are_stored_once_resumed_and_documented(suite, tmp_path):
     assert "### branin" in text and "| auto |" in text and "| gp |" in text
     assert "## Target (issue 17)" in text and "**Outcome: target" in text and "provisional: 2 seeds" in text
     assert f"doc --store {store} --out {doc}" in text
+    # the cost line compares auto with its candidates' fits inside the same calls (same data)
+    assert "Like for like" in text and "- Fit s / iter (on the same data): auto " in text
+    assert all(set(it["seconds"]) == {"gp", "ibnn"} for r in autos for it in r["auto"])
 
 
 def test_bad_names_are_refused_before_running(suite, tmp_path):

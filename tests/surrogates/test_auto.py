@@ -199,3 +199,30 @@ def test_crps_of_a_gaussian_matches_its_integral():
     for i in range(3):
         got = gaussian_scores(mean[i : i + 1], var[i : i + 1], y[i : i + 1], torch.zeros(1), torch.ones(1))["crps"][0]
         assert got == pytest.approx(want[i], rel=1e-4)  # the quadrature step at the jump
+
+
+@pytest.mark.parametrize("name, m", [("gp", 1), ("ibnn", 1), ("gp", 2), ("ibnn", 2)])
+def test_plain_gp_predictions_are_gpytorchs(name, m):
+    """scoring.predict's plain algebra for exact GPs gives the posterior's marginals with noise."""
+    from bnnbo.surrogates.scoring import _plain_gps, predict
+
+    X, Y = toy_data(n=25, m=m)
+    model = get_surrogate(name).fit(X[:20], Y[:20], seed=0)
+    assert _plain_gps(model) is not None  # the fast path is the one under test
+    mean, var = predict(model, X[20:])
+    with torch.no_grad():
+        post = model.posterior(X[20:].unsqueeze(-2), observation_noise=True)
+        want_mean, want_var = post.mean.squeeze(-2), post.variance.squeeze(-2)
+    assert mean.shape == var.shape == (5, m)
+    assert torch.allclose(mean, want_mean, rtol=1e-7, atol=1e-9 * want_var.sqrt().max().item())
+    assert torch.allclose(var, want_var, rtol=1e-6)
+
+
+def test_prequential_records_each_candidates_fit_time():
+    X, Y = toy_data(n=16)
+    auto = get_surrogate("auto")
+    auto.fit(X[:12], Y[:12], seed=0)
+    auto.fit(X[:13], Y[:13], seed=1, state=auto.state_)
+    d = auto.diagnostics_
+    assert set(d["seconds"]) == {"gp", "ibnn"} and min(d["seconds"].values()) > 0
+    assert d["scoring_seconds"] > 0

@@ -32,6 +32,7 @@ them in ``diagnostics_`` (``choice``, ``scores``, ``scored``).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,6 +142,7 @@ class AutoSurrogate(Surrogate):
         s: AutoSettings = self.settings
         totals = dict(state.get("totals", {}))  # label -> [discounted sum of log densities, weight]
         errors: dict[str, str] = {}
+        t_start = time.perf_counter()
         new = self._new_points(X, Y)
         if new is None and not totals:  # nothing predicted yet: seed with the recent hold-out
             seeded, errors = self.score_candidates(X, Y, seed)
@@ -158,14 +160,18 @@ class AutoSurrogate(Surrogate):
                     continue
                 old_sum, old_w = totals.get(label, [0.0, 0.0])
                 totals[label] = [decay * old_sum + value * weight, decay * old_w + weight]
+        scoring = time.perf_counter() - t_start
         states = dict(state.get("states", {}))
         models: dict[str, Model] = {}
+        seconds: dict[str, float] = {}  # each candidate's own fit, on the same data: auto's cost beside theirs
         for label, sur in self.members.items():
+            t0 = time.perf_counter()
             try:
                 models[label] = sur.fit(X, Y, seed=seed, state=states.get(label))
                 states[label] = sur.state_
             except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
                 errors[label] = f"{type(exc).__name__}: {exc}"
+            seconds[label] = time.perf_counter() - t0
         self._last = (X.clone(), Y.clone(), models)
         scores: dict[str, float | None] = {
             c: (totals[c][0] / totals[c][1] if c in totals and c in models and totals[c][1] > 0 else None)
@@ -185,6 +191,8 @@ class AutoSurrogate(Surrogate):
             "scored": True,
             "holdout": "prequential",
             "new_points": 0 if new is None else new.stop - new.start,
+            "seconds": seconds,
+            "scoring_seconds": scoring,
             "fit": dict(self.members[choice].diagnostics_),
         }
         if errors:
