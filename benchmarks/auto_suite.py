@@ -28,7 +28,6 @@ import json
 import math
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -41,7 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bnnbo import Optimizer, get_problem, get_surrogate
+from bnnbo import Optimizer, get_problem, get_surrogate, version
 from bnnbo.metrics import progress_trace
 from bnnbo.space import DTYPE
 from bnnbo.surrogates.combined.auto import AutoSettings
@@ -122,18 +121,7 @@ def _auto_iteration(diag: dict) -> dict:
 
 def code_commit() -> str | None:
     """The repository's HEAD, with ``+dirty`` when bnnbo/ or this script has uncommitted changes."""
-    try:
-        git = ["git", "-C", str(ROOT)]
-        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "bnnbo", "benchmarks/auto_suite.py"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if dirty else "")
+    return version.code_commit("benchmarks/auto_suite.py")
 
 
 def run_one(problem_name: str, method: str, seed: int, q: int = 1) -> dict:
