@@ -444,9 +444,7 @@ def _optimize_two_stage(
     with torch.no_grad():
         polished = int(getattr(acq.model, "polished_restarts"))
         best = acq(starts).topk(min(polished, starts.shape[0])).indices
-    polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
-    if (cap := getattr(acq.model, "polish_maxiter", None)) is not None:
-        polish["maxiter"] = min(polish["maxiter"], int(cap))
+    polish = _polish_options(options, acq.model, "polish_maxiter")
     cands, _ = optimize_acqf(
         acq,
         bounds=bounds,
@@ -460,6 +458,15 @@ def _optimize_two_stage(
     with torch.no_grad():
         values = acq(cands)
     return cands[values.argmax()].detach()
+
+
+def _polish_options(options: dict, model, cap_attr: str) -> dict:
+    """A polish's L-BFGS-B options: the search's iteration budget and batch limit, the budget
+    capped at ``model.<cap_attr>`` when the model sets one."""
+    polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
+    if (cap := getattr(model, cap_attr, None)) is not None:
+        polish["maxiter"] = min(polish["maxiter"], int(cap))
+    return polish
 
 
 def _optimize_greedy_two_stage(
@@ -509,9 +516,7 @@ def _optimize_greedy_two_stage(
     start = torch.cat(chosen).detach()
     if not batch_polish:
         return start
-    polish = {k: v for k, v in options.items() if k in ("maxiter", "batch_limit")}
-    if (cap := getattr(acq.model, "greedy_polish_maxiter", None)) is not None:
-        polish["maxiter"] = min(polish["maxiter"], int(cap))
+    polish = _polish_options(options, acq.model, "greedy_polish_maxiter")
     cands, _ = optimize_acqf(
         acq, bounds=bounds, q=q, num_restarts=1, batch_initial_conditions=start[None], options=polish
     )
