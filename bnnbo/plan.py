@@ -267,7 +267,7 @@ def matching_runs(stored, specs: list[RunSpec]) -> dict[tuple[str, str], list[in
     out: dict[tuple[str, str], list[int]] = {}
     for spec in specs:
         old = stored.get((spec.problem, spec.surrogate, spec.seed))
-        if old is not None and old[0].config() == spec.config():
+        if old is not None and old[0].comparable() == spec.comparable():
             out.setdefault((spec.problem, spec.surrogate), []).append(old[3])
     return out
 
@@ -337,7 +337,7 @@ def plan_study(
         n, state = 0, False
         old = stored.get((spec.problem, spec.surrogate, spec.seed))
         if old is not None:
-            if old[0].config() == spec.config():
+            if old[0].comparable() == spec.comparable():
                 n, state = old[1], old[2]
             else:
                 cell.changed += 1

@@ -189,22 +189,12 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
 def _conflicts(old: Run, spec: RunSpec) -> bool:
     """Other settings, or a budget below what the run has stored (its extra evaluations would
     no longer belong to the study the store describes)."""
-    return _comparable(old.spec) != _comparable(spec) or old.n_evaluations > spec.budget
-
-
-def _comparable(spec: RunSpec) -> dict:
-    """The config without settings left at None ("as the library decides"): a setting added to a
-    surrogate after a run was stored is absent from that run and None in the study, the same."""
-    config = spec.config()
-    settings = config.get("settings")
-    if isinstance(settings, dict):
-        config = {**config, "settings": {k: v for k, v in settings.items() if v is not None}}
-    return config
+    return old.spec.comparable() != spec.comparable() or old.n_evaluations > spec.budget
 
 
 def _describe_change(new: RunSpec, old: RunSpec, stored: int = 0) -> str:
     """``problem / surrogate / seed N: settings.var_w: 10.0 -> 5.0; q: 1 -> 2``."""
-    a, b = _comparable(old), _comparable(new)
+    a, b = old.comparable(), new.comparable()
     diffs = []
     if stored > new.budget:
         diffs.append(

@@ -94,6 +94,20 @@ class RunSpec:
             }
         )
 
+    def comparable(self) -> dict[str, Any]:
+        """``config()`` without settings left at None ("as the library decides") or at the value a
+        later-added setting declares as its behaviour before it existed (``Settings.added``):
+        such a setting is absent from a run stored before it and neutral in the study, the same."""
+        from bnnbo.surrogates import SURROGATES, surrogate_class
+
+        config = self.config()
+        added = surrogate_class(self.surrogate_name).Settings.added if self.surrogate_name in SURROGATES else {}
+        settings = {k: v for k, v in config["settings"].items() if v is not None and added.get(k, _ABSENT) != v}
+        return {**config, "settings": settings}
+
+
+_ABSENT = object()
+
 
 @dataclass(frozen=True)
 class Study:

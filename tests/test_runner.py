@@ -14,6 +14,7 @@ import torch
 from bnnbo import load_results, optimize
 from bnnbo.cli import main
 from bnnbo.executors import DaskExecutor, InProcessExecutor
+from bnnbo.plan import plan_study
 from bnnbo.results import load_runs
 from bnnbo.runner import SettingsChangedError, run_study
 from bnnbo.storage import Store
@@ -141,6 +142,23 @@ def test_changed_settings_are_refused_unless_force_new(tmp_path):
     assert outcome.ok and outcome.finished == 2
     assert load_runs(db).shape[0] == 2
     assert load_runs(db, include_superseded=True).status.tolist().count("superseded") == 2
+
+
+def test_runs_stored_before_a_setting_was_added_resume_at_its_neutral_value(tmp_path):
+    db = tmp_path / "a.db"
+    assert run(study_text(iterations=0), db).ok
+    added = GPSurrogate.Settings.added
+    assert added and all(GPSurrogate.Settings.defaults()[k] == v for k, v in added.items())
+    paths = ", ".join(f"'$.resolved_settings.{k}'" for k in added)
+    with sqlite3.connect(db) as conn:  # as stored by code that predates these settings
+        conn.execute(f"update runs set spec = json_remove(spec, {paths})")
+        assert all("hyper_samples" not in spec for (spec,) in conn.execute("select spec from runs"))
+    plan = plan_study(parse_study(study_text(iterations=1)), db)
+    assert [(c.runs, c.finished, c.changed) for c in plan.cells] == [(2, 0, 0)] and plan.evaluations == 2
+    assert run(study_text(iterations=1), db).finished == 2  # the same configuration: extended
+    assert plan_study(parse_study(study_text(iterations=1)), db).evaluations == 0
+    with pytest.raises(SettingsChangedError, match=r"settings.stall_starts: None -> 2"):
+        run(study_text("[surrogates.gp]\nsettings = { stall_starts = 2 }\n", iterations=1), db)
 
 
 def test_more_iterations_extend_finished_runs_exactly(tmp_path):

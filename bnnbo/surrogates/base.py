@@ -75,6 +75,11 @@ def _resolve_preset(preset: str, presets: Presets) -> str | None:
 class Settings:
     """Base of every surrogate's settings dataclass."""
 
+    #: Settings added after runs could have been stored, each with the value that behaves as
+    #: the code did before the setting existed: a stored run without the setting and a study
+    #: that leaves it at this value are the same configuration (see ``bnnbo.runner``).
+    added: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def fields(cls) -> dict[str, dataclasses.Field]:
         return {f.name: f for f in dataclasses.fields(cls)}

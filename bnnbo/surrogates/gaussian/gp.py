@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -95,6 +95,8 @@ class GPSettings(Settings):
     #: as well and keep the highest-posterior fit of those and the usual one; 0: off
     stall_starts: int = 0
     stall_after: int = 5
+
+    added: ClassVar[dict[str, Any]] = {"hyper_samples": 1, "stall_starts": 0, "stall_after": 5}
 
     def __post_init__(self) -> None:
         if self.priors == "paper" and (self.noise is not None or self.warm_start):
