@@ -21,6 +21,10 @@ hits all alike. Sample-based posteriors (hmc, sghmc, ensemble) run several paths
   numbers bit for bit, so the search is not rerun: the row takes ``new``'s acquisition phases
   and only its fit is timed, after checking that both fits' networks are identical; surrogates
   whose fitting code did not change get no ``prev3`` row);
+* ``prev6``: the code before the sixth round: today's search (``new``) on a fit by the previous
+  fitting code, ``PREVIOUS6`` (``ensemble``: ``adam_map`` on all points with 0/1 weights, the
+  same networks up to float rounding, which 1000 float32 Adam steps amplify: a fit of its own);
+  fitted before ``new`` on odd seeds, after it on even ones, against the machine's drift;
 * ``variant``: today's search on a fit with the ``--variant`` settings (e.g. ``pretrain_steps=0``);
 * ``joint``: the joint two-stage search (``new`` before round five, and still ``new`` for
   surrogates whose models do not set ``greedy_batches``);
@@ -57,6 +61,7 @@ once, so no path is judged by its own MC samples); for the others their own acqu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import statistics
@@ -73,6 +78,7 @@ from botorch.sampling.get_sampler import get_sampler
 from bnnbo.acquisition import OPTIMIZER_PRESETS, build_acquisition, optimize_acquisition
 from bnnbo.problems import get_problem
 from bnnbo.surrogates import get_surrogate
+from bnnbo.surrogates.networks.ensemble import EnsembleSurrogate
 from bnnbo.surrogates.networks.sghmc import SGHMCSurrogate
 from bnnbo.surrogates.posterior import (
     COARSE_SAMPLES,
@@ -101,6 +107,9 @@ PREVIOUS_PATH = "c16p2"
 #: the ``prev3`` path: per surrogate, a context manager that restores the fitting code before
 #: issue 19's third round (only sghmc's changed, with identical numbers)
 PREVIOUS3 = {"sghmc": lambda: _class_attr(SGHMCSurrogate, "reference_step", True)}
+#: the ``prev6`` path: per surrogate, a context manager that restores the fitting code before
+#: issue 19's sixth round (ensemble's trainer)
+PREVIOUS6 = {"ensemble": lambda: _class_attr(EnsembleSurrogate, "reference_trainer", True)}
 QUICK = {"surrogates": ",".join(SURROGATES), "q": "1,10", "dims": "6", "n": "20", "seeds": 1}
 
 
@@ -245,6 +254,10 @@ def run(args) -> list[dict]:
                         paths = [p for p in paths if p != "prev3"] + (
                             ["prev3"] * (sname in PREVIOUS3 and "prev3" in paths)
                         )
+                        if "prev6" in paths:  # only where the fitting code changed; first on odd seeds
+                            paths.remove("prev6")
+                            paths[:0] = ["prev6"] * (sname in PREVIOUS6 and seed % 2 == 1)
+                            paths += ["prev6"] * (sname in PREVIOUS6 and seed % 2 == 0)
                         for path in paths:
                             if path == "prev3":
                                 with PREVIOUS3[sname]():
@@ -258,15 +271,16 @@ def run(args) -> list[dict]:
                                 r["total"] = sum(r[p] for p in PHASES)
                                 done.append(r)
                                 continue
-                            version = path if path in ("prev", "variant") else "now"
+                            version = path if path in ("prev", "variant", "prev6") else "now"
                             if version not in fits:
                                 fit_settings = {"prev": PREVIOUS.get(sname, {}), "variant": args.variant}
                                 sur = get_surrogate(sname, **fit_settings.get(version, {}))
-                                t = time.perf_counter()
-                                model = sur.fit(U, Y, seed=seed, state=state)
-                                fits[version] = (model, time.perf_counter() - t)
+                                with PREVIOUS6[sname]() if version == "prev6" else contextlib.nullcontext():
+                                    t = time.perf_counter()
+                                    model = sur.fit(U, Y, seed=seed, state=state)
+                                    fits[version] = (model, time.perf_counter() - t)
                             model, fit = fits[version]
-                            acq_path = {"prev": PREVIOUS_PATH, "variant": "new"}.get(path, path)
+                            acq_path = {"prev": PREVIOUS_PATH, "variant": "new", "prev6": "new"}.get(path, path)
                             r, cand = one_path(model, problem.space, U, Y, q, seed, acq_path, clock)
                             label = "again" if again else path
                             r.update(problem=name, d=d, n=n, q=q, seed=seed, surrogate=sname, path=label, fit=fit)
@@ -396,7 +410,7 @@ def verdict(rows: list[dict], base: str, judged: str = "new") -> None:
 def _value_under(row: dict, base: str) -> float:
     """A row's batch's value under the ``base`` path's fit (its own where the fits are one)."""
     by_fit = row.get("value_by", {})
-    return by_fit.get("prev" if base == "prev" else "now", row["value"])
+    return by_fit.get(base if base in ("prev", "prev6") else "now", row["value"])
 
 
 def _ints(text: str) -> list[int]:
@@ -415,7 +429,7 @@ def main() -> None:
         "--paths",
         default="new,prev",
         help="for sample-based surrogates: new, joint (the joint two-stage search), prev (the defaults before round two: PREVIOUS), "
-        "prev3 (the fitting code before round three: PREVIOUS3), variant (a fit with --variant), today, old, "
+        "prev3 (the fitting code before round three: PREVIOUS3), prev6 (before round six: PREVIOUS6), variant (a fit with --variant), today, old, "
         "mcK (new with K MC samples), "
         "cK or cKpJ (new with K networks in the first stage, J restarts polished), "
         "iK (new with the polish capped at K L-BFGS-B iterations), pJ (new with J restarts polished), "
@@ -462,7 +476,7 @@ def main() -> None:
     for bad in {
         p
         for p in args.paths
-        if p not in ("new", "joint", "old", "today", "prev", "prev3", "variant", "seq")
+        if p not in ("new", "joint", "old", "today", "prev", "prev3", "prev6", "variant", "seq")
         and not (p[:2] == "mc" and p[2:].isdigit())
         and not (p[:1] == "c" and p[1:].replace("p", "", 1).isdigit())
         and not (p[:4] == "seqc" and p[4:].replace("p", "", 1).isdigit())
@@ -470,7 +484,7 @@ def main() -> None:
         and not (p[:1] in "ip" and p[1:].isdigit())
     }:
         ap.error(
-            f"unknown path {bad!r}; expected 'new', 'prev', 'prev3', 'today', 'old', 'mcK', 'cK', 'cKpJ', 'iK', "
+            f"unknown path {bad!r}; expected 'new', 'prev', 'prev3', 'prev6', 'today', 'old', 'mcK', 'cK', 'cKpJ', 'iK', "
             "'pJ', 'seq', 'seqcK', 'seqcKpJ', 'seqbRxM' or 'seqbRxMiK'"
         )
     args.q, args.dims, args.n = _ints(args.q), _ints(args.dims), _ints(args.n)

@@ -95,3 +95,55 @@ def test_a_warm_start_continues_the_members_on_their_own_subsets_with_fewer_step
     assert EnsembleSurrogate(preset="paper:branin").settings.warm_start is False
     g = torch.Generator().manual_seed(0)
     assert torch.equal(extend_mask(first["mask"], 9, 0.8, g), first["mask"])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "widths", "d_out", "activation", "tol"),
+    [
+        (torch.float64, (16, 16), 1, "tanh", 1e-12),
+        (torch.float64, (8, 12), 2, "tanh", 1e-12),  # several outputs: the backward's bmm branch
+        (torch.float64, (16,), 1, "relu", 1e-12),
+        # float32: Adam turns a tiny gradient's rounding into a step of up to lr (1e-2) in a
+        # few weights; a wrong gradient moves many by up to 40 lr
+        (torch.float32, (32, 32, 32), 1, "tanh", 2e-3),
+    ],
+)
+def test_the_subset_trainer_gives_adam_maps_networks(dtype, widths, d_out, activation, tol):
+    """Each member on its own points (gathered) and the gradient written by the matmuls is
+    adam_map on all points with 0/1 weights, to float rounding (40 steps: in float64 too few
+    for Adam to amplify the rounding)."""
+    from bnnbo.surrogates.networks.bnn_common import FitData, adam_map
+    from bnnbo.surrogates.networks.ensemble import SubsetTrainer
+    from bnnbo.surrogates.networks.mlp import MLPSpec
+
+    g = torch.Generator().manual_seed(3)
+    X, Y = torch.rand(15, 3, generator=g, dtype=dtype), torch.randn(15, d_out, generator=g, dtype=dtype)
+    spec = MLPSpec(3, widths, d_out, activation)
+    theta = spec.init(4, g, dtype)
+    mask = subset_mask(4, 15, 0.8, g).to(dtype)
+    assert SubsetTrainer.applies(mask)
+    data = FitData(X, Y, torch.zeros(d_out), torch.ones(d_out))
+    ref = adam_map(spec, theta, data, 0.04, 2.0, 40, 1e-2, weights=mask)
+    new = SubsetTrainer(spec, X, Y, mask).run(theta, 0.04, 2.0, 40, 1e-2)
+    assert not torch.equal(ref, theta)
+    torch.testing.assert_close(new, ref, rtol=0, atol=tol)
+
+
+def test_which_trainer_an_ensemble_fit_uses(monkeypatch):
+    """float32 fits (the default) train with SubsetTrainer; float64 ones (the paper presets) and
+    ``reference_trainer`` with adam_map, whose numbers paper runs were stored with."""
+    import bnnbo.surrogates.networks.ensemble as ens
+
+    X, Y, _ = _clustered(0)
+    used = []
+    real_adam, real_run = ens.adam_map, ens.SubsetTrainer.run
+    monkeypatch.setattr(ens, "adam_map", lambda *a, **k: used.append("adam_map") or real_adam(*a, **k))
+    monkeypatch.setattr(ens.SubsetTrainer, "run", lambda *a, **k: used.append("subset") or real_run(*a, **k))
+    small = {**SMALL, "train_steps": 5}
+    EnsembleSurrogate(**small).fit(X, Y, seed=0)
+    EnsembleSurrogate(**small, dtype="float64").fit(X, Y, seed=0)
+    EnsembleSurrogate(preset="paper:branin", train_steps=5, widths=[8]).fit(X, Y, seed=0)
+    monkeypatch.setattr(EnsembleSurrogate, "reference_trainer", True)
+    EnsembleSurrogate(**small).fit(X, Y, seed=0)
+    assert used == ["subset", "adam_map", "adam_map", "adam_map"]
+    assert EnsembleSurrogate(preset="paper:branin").settings.dtype == "float64"
