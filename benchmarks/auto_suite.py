@@ -310,9 +310,9 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         f"`{AutoSettings().holdout}`, metric `{AutoSettings().metric}`) against each of its candidates, through "
         "bnnbo's ask/tell loop with its default acquisition, q = 1. A seed gives every method the same initial "
         "design. Methods ran interleaved in one process with one torch thread, on a machine shared with other "
-        "work, so times are comparable within this document only. With several objectives auto is served, at "
-        "each iteration, the acquisition and optimiser preset of the candidate it chose (analytic LogEHVI when "
-        "gp, as gp itself; rows made before that change are in the -old store): docs/auto_mo_serving.md.",
+        "work, so times are comparable within this document only. With several objectives auto gets sampled "
+        "qLogNEHVI whatever it chose; serving gp's analytic LogEHVI when it chose gp was measured and not kept: "
+        "docs/auto_mo_serving.md.",
         "",
     ]
     if not runs:
