@@ -159,14 +159,12 @@ class Optimizer:
             model = self._fit(X_unit, Y_max, step_seed)
             t1 = time.perf_counter()
             ref = self._ref_point_max(Y_max)
-            exact = _is_matern_gp(_serving(self.surrogate))
+            exact = _is_matern_gp(self.surrogate)
             acq = build_acquisition(
                 model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=exact
             )
             rounding = "paper" if self.mode == "paper" else "proper"
-            preset = get_preset(
-                self.acq_optimizer or default_preset_name(self.mode, self.num_objectives, q, exact_gp=exact)
-            )
+            preset = get_preset(self.acq_optimizer or self._default_preset(q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
             starts = best
             if best is None and preset.start_at_incumbent and q == 1 and self.space.is_continuous:
@@ -305,7 +303,7 @@ class Optimizer:
                 acquisition=s["acquisition"],
                 maximize=list(s["maximize"]),
                 ref_point=s["ref_point"],
-                acq_optimizer=None if s["acq_optimizer"] is None else OptimizerPreset(**s["acq_optimizer"]),
+                acq_optimizer=OptimizerPreset(**s["acq_optimizer"]),
                 surrogate_settings=None if surrogate is not None else s["surrogate_settings"],
             )
             opt.restore([Evaluation(**e) for e in data["history"]], data["surrogate_state"])
@@ -336,8 +334,7 @@ class Optimizer:
             "acquisition": self.mode,
             "maximize": [bool(v > 0) for v in self._sign.tolist()],
             "ref_point": ref,
-            # None: the default for each ask (auto's depends on the candidate it chose)
-            "acq_optimizer": None if self.acq_optimizer is None else dataclasses.asdict(get_preset(self.acq_optimizer)),
+            "acq_optimizer": dataclasses.asdict(self.preset),
         }
 
     # ---- internals -------------------------------------------------------------------------
@@ -400,13 +397,6 @@ def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool
         and all(getattr(s, k) is None for k in _PREVIOUS_GP)
         and (q > 1 or mode != "default")
     )
-
-
-def _serving(surrogate: Surrogate) -> Surrogate:
-    """The surrogate whose model the last fit returned: ``auto``'s chosen candidate, else itself."""
-    members = getattr(surrogate, "members", None)
-    choice = surrogate.diagnostics_.get("choice")
-    return members[choice] if isinstance(members, dict) and choice in members else surrogate
 
 
 def _is_matern_gp(surrogate: Surrogate) -> bool:

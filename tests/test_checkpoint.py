@@ -81,14 +81,6 @@ def test_settings_space_and_convention_survive(tmp_path):
     assert torch.equal(loaded.ask(), opt.ask())
 
 
-def test_a_default_preset_stays_the_default_after_load(tmp_path):
-    # auto's preset follows the candidate it chooses at each ask: a fixed one must not be saved
-    p = get_problem("branincurrin")
-    opt = Optimizer.for_problem(p, "auto", seed=1)
-    loaded = Optimizer.load(opt.save(tmp_path / "o.ckpt"))
-    assert loaded.acq_optimizer is None and loaded.preset == opt.preset
-
-
 class RunsCode:
     def __init__(self, path):
         self.path = str(path)

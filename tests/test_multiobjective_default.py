@@ -152,34 +152,3 @@ def test_mixed_space_multi_objective_default_proposes_valid_new_points(objective
     model_X = opt.X[8:]
     assert torch.equal(model_X[:, 1:], model_X[:, 1:].round())
     assert torch.unique(opt.X, dim=0).shape[0] == opt.X.shape[0]  # no repeats: EHVI of a seen point is ~0
-
-
-@pytest.mark.parametrize("candidate", ["gp", "ibnn"])
-def test_auto_serves_the_acquisition_and_preset_of_the_candidate_it_chose(monkeypatch, candidate):
-    # auto with one candidate always chooses it; it must then be served exactly as that surrogate
-    seen = {}
-    build, search = optimizer_module.build_acquisition, optimizer_module.optimize_acquisition
-
-    def recording_build(*args, **kwargs):
-        acq = build(*args, **kwargs)
-        seen["acq"].append(type(acq))
-        return acq
-
-    def recording_search(acq, space, q, preset, *args, **kwargs):
-        seen["preset"].append(preset)
-        return search(acq, space, q, preset, *args, **kwargs)
-
-    monkeypatch.setattr(optimizer_module, "build_acquisition", recording_build)
-    monkeypatch.setattr(optimizer_module, "optimize_acquisition", recording_search)
-    p = get_problem("branincurrin")
-    served = {}
-    for name, surrogate in (("plain", candidate), ("auto", get_surrogate("auto", candidates=[candidate]))):
-        seen.update(acq=[], preset=[])
-        opt = Optimizer.for_problem(p, surrogate, seed=2, n_init=6)
-        for _ in range(7):
-            X = opt.ask()
-            opt.tell(X, p.evaluate(X))
-        served[name] = (seen["acq"], seen["preset"])
-    expected = ExactGPLogEHVI if candidate == "gp" else qLogNoisyExpectedHypervolumeImprovement
-    assert served["plain"][0] == [expected]
-    assert served["auto"] == served["plain"]
