@@ -38,7 +38,7 @@ def test_runs_are_stored_once_resumed_and_documented(suite, tmp_path):
 
     suite.main(["doc", "--store", str(store), "--out", str(doc)])
     text = doc.read_text()
-    assert "**Provisional: 2 seeds**" in text and "**Partial:**" in text
+    assert "**Provisional: 2 seed(s)** on a synthetic problem" in text and "**Partial:**" in text
     assert "### branin" in text and "| auto |" in text and "| gp |" in text
     assert "## Target (issue 17)" in text and "**Outcome: target" in text and "provisional: 2 seeds" in text
     assert f"doc --store {store} --out {doc}" in text
