@@ -56,6 +56,11 @@ def adam_map(
     for _ in range(steps):
         _, grad, _ = spec.potential_and_grad(theta, data.X, data.Y, noise_var, prior_var, weights, value=False)
         opt.step(grad)
+    return check_finite_map(theta, lr, steps)
+
+
+def check_finite_map(theta: Tensor, lr: float, steps: int) -> Tensor:
+    """``theta``, or SurrogateError when a MAP training's weights stopped being finite."""
     if not torch.isfinite(theta).all():
         raise SurrogateError(f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr")
     return theta

@@ -25,11 +25,18 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bnnbo import paper
-from bnnbo.errors import ConfigError, SurrogateError
+from bnnbo.errors import ConfigError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.networks.bnn_common import adam_map, check_settings, prepare, rescale_outputs, spec_key
+from bnnbo.surrogates.networks.bnn_common import (
+    adam_map,
+    check_finite_map,
+    check_settings,
+    prepare,
+    rescale_outputs,
+    spec_key,
+)
 from bnnbo.surrogates.adam import FusedAdam
-from bnnbo.surrogates.networks.mlp import MLPSpec, _tanh_
+from bnnbo.surrogates.networks.mlp import MLPSpec, tanh_
 from bnnbo.surrogates.posterior import SampleModel
 
 
@@ -219,7 +226,7 @@ class SubsetTrainer:
                 elif spec.activation == "relu":
                     torch.relu_(torch.baddbmm(b, hs[i], W, out=hs[i + 1]))
                 else:  # tanh(z) = 2 sigmoid(2z) - 1, as MLPSpec.activations
-                    _tanh_(torch.baddbmm(b, hs[i], W, beta=2.0, alpha=2.0, out=hs[i + 1]))
+                    tanh_(torch.baddbmm(b, hs[i], W, beta=2.0, alpha=2.0, out=hs[i + 1]))
             delta = f.sub_(Y).div_(noise_var)
             for i in range(L - 1, -1, -1):
                 W, b = params[2 * i], params[2 * i + 1]
@@ -239,7 +246,4 @@ class SubsetTrainer:
                 else:
                     spec.activation_backward_(delta, h)
             opt.step(grad)
-        theta = torch.cat([p.flatten(1) for p in params], 1)
-        if not torch.isfinite(theta).all():
-            raise SurrogateError(f"Adam MAP training diverged (lr={lr}, {steps} steps); try a smaller lr")
-        return theta
+        return check_finite_map(torch.cat([p.flatten(1) for p in params], 1), lr, steps)

@@ -44,7 +44,7 @@ class _Tanh(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:
-        y = _tanh_(x.mul(2))
+        y = tanh_(x.mul(2))
         ctx.save_for_backward(y)
         return y
 
@@ -54,7 +54,7 @@ class _Tanh(torch.autograd.Function):
         return grad * (1 - y * y)
 
 
-def _tanh_(h2: Tensor) -> Tensor:
+def tanh_(h2: Tensor) -> Tensor:
     """In place: ``2x`` -> ``tanh(x)``."""
     return torch.sigmoid_(h2).mul_(2).sub_(1)
 
@@ -217,7 +217,7 @@ class MLPSpec:
             elif self.activation == "relu":
                 hs.append(torch.relu_(_affine(hs[-1], W, b)))
             else:  # tanh(z) = 2 sigmoid(2z) - 1, the 2z from the matmul's own scaling
-                hs.append(_tanh_(_affine(hs[-1], W, b, scale=2.0)))
+                hs.append(tanh_(_affine(hs[-1], W, b, scale=2.0)))
         return layers, hs
 
     def activation_backward_(self, delta: Tensor, h: Tensor) -> Tensor:
