@@ -410,7 +410,7 @@ def verdict(rows: list[dict], base: str, judged: str = "new") -> None:
 def _value_under(row: dict, base: str) -> float:
     """A row's batch's value under the ``base`` path's fit (its own where the fits are one)."""
     by_fit = row.get("value_by", {})
-    return by_fit.get(base if base in ("prev", "prev6") else "now", row["value"])
+    return by_fit.get(base if base in ("prev", "prev6", "variant") else "now", row["value"])
 
 
 def _ints(text: str) -> list[int]:

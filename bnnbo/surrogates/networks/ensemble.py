@@ -51,8 +51,10 @@ class EnsembleSettings(Settings):
     n_members: int = 10
     #: share of the points each member trains on
     train_prop: float = 0.8
-    train_steps: int = 1000
-    lr: float = 1e-3
+    #: full-batch Adam steps of a cold fit; 500 at lr 2e-3 take half the time of the study's
+    #: 1000 at 1e-3 and BO runs found as much or more (docs/performance.md, issue 19, "Round seven")
+    train_steps: int = 500
+    lr: float = 2e-3
     #: start from the previous fit's members when the run passes them back (each keeps its
     #: subset of the old points and draws its share of the new ones) and train warm_steps.
     #: Off by default: about 5x cheaper with a better held-out NLL, but short BO runs found
