@@ -14,6 +14,8 @@ outcome (hypervolume for several objectives, regret for one) and wall seconds pe
   the "mc" mode's "default" preset (what ``auto`` is served with several objectives).
 * "gp qlognehvi analytic": as "gp qlognehvi" with the "analytic" preset (2048 raw samples, 10
   restarts, starts at Pareto-optimal points), to tell the acquisition from its optimiser.
+* "gp now default preset": today's default (LogEHVI) with the "default" preset (256 raw samples,
+  8 restarts, no Pareto-optimal starts), the other half of that comparison.
 
 With ``--save`` every finished run is written at once to a JSON file (per-seed results), so
 parallel processes (e.g. one per case) can be merged with ``--merge``; the summary then adds,
@@ -66,6 +68,7 @@ ARMS: dict[str, dict] = {
     "gp before": {"surrogate_settings": {"noise": "learned", "warm_start": False, "kernel": "botorch"}},
     "gp qlognehvi": {"acquisition": "mc", "surrogate_settings": Q1_GP},
     "gp qlognehvi analytic": {"acquisition": "mc", "surrogate_settings": Q1_GP, "acq_optimizer": "analytic"},
+    "gp now default preset": {"acq_optimizer": "default"},
 }
 AUTO_SUITE = ROOT / "benchmarks" / "results" / "auto_suite.jsonl"
 
