@@ -21,7 +21,10 @@ With ``--save`` every finished run is written at once to a JSON file (per-seed r
 parallel processes (e.g. one per case) can be merged with ``--merge``; the summary then adds,
 per case, a paired one-sided Wilcoxon test of each arm against the first arm (is it higher for
 hypervolume, lower for regret) and its wins, and checks "gp now" against the ``gp`` runs of
-benchmarks/results/auto_suite.jsonl with the same problem, seed, q, n_init and budget.
+benchmarks/results/auto_suite.jsonl with the same problem, seed, q, n_init and budget, and "gp
+qlognehvi" against its ``auto`` runs (auto is served qLogNEHVI and the "default" preset with
+several objectives, so where it chose gp at every iteration the two runs are the same loop).
+Time ratios are taken only between runs of one process (one saved file), which ran side by side.
 
     python benchmarks/default_recheck.py [--seeds 3] [--cases 0 1 2]
     python benchmarks/default_recheck.py --cases 3 --arms "gp now" "gp qlognehvi" --seeds 10 --save a.json
@@ -109,7 +112,12 @@ def _mean_se(values: list[float]) -> str:
     return f"{mean:.6g} +- {se:.3g}"
 
 
-def _auto_suite_gp() -> dict[tuple, float]:
+#: arms that are, loop for loop, a method of benchmarks/auto_suite.py
+STORED_AS = {"gp now": "gp", "gp qlognehvi": "auto"}
+
+
+def _auto_suite() -> dict[tuple, float]:
+    """auto_suite.jsonl's final outcomes by (method, problem, q, n_init, budget, seed)."""
     if not AUTO_SUITE.exists():
         return {}
     out = {}
@@ -118,8 +126,8 @@ def _auto_suite_gp() -> dict[tuple, float]:
             r = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if r.get("method") == "gp" and r.get("status") == "ok":
-            out[(r["problem"], r["q"], r["n_init"], r["budget"], r["seed"])] = r["final"]
+        if r.get("method") in STORED_AS.values() and r.get("status") == "ok":
+            out[(r["method"], r["problem"], r["q"], r["n_init"], r["budget"], r["seed"])] = r["final"]
     return out
 
 
@@ -128,7 +136,7 @@ def summarise(rows: list[dict]) -> None:
     later arm against the first on the seeds both ran (paired one-sided Wilcoxon, wins)."""
     from scipy.stats import wilcoxon
 
-    stored = _auto_suite_gp()
+    stored = _auto_suite()
     cases = sorted({(r["problem"], r["q"], r["n_init"], r["budget"]) for r in rows}, key=str)
     for case in cases:
         name, q, n_init, budget = case
@@ -136,6 +144,12 @@ def summarise(rows: list[dict]) -> None:
         what = here[0]["what"]
         arms = [a for a in ARMS if any(r["arm"] == a for r in here)]
         by = {a: {r["seed"]: r for r in here if r["arm"] == a} for a in arms}
+        for r in here:  # the loop is deterministic: a rerun must reach the same outcome
+            if r["value"] != by[r["arm"]][r["seed"]]["value"]:
+                print(
+                    f"warning: {r['arm']} seed {r['seed']} reached {r['value']} and {by[r['arm']][r['seed']]['value']}"
+                )
+        sec_of = {(r.get("file"), r["arm"], r["seed"]): r["seconds"] for r in here}
         print(f"\n{name}, q = {q}, {n_init} initial points, budget {budget}: final {what}")
         print("| arm | seeds | per-seed (seed order) | median | mean +- SE | median s / run |")
         print("|---|---:|---|---:|---:|---:|")
@@ -162,18 +176,20 @@ def summarise(rows: list[dict]) -> None:
             if len(common) > 1 and any(d != 0 for d in diff):
                 p = wilcoxon(diff, alternative="greater" if higher else "less").pvalue
                 line += f"; one-sided Wilcoxon ({a} {'higher' if higher else 'lower'}): p = {p:.3g}"
-            ratio = statistics.median([by[a][s]["seconds"] / by[base][s]["seconds"] for s in common])
-            print(line + f"; median per-seed time ratio {a} / {base}: {ratio:.2f}")
-        if "gp now" in by:
-            pairs = [
-                (s, by["gp now"][s]["value"], stored.get((name, q, n_init, budget, s))) for s in sorted(by["gp now"])
+            ratios = [
+                sec_of[f, a, s] / sec_of[f, base, s] for f, arm, s in sec_of if arm == a and (f, base, s) in sec_of
             ]
-            pairs = [(s, v, w) for s, v, w in pairs if w is not None]
+            if ratios:
+                line += f"; median time ratio {a} / {base} ({len(ratios)} side-by-side seeds): {statistics.median(ratios):.2f}"
+            print(line)
+        for a, method in STORED_AS.items():
+            key = (method, name, q, n_init, budget)
+            pairs = [(v["value"], stored[(*key, s)]) for s, v in sorted(by.get(a, {}).items()) if (*key, s) in stored]
             if pairs:
-                same = [s for s, v, w in pairs if math.isclose(v, w, rel_tol=1e-9, abs_tol=0.0)]
-                worst = max(abs(v - w) / abs(w) for _, v, w in pairs)
+                same = sum(math.isclose(v, w, rel_tol=1e-9, abs_tol=0.0) for v, w in pairs)
+                worst = max(abs(v - w) / abs(w) for v, w in pairs)
                 print(
-                    f"gp now against auto_suite.jsonl's gp runs: {len(same)} of {len(pairs)} seeds equal "
+                    f"{a} against auto_suite.jsonl's {method} runs: {same} of {len(pairs)} seeds equal "
                     f"(rel. 1e-9); largest relative difference {worst:.3g}"
                 )
 
@@ -194,7 +210,7 @@ def main() -> None:
     ap.add_argument("--merge", type=Path, nargs="+", help="only summarise these saved files")
     args = ap.parse_args()
     if args.merge:
-        summarise([r for p in args.merge for r in json.loads(p.read_text())])
+        summarise([{**r, "file": str(p)} for p in args.merge for r in json.loads(p.read_text())])
         return
     torch.set_num_threads(1)
     rows: list[dict] = []
