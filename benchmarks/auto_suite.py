@@ -85,6 +85,10 @@ VARIANTS: dict[str, dict] = {
     "auto-preq-mse": {"metric": "mse"},
     "auto-preq-crps-f09": {"forget": 0.9},
     "auto-preq-crps-f07": {"forget": 0.7},
+    # issue 17's "mixing instead of choosing" (docs/auto_mix.md): the weighted mixture of the
+    # candidates' posteriors, weights from the accumulated CRPS (Gibbs) or log densities (pseudo-BMA)
+    "auto-mix": {"combine": "mix"},
+    "auto-mix-lpd": {"combine": "mix", "mix_weights": "lpd"},
 }
 
 
@@ -117,7 +121,7 @@ def load_store(path: Path) -> list[dict]:
 
 def _auto_iteration(diag: dict) -> dict:
     """What ``auto`` reported for one iteration (plain numbers and labels only)."""
-    keep = ("choice", "weights", "scores", "scored", "seconds", "scoring_seconds")
+    keep = ("choice", "weights", "served", "scores", "scored", "seconds", "scoring_seconds")
     return {k: diag[k] for k in keep if k in diag}
 
 
