@@ -192,7 +192,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_until(text: str | None) -> float | None:
-    """``HH:MM`` (UTC, today) as a POSIX time, or None."""
+    """``HH:MM`` (UTC, its next occurrence) as a POSIX time, or None."""
     if not text:
         return None
     try:
@@ -202,7 +202,8 @@ def parse_until(text: str | None) -> float | None:
     except ValueError:
         raise SystemExit(f"--until {text!r}: expected HH:MM (UTC), e.g. 05:10") from None
     now = time.gmtime()
-    return calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0))
+    when = calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, hh, mm, 0))
+    return when if when > time.time() else when + 86400  # the next such time: past midnight too
 
 
 def pick(text: str, allowed: list[str], what: str) -> list[str]:
