@@ -657,6 +657,26 @@ def render_variants(rows: list[dict], variants: list[str], command: str, stores:
         "",
         *(f"- `{v}`: {json.dumps(VARIANTS[v])}" for v in variants),
         "",
+        "Produced by:",
+        "",
+        *(
+            f"    {_run_command(store_rows)} --store {store}"
+            for store in stores
+            if (store_rows := [r for r in runs if r.get("_store") == store])
+        ),
+        "",
+    ]
+    commits: dict[str, int] = {}
+    for r in runs:
+        if r["method"] in variants:
+            c = r.get("bnnbo_commit") or "unknown"
+            c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+            commits[c] = commits.get(c, 0) + 1
+    lines += [
+        "The variants' rows were made at bnnbo commit(s) "
+        + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
+        + "; the other rows at the commits docs/auto.md lists.",
+        "",
     ]
     summary: dict[str, dict[str, list]] = {}
     for v in variants:
@@ -714,17 +734,34 @@ def render_variants(rows: list[dict], variants: list[str], command: str, stores:
         + " | worse than best on |",
         "|---|---|" + "---|" * (len(base) + 1) + "---|",
     ]
+    verdicts = []
     for v, d in summary.items():
         if not d["ranks"]:
             continue
-        cells = [_fmt(statistics.fmean(rk[m] for rk in d["ranks"])) for m in [*base, v]]
+        mean_rank = {m: statistics.fmean(rk[m] for rk in d["ranks"]) for m in [*base, v]}
+        cells = [_fmt(mean_rank[m]) for m in [*base, v]]
         lines.append(f"| {v} | {', '.join(d['problems'])} | {' | '.join(cells)} | {', '.join(d['worse']) or 'none'} |")
-    lines.append("")
+        gp_rank = min(mean_rank[c] for c in candidates)
+        wins = mean_rank[v] < gp_rank and not d["worse"]
+        verdicts.append(
+            f"- `{v}`: mean rank {_fmt(mean_rank[v])} against the best candidate's {_fmt(gp_rank)} and auto's "
+            f"{_fmt(mean_rank['auto'])}; significantly worse than the best candidate on "
+            f"{', '.join(d['worse']) or 'no problem'} -> "
+            + ("a candidate for auto's default." if wins else "not a candidate for auto's default.")
+        )
+    lines += [
+        "",
+        "A variant would be a candidate for auto's default when its mean rank is better than the best "
+        "candidate's and it is never significantly worse than the best candidate:",
+        "",
+        *verdicts,
+        "",
+    ]
     return "\n".join(lines)
 
 
 def cmd_variants(args) -> None:
-    rows = [r for store in args.store for r in load_store(Path(store))]
+    rows = [{**r, "_store": store} for store in args.store for r in load_store(Path(store))]
     variants = pick(args.variants, list(VARIANTS), "variant(s)")
     command = "python benchmarks/auto_suite.py " + " ".join(shlex.quote(a) for a in args.argv)
     out = Path(args.out)
