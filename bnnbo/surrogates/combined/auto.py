@@ -24,9 +24,19 @@ the broad I-BNN where the GP's sharper, sometimes overconfident predictions lead
 (Ackley 10-D, Hartmann6), because it punishes a confident miss quadratically; CRPS punishes it
 linearly and rewards sharpness, and with it ``auto`` follows the GP there.
 
+What is served (``combine``): ``"choose"`` (default) the best-scoring candidate's model;
+``"mix"`` (prequential only) the mixture ``sum_i w_i p_i`` of every candidate's model
+(``bnnbo.mixture.MixtureModel``), with ``w_i`` proportional to ``exp`` of the candidate's
+accumulated score summed over the scored points (``mix_weights="score"``: a Gibbs posterior on the
+``metric``; ``"lpd"``: pseudo-BMA on the log densities). The acquisition of a mixture is the
+log-space weighted sum of each candidate's own (EI and EHVI are linear in the predictive
+distribution), so the GP keeps its analytic LogEI. A candidate whose weight exceeds
+``mix_threshold`` serves alone. Measured against choosing: docs/auto_mix.md.
+
 Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
 held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
-them in ``diagnostics_`` (``choice``, ``scores``, ``scored``).
+them in ``diagnostics_`` (``choice``, ``scores``, ``scored``; with "mix" also ``weights`` and
+``served``: a label, or ``"mix"``).
 """
 
 from __future__ import annotations
