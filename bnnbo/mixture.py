@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from botorch.acquisition.acquisition import AcquisitionFunction
+from botorch.acquisition.objective import PosteriorTransform
 from botorch.models.model import Model
 from botorch.posteriors import Posterior
 from torch import Tensor
@@ -26,6 +27,8 @@ from torch import Tensor
 
 class MixtureModel(Model):
     """Fitted models with weights (positive, summing to one); ``labels`` name them."""
+
+    weights: Tensor
 
     def __init__(self, models: list[Model], weights: Tensor | list[float], labels: list[str] | None = None):
         super().__init__()
@@ -39,17 +42,32 @@ class MixtureModel(Model):
         self.labels = list(labels) if labels is not None else [str(i) for i in range(len(models))]
 
     @property
+    def components(self) -> list[Any]:
+        return list(self.models)
+
+    @property
     def num_outputs(self) -> int:
-        return self.models[0].num_outputs
+        return int(self.components[0].num_outputs)
 
     @property
     def heaviest(self) -> int:
         return int(self.weights.argmax())
 
-    def posterior(self, X: Tensor, output_indices=None, observation_noise: Any = False, **kwargs: Any):
+    def posterior(
+        self,
+        X: Tensor,
+        output_indices: list[int] | None = None,
+        observation_noise: bool | Tensor = False,
+        posterior_transform: PosteriorTransform | None = None,
+    ) -> Posterior:
         posts = [
-            m.posterior(X, output_indices=output_indices, observation_noise=observation_noise, **kwargs)
-            for m in self.models
+            m.posterior(
+                X,
+                output_indices=output_indices,
+                observation_noise=observation_noise,
+                posterior_transform=posterior_transform,
+            )
+            for m in self.components
         ]
         return MixturePosterior(posts, self.weights)
 
@@ -57,7 +75,7 @@ class MixtureModel(Model):
 class MixturePosterior(Posterior):
     """``sum_i w_i p_i``: exact mean and variance; samples draw a component per sample."""
 
-    def __init__(self, posteriors: list[Posterior], weights: Tensor):
+    def __init__(self, posteriors: list[Any], weights: Tensor):
         self.posteriors = posteriors
         self.weights = weights
 
@@ -97,6 +115,8 @@ class MixtureAcquisition(AcquisitionFunction):
     qLogNEI, LogEHVI, qLogNEHVI): the log of the expected improvement under the mixture.
     ``log_scale=False``: ``sum_i w_i acq_i(X)`` of plain ones (qEI, qEHVI)."""
 
+    log_w: Tensor
+
     def __init__(self, model: MixtureModel, parts: list[AcquisitionFunction], log_scale: bool = True):
         super().__init__(model=model)
         self.log_scale = log_scale
@@ -109,10 +129,10 @@ class MixtureAcquisition(AcquisitionFunction):
         best = [getattr(p, "best_f", None) for p in parts]
         if all(isinstance(b, Tensor) for b in best):
             self.best_f = best[model.heaviest]
-        self.X_pending: Tensor | None = None
+        self.X_pending = None  # type: ignore[assignment]  # BoTorch's own default
 
     def forward(self, X: Tensor) -> Tensor:
-        values = torch.stack([p(X) for p in self.parts])
+        values = torch.stack([p(X) for p in self._acqs()])
         log_w = self.log_w.to(values).reshape(-1, *([1] * (values.ndim - 1)))
         if not self.log_scale:
             return (log_w.exp() * values).sum(0)
@@ -120,13 +140,16 @@ class MixtureAcquisition(AcquisitionFunction):
 
     @property
     def has_fused_gradient(self) -> bool:
-        return self.log_scale and any(getattr(p, "has_fused_gradient", False) for p in self.parts)
+        return self.log_scale and any(getattr(p, "has_fused_gradient", False) for p in self._acqs())
+
+    def _acqs(self) -> list[Any]:
+        return list(self.parts)
 
     @torch.no_grad()
     def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Value at ``n x d`` points and its gradient: fused components by hand, others by autograd."""
         values, grads = [], []
-        for p in self.parts:
+        for p in self._acqs():
             if getattr(p, "has_fused_gradient", False):
                 v, g = p.value_and_grad(x)
             else:
@@ -143,6 +166,6 @@ class MixtureAcquisition(AcquisitionFunction):
         return value, (share.unsqueeze(-1) * torch.stack(grads)).sum(0)
 
     def set_X_pending(self, X_pending: Tensor | None = None) -> None:
-        self.X_pending = X_pending
-        for p in self.parts:
+        self.X_pending = X_pending  # type: ignore[assignment]
+        for p in self._acqs():
             p.set_X_pending(X_pending)
