@@ -31,7 +31,8 @@ accumulated score summed over the scored points (``mix_weights="score"``: a Gibb
 ``metric``; ``"lpd"``: pseudo-BMA on the log densities). The acquisition of a mixture is the
 log-space weighted sum of each candidate's own (EI and EHVI are linear in the predictive
 distribution), so the GP keeps its analytic LogEI. A candidate whose weight exceeds
-``mix_threshold`` serves alone. Measured against choosing: docs/auto_mix.md.
+``mix_threshold`` serves alone. Measured against choosing: docs/auto_mix.md (worse: under the
+mixture the broader candidate's EI dominates where the GP is confident, docs/auto_mix_share.md).
 
 Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
 held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
