@@ -39,6 +39,7 @@ from torch import Tensor
 from bnnbo.errors import ConfigError, unknown
 from bnnbo.exact_logehvi import ExactGPLogEHVI, exact_logehvi_applies
 from bnnbo.exact_logei import log_ei
+from bnnbo.mixture import MixtureAcquisition, MixtureModel
 from bnnbo.paper import STUDY_LOOP
 from bnnbo.space import SearchSpace
 
@@ -154,8 +155,17 @@ def build_acquisition(
     ``q``: the batch size it will be optimised for (None: any, i.e. an MC acquisition).
     ``exact_gp``: the model comes from the default GP (``default_preset_name``); with several
     objectives and q = 1 it gets analytic LogEHVI over the observed Pareto front.
+    A ``MixtureModel`` gets the log-space mixture of its components' acquisitions.
     """
     check_mode(mode)
+    if isinstance(model, MixtureModel):  # each component's own acquisition, mixed (bnnbo.mixture)
+        parts = [
+            build_acquisition(
+                m, X, Y, mode=mode, ref_point=ref_point, seed=seed, num_samples=num_samples, q=q, exact_gp=exact_gp
+            )
+            for m in model.models
+        ]
+        return MixtureAcquisition(model, parts, log_scale=mode != "paper")  # paper: qEI / qEHVI
     # sample-based posteriors (whole networks) keep MC draws: LogEI would see only a Gaussian fit
     if uses_analytic(mode, Y.shape[-1], q) and not hasattr(model, "acquisition_samples"):
         return log_ei(model, Y.max())

@@ -76,3 +76,35 @@ def test_a_variant_runs_with_its_settings_and_stays_out_of_the_ranks(suite, tmp_
     assert "## Other settings of auto" in text
     assert '- `auto-recent`: {"holdout": "recent", "metric": "lpd"}' in text
     assert "| branin | auto-recent | 0 |" in text
+
+
+def test_until_is_the_next_such_time(suite):
+    import time
+
+    for hhmm in ("00:00", "12:00", "23:59"):
+        when = suite.parse_until(hhmm)
+        assert time.time() < when <= time.time() + 86400
+
+
+def test_variants_document_compares_on_the_variants_own_seeds(suite, tmp_path):
+    def row(method, seed, final, served=None):
+        r = {"problem": "branin", "method": method, "seed": seed, "n_init": 5, "budget": 7, "status": "ok"}
+        r.update(objectives=1, optimal_value=0.0, final=final, fit_seconds=[1.0], acq_seconds=[2.0])
+        if served:
+            r["auto"] = [{"served": s, "weights": {"gp": 0.6, "ibnn": 0.4}} for s in served]
+        return r
+
+    main = [row(m, s, v - s * 0.01) for s in range(4) for m, v in (("auto", -1.0), ("gp", -0.5), ("ibnn", -3.0))]
+    mix = [row("auto-mix", s, -2.0 - s * 0.01, ["mix", "gp"]) for s in range(3)]  # seed 3 not run
+    stores = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for path, rows in zip(stores, (main, mix)):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "mix.md"
+    suite.main(
+        ["variants", "--store", str(stores[0]), "--store", str(stores[1]), "--variants", "auto-mix", "--out", str(out)]
+    )
+    text = out.read_text()
+    assert "Seeds 0-2 (3)." in text  # the variant's seeds only
+    assert "| gp | 0.51 +- 0.00577 | 1 | 1 | 2 |" in text and "| auto-mix | 2.01 +- 0.00577 | 3 |" in text
+    assert "Iterations served by the mixture: 3 of 6; mean heaviest weight 0.6." in text
+    assert "| auto-mix | branin | 2 | 1 | 4 | 3 | none |" in text

@@ -24,9 +24,20 @@ the broad I-BNN where the GP's sharper, sometimes overconfident predictions lead
 (Ackley 10-D, Hartmann6), because it punishes a confident miss quadratically; CRPS punishes it
 linearly and rewards sharpness, and with it ``auto`` follows the GP there.
 
+What is served (``combine``): ``"choose"`` (default) the best-scoring candidate's model;
+``"mix"`` (prequential only) the mixture ``sum_i w_i p_i`` of every candidate's model
+(``bnnbo.mixture.MixtureModel``), with ``w_i`` proportional to ``exp`` of the candidate's
+accumulated score summed over the scored points (``mix_weights="score"``: a Gibbs posterior on the
+``metric``; ``"lpd"``: pseudo-BMA on the log densities). The acquisition of a mixture is the
+log-space weighted sum of each candidate's own (EI and EHVI are linear in the predictive
+distribution), so the GP keeps its analytic LogEI. A candidate whose weight exceeds
+``mix_threshold`` serves alone. Measured against choosing: docs/auto_mix.md (worse: under the
+mixture the broader candidate's EI dominates where the GP is confident, docs/auto_mix_share.md).
+
 Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
 held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
-them in ``diagnostics_`` (``choice``, ``scores``, ``scored``).
+them in ``diagnostics_`` (``choice``, ``scores``, ``scored``; with "mix" also ``weights`` and
+``served``: a label, or ``"mix"``).
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from botorch.models.model import Model
 from torch import Tensor
 
 from bnnbo.errors import BnnboError, ConfigError, SurrogateError
+from bnnbo.mixture import MixtureModel
 from bnnbo.surrogates.base import Settings, Surrogate
 from bnnbo.surrogates.scoring import score, surrogate_name
 
@@ -64,6 +76,15 @@ class AutoSettings(Settings):
     metric: Literal["lpd", "crps", "mse"] = "crps"
     #: "prequential": weight kept by the accumulated score per newer point (1: all points count alike)
     forget: float = 1.0
+    #: "choose": serve the best-scoring candidate's model; "mix": serve the weighted mixture of
+    #: every candidate's model (bnnbo.mixture; needs holdout="prequential")
+    combine: Literal["choose", "mix"] = "choose"
+    #: "mix"'s weights, w_i proportional to exp(S_i): S_i the candidate's accumulated (``forget``-
+    #: discounted) score summed over the scored points, "score" in ``metric`` (for "crps": a Gibbs
+    #: posterior on minus the CRPS) or "lpd" (the log predictive densities: pseudo-BMA)
+    mix_weights: Literal["score", "lpd"] = "score"
+    #: "mix": a candidate whose weight exceeds this serves alone (the others are dropped)
+    mix_threshold: float = 0.999
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -82,6 +103,13 @@ class AutoSettings(Settings):
             )
         if not 0 < self.forget <= 1:
             raise ConfigError(f"forget must be in (0, 1], got {self.forget}")
+        if self.combine == "mix" and self.holdout != "prequential":
+            raise ConfigError(
+                f"combine='mix' needs holdout='prequential' (every candidate fitted on all the data), "
+                f"got holdout={self.holdout!r}"
+            )
+        if not 0.5 <= self.mix_threshold <= 1:
+            raise ConfigError(f"mix_threshold must be in [0.5, 1], got {self.mix_threshold}")
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -140,13 +168,19 @@ class AutoSurrogate(Surrogate):
 
     def _fit_prequential(self, X: Tensor, Y: Tensor, seed: int, state: dict) -> Model:
         s: AutoSettings = self.settings
-        totals = dict(state.get("totals", {}))  # label -> [discounted sum of log densities, weight]
+        totals = dict(state.get("totals", {}))  # label -> [discounted sum of scores, weight]
+        # "mix" by "lpd": the same for the log predictive densities, whatever ``metric`` is
+        by_lpd = s.combine == "mix" and s.mix_weights == "lpd"
+        lpd_totals = dict(state.get("lpd_totals", {}))
         errors: dict[str, str] = {}
         t_start = time.perf_counter()
         new = self._new_points(X, Y)
         if new is None and not totals:  # nothing predicted yet: seed with the recent hold-out
-            seeded, errors = self.score_candidates(X, Y, seed)
-            totals = {c: [v, 1.0] for c, v in seeded.items() if v is not None}
+            metrics = ("lpd", s.metric) if by_lpd else (s.metric,)
+            seeded, errors = self._score_metrics(X, Y, seed, metrics)
+            totals = {c: [v[s.metric], 1.0] for c, v in seeded.items() if v is not None}
+            if by_lpd:
+                lpd_totals = {c: [v["lpd"], 1.0] for c, v in seeded.items() if v is not None}
         elif new is not None:
             prev_X, prev_Y, prev_models = self._last  # type: ignore[misc]
             k = X.shape[0] - prev_X.shape[0]
@@ -154,12 +188,16 @@ class AutoSurrogate(Surrogate):
             weight = sum(s.forget**j for j in range(k))
             for label, model in prev_models.items():
                 try:
-                    value = _value(score(model, X[new], Y[new], prev_Y), s.metric)
+                    scored_new = score(model, X[new], Y[new], prev_Y)
+                    value = _value(scored_new, s.metric)
                 except Exception as exc:  # noqa: BLE001 -- a failed prediction drops only this candidate
                     errors[label] = f"{type(exc).__name__}: {exc}"
                     continue
                 old_sum, old_w = totals.get(label, [0.0, 0.0])
                 totals[label] = [decay * old_sum + value * weight, decay * old_w + weight]
+                if by_lpd:
+                    old_sum, old_w = lpd_totals.get(label, [0.0, 0.0])
+                    lpd_totals[label] = [decay * old_sum + _value(scored_new, "lpd") * weight, decay * old_w + weight]
         scoring = time.perf_counter() - t_start
         states = dict(state.get("states", {}))
         models: dict[str, Model] = {}
@@ -185,6 +223,8 @@ class AutoSurrogate(Surrogate):
         choice = max(finite, key=finite.get)  # type: ignore[arg-type]
         fits = state.get("fits", 0)
         self.state_ = {"fits": fits + 1, "choice": choice, "scores": scores, "totals": totals, "states": states}
+        if by_lpd:
+            self.state_["lpd_totals"] = lpd_totals
         self.diagnostics_ = {
             "choice": choice,
             "scores": scores,
@@ -197,7 +237,17 @@ class AutoSurrogate(Surrogate):
         }
         if errors:
             self.diagnostics_["errors"] = errors
-        return models[choice]
+        if s.combine == "choose":
+            return models[choice]
+        weights = mix_weights(lpd_totals if by_lpd else totals, list(models))
+        self.diagnostics_["weights"] = weights
+        mixed = {c: w for c, w in weights.items() if w > 0}
+        if not mixed or max(mixed.values()) > s.mix_threshold:  # one candidate carries it: no extra cost
+            self.diagnostics_["served"] = choice if not mixed else max(mixed, key=mixed.get)  # type: ignore[arg-type]
+            return models[self.diagnostics_["served"]]
+        self.diagnostics_["served"] = "mix"
+        total = sum(mixed.values())
+        return MixtureModel([models[c] for c in mixed], [w / total for w in mixed.values()], list(mixed))
 
     def _new_points(self, X: Tensor, Y: Tensor) -> slice | None:
         """The rows added since the last fit, when the data extend the last fit's data."""
@@ -212,17 +262,28 @@ class AutoSurrogate(Surrogate):
         return slice(n, X.shape[0])
 
     def score_candidates(self, X: Tensor, Y: Tensor, seed: int) -> tuple[dict[str, float | None], dict[str, str]]:
-        """Mean held-out log predictive density per candidate (None if it failed) and errors."""
+        """Mean held-out score (``metric``) per candidate (None if it failed) and errors."""
+        metric = self.settings.metric
+        values, errors = self._score_metrics(X, Y, seed, (metric,))
+        return {c: None if v is None else v[metric] for c, v in values.items()}, errors
+
+    def _score_metrics(
+        self, X: Tensor, Y: Tensor, seed: int, metrics: tuple[str, ...]
+    ) -> tuple[dict[str, dict[str, float] | None], dict[str, str]]:
+        """Mean held-out value of each of ``metrics`` per candidate (None if it failed) and errors."""
         splits = self.splits(X.shape[0], seed)
-        scores: dict[str, float | None] = {}
+        scores: dict[str, dict[str, float] | None] = {}
         errors: dict[str, str] = {}
         for label, sur in self.members.items():
             try:
-                total = 0.0
+                total = dict.fromkeys(metrics, 0.0)
                 for train, test in splits:
                     model = sur.fit(X[train], Y[train], seed=seed)
-                    total += _value(score(model, X[test], Y[test], Y[train]), self.settings.metric) * len(test)
-                scores[label] = total / sum(len(t) for _, t in splits)
+                    held = score(model, X[test], Y[test], Y[train])
+                    for k in metrics:
+                        total[k] += _value(held, k) * len(test)
+                n = sum(len(t) for _, t in splits)
+                scores[label] = {k: v / n for k, v in total.items()}
             except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
                 scores[label], errors[label] = None, f"{type(exc).__name__}: {exc}"
         return scores, errors
@@ -242,6 +303,19 @@ class AutoSurrogate(Surrogate):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         folds = perm.tensor_split(k)
         return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
+
+
+def mix_weights(totals: dict[str, list[float]], labels: list[str]) -> dict[str, float]:
+    """``combine="mix"``'s weights over ``labels``: softmax of each one's accumulated score sum
+    (``totals[label][0]``: the discounted sum over the scored points; the seeding hold-out
+    counts as one point); 0 for a label with no score."""
+    sums = {c: totals[c][0] for c in labels if c in totals and math.isfinite(totals[c][0])}
+    if not sums:
+        return dict.fromkeys(labels, 0.0)
+    top = max(sums.values())
+    raw = {c: math.exp(v - top) for c, v in sums.items()}
+    total = sum(raw.values())
+    return {c: raw.get(c, 0.0) / total for c in labels}
 
 
 def _value(scores: dict[str, Any], metric: str) -> float:
