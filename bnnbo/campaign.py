@@ -221,14 +221,27 @@ def export_study(e: Entry, db, folder: Path, note: str = "", ran_with: str | Non
     write_manifest(folder, [manifest_entry(e, db, note, ran_with)])
 
 
-def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, max_hours: float | None, console) -> int:
+def run_campaign(
+    entries: list[Entry],
+    db,
+    results: Path,
+    workers: int | None,
+    max_hours: float | None,
+    console,
+    force_new: bool = False,
+) -> int:
     from bnnbo.executors import make_executor
     from bnnbo.plan import format_seconds
     from bnnbo.progress import RichProgress
-    from bnnbo.runner import run_study, sigterm_as_interrupt
+    from bnnbo.runner import check_settings, run_study, sigterm_as_interrupt
     from bnnbo.storage import Store
     from bnnbo.version import __version__, code_commit
 
+    if not force_new:  # every study's stored runs checked before the first one runs for hours
+        with Store(db) as store:
+            for e in entries:
+                if not e.skip:
+                    check_settings(store, e.study)
     rows = ordered(entries, db, workers or 1)
     console.print(plan_table(rows, "campaign order"))
     code = 0
@@ -249,7 +262,7 @@ def run_campaign(entries: list[Entry], db, results: Path, workers: int | None, m
             executor = make_executor(workers, None, None)
             try:
                 with sigterm_as_interrupt():
-                    outcome = run_study(e.study, store, executor, RichProgress(console))
+                    outcome = run_study(e.study, store, executor, RichProgress(console), force_new=force_new)
             finally:
                 executor.close()
         ran = code_commit() or f"bnnbo {__version__}"
@@ -277,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-hours", type=float, default=None, help="leave studies estimated longer for later")
     p.add_argument("--only", nargs="*", default=None, help="only these studies (by name)")
     p.add_argument("--results", default=None, help="export folder (default: the campaign file's)")
+    p.add_argument(
+        "--force-new",
+        action="store_true",
+        help="start again the runs stored with other settings (kept, marked superseded); use with --only",
+    )
     args = p.parse_args(argv)
     try:
         entries, results = load_campaign(args.campaign)
@@ -299,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 export_study(e, args.db, results)
             console.print(f"exported {len(entries)} studies and the manifest to {results}")
             return 0
-        return run_campaign(entries, args.db, results, args.workers, args.max_hours, console)
+        return run_campaign(entries, args.db, results, args.workers, args.max_hours, console, args.force_new)
     except BnnboError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2

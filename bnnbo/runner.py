@@ -27,7 +27,7 @@ from bnnbo.errors import ConfigError
 from bnnbo.executors import InProcessExecutor, set_threads
 from bnnbo.metrics import final_value
 from bnnbo.optimizer import Optimizer
-from bnnbo.problems import ProblemInfo
+from bnnbo.problems import Problem, ProblemInfo
 from bnnbo.progress import NullProgress, RunEvent
 from bnnbo.records import Evaluation, RunStatus
 from bnnbo.space import DTYPE
@@ -74,6 +74,7 @@ def run_step(
         with warnings.catch_warnings():  # the paper mode's qEI / qEHVI warn on every call
             warnings.filterwarnings("ignore", message=".*qExpected.*numerical issues.*")
             problem = get_problem(spec.problem_name, **spec.problem_options)
+            check_identity(spec, problem)
             opt = build_optimizer(spec, problem)
             opt.restore([Evaluation.from_row(e) for e in history], decode_state(state))
             n0 = opt.n_told
@@ -82,6 +83,18 @@ def run_step(
         return StepOutcome(new, encode_state(opt.surrogate_state))
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
         return failure(exc)
+
+
+def check_identity(spec: RunSpec, problem: Problem) -> None:
+    """Refuse a step whose problem, built here, is another function than the run's: e.g. a
+    worker whose ``$BNNBO_NNDRAW_WEIGHTS`` names another file, or none."""
+    got = problem.identity()
+    if got != spec.problem_identity:
+        raise ConfigError(
+            f"run {spec.problem} / {spec.surrogate} / seed {spec.seed}: problem {spec.problem_name!r} here is "
+            f"{got or 'defined by its options alone'}, but the run was made on {spec.problem_identity or 'that'}; "
+            "set the same weights file (option or environment) wherever the study runs"
+        )
 
 
 def failure(exc: BaseException) -> StepOutcome:
@@ -155,21 +168,10 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
     and a new one starts.
     """
     # nothing is written before the checks pass: a refused study keeps its stored source text
-    known_id = store.study_id(study.name)
-    existing = {r.cell: r for r in store.runs(known_id)} if known_id is not None else {}
+    existing = _stored_runs(store, study)
     cells = study.cells()
-    conflicts = []
-    for spec in cells:
-        old = existing.get((spec.problem, spec.surrogate, spec.seed))
-        if old is not None and _conflicts(old, spec):
-            conflicts.append(_describe_change(spec, old.spec, old.n_evaluations))
-    if conflicts and not force_new:
-        lines = "\n".join(f"  - {c}" for c in conflicts)
-        raise SettingsChangedError(
-            f"study {study.name!r}: {len(conflicts)} run(s) in the store were made with other settings:\n"
-            f"{lines}\nUse new labels for the new settings, or --force-new to start those runs again "
-            "(the old runs are kept, marked superseded)."
-        )
+    if not force_new:
+        check_settings(store, study)
     study_id = store.save_study(study)
     records = []
     for spec in cells:
@@ -184,6 +186,34 @@ def prepare_runs(store: Store, study: Study, force_new: bool = False) -> tuple[i
                 store.update_spec(old.id, spec)
             records.append(dataclasses.replace(old, spec=spec))
     return study_id, records
+
+
+def _stored_runs(store: Store, study: Study) -> dict[tuple[str, str, int], Run]:
+    known_id = store.study_id(study.name)
+    return {r.cell: r for r in store.runs(known_id)} if known_id is not None else {}
+
+
+def settings_changes(store: Store, study: Study) -> list[str]:
+    """One line per cell whose stored run was made with other settings (or on another function)."""
+    existing = _stored_runs(store, study)
+    changes = []
+    for spec in study.cells():
+        old = existing.get((spec.problem, spec.surrogate, spec.seed))
+        if old is not None and _conflicts(old, spec):
+            changes.append(_describe_change(spec, old.spec, old.n_evaluations))
+    return changes
+
+
+def check_settings(store: Store, study: Study) -> None:
+    """Raise SettingsChangedError listing every cell ``settings_changes`` finds."""
+    changes = settings_changes(store, study)
+    if changes:
+        lines = "\n".join(f"  - {c}" for c in changes)
+        raise SettingsChangedError(
+            f"study {study.name!r}: {len(changes)} run(s) in the store were made with other settings:\n"
+            f"{lines}\nUse new labels for the new settings, or --force-new to start those runs again "
+            "(the old runs are kept, marked superseded)."
+        )
 
 
 def _conflicts(old: Run, spec: RunSpec) -> bool:

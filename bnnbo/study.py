@@ -70,6 +70,7 @@ class RunSpec:
     problem_options: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # overrides as written
     resolved_settings: dict[str, Any] = field(default_factory=dict)  # every field, after presets
+    problem_identity: dict[str, str] = field(default_factory=dict)  # Problem.identity(), e.g. a file's hash
 
     @property
     def budget(self) -> int:
@@ -81,18 +82,19 @@ class RunSpec:
         ``iterations`` is left out on purpose: raising it extends finished runs, and since
         every ask depends only on (seed, evaluations so far) the extension equals a longer run.
         """
-        return _normal(
-            {
-                "problem": self.problem_name,
-                "problem_options": self.problem_options,
-                "surrogate": self.surrogate_name,
-                "settings": self.resolved_settings,
-                "n_init": self.n_init,
-                "q": self.q,
-                "acquisition": self.acquisition,
-                "acq_optimizer": self.acq_optimizer,
-            }
-        )
+        config = {
+            "problem": self.problem_name,
+            "problem_options": self.problem_options,
+            "surrogate": self.surrogate_name,
+            "settings": self.resolved_settings,
+            "n_init": self.n_init,
+            "q": self.q,
+            "acquisition": self.acquisition,
+            "acq_optimizer": self.acq_optimizer,
+        }
+        if self.problem_identity:  # absent where the options say it all, as in runs stored before it
+            config["problem_identity"] = self.problem_identity
+        return _normal(config)
 
     def comparable(self) -> dict[str, Any]:
         """``config()`` without settings left at None ("as the library decides") or at the value a
@@ -138,6 +140,7 @@ class Study:
                 problem_options=dict(p["options"]),
                 settings=dict(s["settings"]),
                 resolved_settings=dict(s["resolved_settings"]),
+                problem_identity=dict(p.get("identity", {})),
             )
             for p in self.problems
             for seed in self.seeds
@@ -312,11 +315,14 @@ def _problem_entry(label: str, table: dict, where: str, errors: list[str]) -> di
         return None
     name, options = named
     try:
-        budget = problem_info(name, **options).paper_budget or {}
+        info = problem_info(name, **options)
     except BnnboError as exc:
         errors.append(f"{where}: {exc}")
         return None
+    budget = info.paper_budget or {}
     out = {"label": label, "problem_name": name, "options": _normal(options)}
+    if info.identity:
+        out["identity"] = dict(info.identity)
     for key, minimum, maximum in (("n_init", 2, MAX_N_INIT), ("q", 1, MAX_Q), ("iterations", 0, MAX_BUDGET)):
         if key in table or key not in budget:
             value = table.get(key)

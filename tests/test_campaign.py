@@ -142,3 +142,23 @@ def test_sigterm_stops_the_campaign_as_cleanly_as_ctrl_c(campaign, monkeypatch, 
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
     monkeypatch.setattr(bnnbo.runner, "run_study", real)
     assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
+
+
+def test_changed_settings_in_any_study_are_refused_before_the_campaign_runs(campaign, capsys):
+    assert main(["run", "c.toml", "--db", "c.db"]) == 0
+    evals = len(load_exports(campaign / "res")[2])
+    study(campaign / "short.toml", "paper-short", 2)  # more work for the cheaper study
+    (campaign / "long.toml").write_text(
+        (campaign / "long.toml")
+        .read_text()
+        .replace("[surrogates.gp]\n", "[surrogates.gp]\nsettings = { warm_maxiter = 3 }\n")
+    )
+    capsys.readouterr()
+    assert main(["run", "c.toml", "--db", "c.db"]) == 2
+    out = capsys.readouterr().out
+    assert "study 'paper-long': 2 run(s) in the store were made with other settings" in out and "--force-new" in out
+    assert len(load_exports(campaign / "res")[2]) == evals  # paper-short did not run first
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-long", "--force-new"]) == 0
+    assert main(["run", "c.toml", "--db", "c.db"]) == 0
+    manifest = {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
+    assert manifest["paper-long"]["runs"] == {"finished": 2} and manifest["paper-short"]["runs"] == {"finished": 2}

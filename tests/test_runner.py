@@ -266,3 +266,53 @@ def test_a_setting_added_since_a_run_was_stored_resumes_at_none_and_is_named_oth
         con.execute("update runs set spec = json_set(spec, '$.resolved_settings.kernel', 'botorch')")
     with pytest.raises(SettingsChangedError, match=r"settings\.kernel: 'botorch' -> None"):
         run(study_text(seeds=1, iterations=1), db)
+
+
+def nndraw_study(seeds=1, iterations=1):
+    return (
+        f'name = "w"\nseeds = {seeds}\n'
+        f"[problems.nndraw]\nn_init = 3\nq = 1\niterations = {iterations}\n"
+        "options = { dim = 4, width = 3, depth = 1 }\n[surrogates.gp]\n"
+    )
+
+
+def weights_file(path, value):
+    torch.save(torch.full((4 * 3 + 3 + 3 + 1,), float(value), dtype=torch.float64), path)
+    return str(path)
+
+
+def test_a_run_is_not_resumed_on_another_nndraw_function(tmp_path, monkeypatch):
+    """$BNNBO_NNDRAW_WEIGHTS changes the function without changing the study file: the weights'
+    hash is part of the run's configuration, so resuming on other weights (or on the seeded draw)
+    is refused instead of mixing two functions in one run."""
+    from bnnbo.errors import ConfigError
+    from bnnbo.runner import check_identity
+
+    db = tmp_path / "w.db"
+    monkeypatch.delenv("BNNBO_NNDRAW_WEIGHTS", raising=False)
+    assert run(nndraw_study(), db).ok  # the seeded draw: nothing recorded beyond the options
+    monkeypatch.setenv("BNNBO_NNDRAW_WEIGHTS", weights_file(tmp_path / "a.pt", 0.5))
+    with pytest.raises(
+        SettingsChangedError, match=r"nndraw / gp / seed 0: problem_identity: None -> \{'weights_sha256'"
+    ):
+        run(nndraw_study(iterations=2), db)
+    assert run(nndraw_study(iterations=2), db, force_new=True).ok
+    with Store(db) as store:
+        (made_on_a,) = [r.spec for r in store.runs(store.study_id("w")) if r.status != "superseded"]
+    assert made_on_a.problem_identity["weights_sha256"] and made_on_a.problem_options == {
+        "dim": 4,
+        "width": 3,
+        "depth": 1,
+    }
+    assert run(nndraw_study(iterations=3), db).finished == 1  # the same file: extended
+    monkeypatch.setenv("BNNBO_NNDRAW_WEIGHTS", weights_file(tmp_path / "b.pt", 0.25))  # other values
+    with pytest.raises(SettingsChangedError, match="problem_identity.weights_sha256"):
+        run(nndraw_study(iterations=4), db)
+    # a worker whose environment names another file refuses the step, before any evaluation
+    from bnnbo.problems import get_problem
+
+    with pytest.raises(ConfigError, match=r"problem 'nndraw' here is \{'weights_sha256'.*but the run was made on"):
+        check_identity(made_on_a, get_problem("nndraw", dim=4, width=3, depth=1))
+    monkeypatch.delenv("BNNBO_NNDRAW_WEIGHTS")
+    with pytest.raises(ConfigError, match="here is defined by its options alone"):
+        check_identity(made_on_a, get_problem("nndraw", dim=4, width=3, depth=1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
@@ -52,6 +52,12 @@ class Problem(ABC):
     def __repr__(self) -> str:
         return f"<Problem {self.name}: d={self.dim}, m={self.num_objectives}>"
 
+    def identity(self) -> dict[str, str]:
+        """What defines the function beyond its options, e.g. the hash of a parameter file read
+        from the environment; empty when the options say it all. Stored with every run, so a
+        run resumed on another function is refused instead of mixing two functions."""
+        return {}
+
     def info(self) -> ProblemInfo:
         """This problem's metadata (``bnnbo.problems.problem_info`` gives it without building)."""
         return ProblemInfo(
@@ -63,6 +69,7 @@ class Problem(ABC):
             max_hv=self.max_hv,
             negated=bool(self.negated),
             paper_budget=self.paper_budget,
+            identity=self.identity(),
         )
 
 
@@ -80,6 +87,7 @@ class ProblemInfo:
     max_hv: float | None = None
     negated: bool = True
     paper_budget: dict | None = None
+    identity: dict[str, str] = field(default_factory=dict)
 
 
 def with_info(info: Callable[..., ProblemInfo]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

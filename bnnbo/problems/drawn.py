@@ -20,6 +20,8 @@ not ship it.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import os
 import pickle
@@ -93,11 +95,14 @@ class NNDraw(Problem):
         self.seed = int(seed)
         sizes = [dim] + [width] * depth + [1]
         shapes = list(itertools.pairwise(sizes))
-        weights = weights if weights is not None else os.environ.get(WEIGHTS_ENV) or None
+        weights = _weights_path(weights)
         #: where the function comes from: the study's parameter file, or the seeded draw
-        self.weights = None if weights is None else str(weights)
+        self.weights = weights
+        self._sha256: str | None = None
         if weights is not None:
-            self.layers = _layers_of(_load_vector(str(weights)), shapes)
+            data = _read_weights(weights)
+            self._sha256 = hashlib.sha256(data).hexdigest()
+            self.layers = _layers_of(_load_vector(data, weights), shapes)
             return
         gen = _generator(seed)
         # one stream, layer by layer, weight then bias (the study's parameter-vector order)
@@ -105,6 +110,9 @@ class NNDraw(Problem):
             (torch.randn(o, i, generator=gen, dtype=DTYPE), torch.randn(o, generator=gen, dtype=DTYPE))
             for i, o in shapes
         ]
+
+    def identity(self) -> dict[str, str]:
+        return {} if self._sha256 is None else {"weights_sha256": self._sha256}
 
     def _evaluate(self, X: Tensor) -> Tensor:
         h = X
@@ -119,12 +127,27 @@ class NNDraw(Problem):
 WEIGHTS_ENV = "BNNBO_NNDRAW_WEIGHTS"
 
 
-def _load_vector(path: str) -> Tensor:
-    """The one flat tensor a parameter file holds (``torch.load`` with ``weights_only``)."""
+def _weights_path(weights: object) -> str | None:
+    """The parameter file named by the option, else by ``$BNNBO_NNDRAW_WEIGHTS``; None: the seeded draw."""
+    if weights is None:
+        weights = os.environ.get(WEIGHTS_ENV) or None
+    return None if weights is None else str(weights)
+
+
+def _read_weights(path: str) -> bytes:
     try:
-        vec = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         raise ConfigError(f"nndraw: weights file {path!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"nndraw: cannot read weights file {path!r}: {exc.strerror}") from None
+
+
+def _load_vector(data: bytes, path: str) -> Tensor:
+    """The one flat tensor a parameter file holds (``torch.load`` with ``weights_only``)."""
+    try:
+        vec = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
         # unpickling refused (not plain tensors) or a corrupt file
         raise ConfigError(f"nndraw: cannot read weights file {path!r}: {exc}") from None
@@ -162,10 +185,18 @@ def _check_nndraw(dim: object, width: object, depth: object) -> None:
 def nndraw_info(
     dim: int = 400, seed: int = 2, width: int = 256, depth: int = 2, weights: str | None = None
 ) -> ProblemInfo:
-    """The problem's metadata: no network drawn or weights file read."""
+    """The problem's metadata without drawing the network; a weights file is hashed (its
+    identity), not loaded."""
     _check_nndraw(dim, width, depth)
+    path = _weights_path(weights)
+    identity = {} if path is None else {"weights_sha256": hashlib.sha256(_read_weights(path)).hexdigest()}
     return ProblemInfo(
-        name=NNDraw.name, dim=dim, num_objectives=1, negated=NNDraw.negated, paper_budget=NNDraw.paper_budget
+        name=NNDraw.name,
+        dim=dim,
+        num_objectives=1,
+        negated=NNDraw.negated,
+        paper_budget=NNDraw.paper_budget,
+        identity=identity,
     )
 
 

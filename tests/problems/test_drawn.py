@@ -65,3 +65,21 @@ def test_nndraw_matches_torch_modules():
 def test_short_bo_run_with_gp(name):
     res = optimize(name, surrogate="gp", budget=6, n_init=4, q=2, seed=0, acq_optimizer="paper")
     assert res.Y.shape == (6, 1) and torch.isfinite(res.Y).all()
+
+
+def test_nndraw_identity_is_the_weights_files_hash(tmp_path, monkeypatch):
+    import hashlib
+
+    from bnnbo.problems import problem_info
+
+    monkeypatch.delenv("BNNBO_NNDRAW_WEIGHTS", raising=False)
+    options = {"dim": 4, "width": 3, "depth": 1}
+    assert get_problem("nndraw", **options).identity() == {} == problem_info("nndraw", **options).identity
+    path = tmp_path / "w.pt"
+    torch.save(torch.linspace(-1, 1, 19, dtype=torch.float64), path)
+    want = {"weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert get_problem("nndraw", weights=str(path), **options).identity() == want
+    monkeypatch.setenv("BNNBO_NNDRAW_WEIGHTS", str(path))
+    built = get_problem("nndraw", **options)
+    assert built.identity() == want == problem_info("nndraw", **options).identity == built.info().identity
+    assert get_problem("poly", dim=8).identity() == {}
