@@ -262,6 +262,63 @@ def table(results, problems, tools, times=None, stuck: float | None = None, time
     return lines
 
 
+def target_met(mine: dict[str, float], ref: dict[str, float]) -> bool:
+    """Issue 20's regret target on medians per problem: no worse on any, better on at least two."""
+    return all(mine[p] <= ref[p] for p in mine) and sum(mine[p] < ref[p] for p in mine) >= 2
+
+
+def odds(results, problems, tool: str, ref: str, k: int, samples: int = 100_000) -> list[str]:
+    """How often ``tool`` meets the target against ``ref`` on ``k`` seeds per problem: ``samples``
+    draws of ``k`` seeds, each problem's from the seeds both tools ran there, independently (the
+    problems' runs share nothing but the seed's number)."""
+    import random
+
+    from scipy.stats import mannwhitneyu
+
+    seeds = {p: sorted(set(results.get((p, tool), {})) & set(results.get((p, ref), {}))) for p in problems}
+    short = [p for p in problems if len(seeds[p]) < k]
+    if short:
+        raise SystemExit(f"--odds: fewer than {k} seeds run by both {tool} and {ref} on {short}")
+    val = {(p, t): results[p, t] for p in problems for t in (tool, ref)}
+
+    def medians(chosen: dict[str, list[int]], t: str) -> dict[str, float]:
+        return {p: statistics.median(val[p, t][s][0] for s in chosen[p]) for p in problems}
+
+    rng = random.Random(0)
+    met, better = 0, dict.fromkeys(problems, 0)
+    for _ in range(samples):
+        chosen = {p: rng.sample(seeds[p], k) for p in problems}
+        mine, theirs = medians(chosen, tool), medians(chosen, ref)
+        met += target_met(mine, theirs)
+        for p in problems:
+            better[p] += mine[p] < theirs[p]
+    first = {p: seeds[p][:k] for p in problems}
+    lines = [
+        f"{tool} against {ref}; per problem the seeds both ran; {samples} draws of {k} seeds per problem.",
+        "",
+        f"| problem | seeds | median regret, {tool} | median regret, {ref} | P({tool}'s run lower than {ref}'s) "
+        f"| Mann-Whitney U, two-sided p | draws with {tool}'s median of {k} lower |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in problems:
+        a = [val[p, tool][s][0] for s in seeds[p]]
+        b = [val[p, ref][s][0] for s in seeds[p]]
+        # U counts the pairs where a's run is the larger: the share where it is lower is 1 - U / (n m)
+        test = mannwhitneyu(a, b, alternative="two-sided")
+        lower = 1 - test.statistic / (len(a) * len(b))
+        lines.append(
+            f"| {p} | {seed_ranges(seeds[p])} | {fmt(statistics.median(a))} | {fmt(statistics.median(b))} | "
+            f"{lower:.2f} | {test.pvalue:.2f} | {better[p] / samples:.0%} |"
+        )
+    verdict = "met" if target_met(medians(first, tool), medians(first, ref)) else "not met"
+    lines += [
+        "",
+        f"The target (no worse on every problem, better on at least two) holds in {met / samples:.0%} of the "
+        f"draws; on each problem's first {k} seeds it is {verdict}.",
+    ]
+    return lines
+
+
 def write_doc(lines: list[str], commands: list[str], section: str = "default_loop") -> None:
     BEGIN, END = markers(section)
     text = DOC.read_text()
@@ -294,12 +351,34 @@ def main() -> None:
     ap.add_argument("--stuck", type=float, help="with --merge: count the seeds with final regret above this")
     ap.add_argument("--section", default="default_loop", help="the doc's generated section to write")
     ap.add_argument("--time-ref", default="optuna-gp", help="with --merge: the tool the time column compares with")
+    ap.add_argument(
+        "--rename",
+        nargs="+",
+        default=[],
+        metavar="OLD=NEW",
+        help="with --merge: read OLD's rows as NEW's (e.g. a variant that has since become the default)",
+    )
+    ap.add_argument(
+        "--odds",
+        nargs=2,
+        metavar=("TOOL", "REF"),
+        help="with --merge: on how many sets of --odds-seeds seeds TOOL meets issue 20's regret target against REF",
+    )
+    ap.add_argument("--odds-seeds", type=int, default=10)
     args = ap.parse_args()
     if args.merge:
-        results, problems, tools, times = merge(args.merge, args.only_seeds)
+        renames = dict(r.split("=", 1) for r in args.rename)
+        results, problems, tools, times = merge(args.merge, args.only_seeds, renames)
+        problems = [p for p in problems if p in args.problems]
+        if args.odds:
+            lines = odds(results, problems, *args.odds, args.odds_seeds)
+            print("\n".join(lines))
+            if args.write_doc:
+                again = " ".join(a for a in sys.argv[1:] if a != "--write-doc")
+                write_doc(lines, [f"python benchmarks/default_loop.py {again} --write-doc"], args.section)
+            return
         if args.only_tools:
             tools = [t for t in args.only_tools if t in tools]
-        problems = [p for p in problems if p in args.problems]
         lines = table(results, problems, tools, times, args.stuck, args.time_ref)
         print("\n".join(lines))
         if args.write_doc:
@@ -349,14 +428,15 @@ def save(path: str, results: dict, command: str) -> None:
     Path(path).write_text(json.dumps({"command": command, "rows": rows}, indent=1))
 
 
-def merge(paths: list[str], only_seeds: list[int] | None = None):
-    """Results of several saved runs; a later file's (problem, tool, seed) replaces an earlier one."""
+def merge(paths: list[str], only_seeds: list[int] | None = None, renames: dict[str, str] | None = None):
+    """Results of several saved runs; a later file's (problem, tool, seed) replaces an earlier one.
+    ``renames``: read a tool's rows under another name."""
     results: dict = {}
     times: dict = {}
     problems, tools = [], []
     for run, path in enumerate(paths):
         for row in json.loads(Path(path).read_text())["rows"]:
-            p, t, seed = row["problem"], row["tool"], row["seed"]
+            p, t, seed = row["problem"], (renames or {}).get(row["tool"], row["tool"]), row["seed"]
             if only_seeds is not None and seed not in only_seeds:
                 continue
             problems += [p] if p not in problems else []

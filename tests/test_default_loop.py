@@ -379,3 +379,35 @@ def test_hvarfner_prior_is_botorchs_dimension_scaled_prior(d):
     theirs = get_covar_module_with_dim_scaled_prior(ard_num_dims=d).lengthscale_prior
     assert ours.loc.item() == pytest.approx(theirs.loc.item())
     assert ours.scale.item() == pytest.approx(theirs.scale.item())
+
+
+def test_the_odds_of_the_regret_target_over_seed_draws(tmp_path):
+    """benchmarks/default_loop.py --odds: issue 20's rule on the medians of drawn seeds."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "default_loop_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "default_loop.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.target_met({"a": 1, "b": 1, "c": 2}, {"a": 2, "b": 2, "c": 2})  # two better, one equal
+    assert not mod.target_met({"a": 1, "b": 2, "c": 2}, {"a": 2, "b": 2, "c": 2})  # one better only
+    assert not mod.target_met({"a": 1, "b": 1, "c": 3}, {"a": 2, "b": 2, "c": 2})  # worse on one
+    rows = [
+        {"problem": p, "tool": t, "seed": s, "regret": float(s) + shift, "seconds": 1.0}
+        for p in ("a", "b", "c")
+        for t, shift in (("mine", -0.5), ("theirs", 0.0), ("variant", 0.0))
+        for s in range(12)
+    ]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"command": "x", "rows": rows}))
+    results, problems, _, _ = mod.merge([str(path)])
+    assert "holds in 100% of the draws" in mod.odds(results, problems, "mine", "theirs", 10, samples=200)[-1]
+    # a renamed variant equal to the reference is never better, so the rule never holds
+    results, problems, _, _ = mod.merge([str(path)], renames={"variant": "same"})
+    lines = mod.odds(results, problems, "same", "theirs", 10, samples=200)
+    assert "holds in 0% of the draws" in lines[-1] and "| a | 0-11 | 5.5 | 5.5 | 0.50 | 1.00 | 0% |" in lines
+    with pytest.raises(SystemExit, match="fewer than 13 seeds"):
+        mod.odds(results, problems, "mine", "theirs", 13)
