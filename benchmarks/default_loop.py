@@ -90,6 +90,8 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/hyper-8": {"surrogate_settings": {"hyper_samples": 8}},
     # ... and (idea B) 4 cold starts, best MAP kept, once the best observation is 5 evaluations old
     "bnnbo/stall-4": {"surrogate_settings": {"stall_starts": 4, "stall_after": 5}},
+    # issue 20, seventh round: the GP on Yeo-Johnson-warped values (GP setting output_warp)
+    "bnnbo/warp-yj": {"surrogate_settings": {"output_warp": "yeo-johnson"}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },

@@ -23,11 +23,13 @@ from gpytorch.means import ConstantMean, ZeroMean
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
+from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
+
 
 def log_ei(model: Model, best_f: Tensor | float) -> AcquisitionFunction:
     """Analytic LogEI with incumbent ``best_f`` (maximisation): the plain-algebra version for a
     single-output exact GP on untransformed inputs, BoTorch's for any other model."""
-    if _is_plain_exact_gp(model):
+    if _is_plain_exact_gp(model, warped=True):
         samples = getattr(model, "hyper_samples", None)
         if samples is not None and IntegratedExactGPLogEI.applies(model):
             return IntegratedExactGPLogEI(model, best_f, samples)
@@ -35,12 +37,15 @@ def log_ei(model: Model, best_f: Tensor | float) -> AcquisitionFunction:
     return LogExpectedImprovement(model, best_f=best_f)
 
 
-def _is_plain_exact_gp(model: Model) -> bool:
+def _is_plain_exact_gp(model: Model, warped: bool = False) -> bool:
+    """A single-output SingleTaskGP whose outputs are standardised (or not transformed), or with
+    ``warped``, also Yeo-Johnson warped (its posterior in the warped scale is then Gaussian)."""
+    transforms = (Standardize, type(None), *((YeoJohnsonStandardize,) if warped else ()))
     return (
         type(model) is SingleTaskGP
         and model.num_outputs == 1
         and getattr(model, "input_transform", None) is None
-        and isinstance(getattr(model, "outcome_transform", None), (Standardize, type(None)))
+        and isinstance(getattr(model, "outcome_transform", None), transforms)
         and type(model.likelihood) is GaussianLikelihood
         and model.train_inputs[0].ndim == 2
     )
@@ -48,6 +53,18 @@ def _is_plain_exact_gp(model: Model) -> bool:
 
 def _dense(K) -> Tensor:
     return K.to_dense() if hasattr(K, "to_dense") else K
+
+
+def _output_scale(model: SingleTaskGP, best_f: Tensor | float, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """``(shift, scale, best_f)`` of the scale LogEI is computed in: the GP's outputs are
+    ``shift + scale * targets``; a warped GP's are in its warped scale, where ``best_f`` goes too
+    (the warp is monotone: improvement there is improvement in the original units)."""
+    tf = getattr(model, "outcome_transform", None)
+    if isinstance(tf, YeoJohnsonStandardize):
+        best_f, tf = tf.warp(best_f), tf.post
+    shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=dtype)
+    scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=dtype)
+    return shift, scale, torch.as_tensor(best_f, dtype=dtype).reshape(())
 
 
 class ExactGPLogEI(AcquisitionFunction):
@@ -62,9 +79,7 @@ class ExactGPLogEI(AcquisitionFunction):
             L = psd_safe_cholesky(K)
             resid = (model.train_targets - model.mean_module(X)).unsqueeze(-1)
             alpha = torch.cholesky_solve(resid, L).squeeze(-1)
-        tf = model.outcome_transform if hasattr(model, "outcome_transform") else None
-        shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
-        scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
+        shift, scale, best_f = _output_scale(model, best_f, X.dtype)
         self.register_buffer("train_X", X)
         self.register_buffer(
             "L_inv", torch.linalg.solve_triangular(L, torch.eye(X.shape[0], dtype=X.dtype), upper=False)
@@ -230,9 +245,7 @@ class IntegratedExactGPLogEI(AcquisitionFunction):
             resid = (model.train_targets.unsqueeze(0) - const.unsqueeze(-1)).unsqueeze(-1)
             alpha = torch.cholesky_solve(resid, L).squeeze(-1)  # S x n
             L_inv = torch.linalg.solve_triangular(L, torch.eye(n, dtype=X.dtype).expand(S, n, n), upper=False)
-        tf = model.outcome_transform if hasattr(model, "outcome_transform") else None
-        shift = tf.means.reshape(()) if tf is not None else torch.tensor(0.0, dtype=X.dtype)
-        scale = tf.stdvs.reshape(()) if tf is not None else torch.tensor(1.0, dtype=X.dtype)
+        shift, scale, best_f = _output_scale(model, best_f, X.dtype)
         self.register_buffer("train_Xs", Xs)
         self.register_buffer("train_sq", sq)
         self.register_buffer("inv_ls_s", inv_ls)

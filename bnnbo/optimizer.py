@@ -39,6 +39,7 @@ from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL
+from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:
@@ -172,6 +173,15 @@ class Optimizer:
             U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
             if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
+            if best is not None and q == 1 and _warped(model) and _repeats(U, X_unit):
+                # a warped GP that asks again for a point it has (nearly) seen: its warp can make
+                # the best value an outlier it will not look away from; the unwarped GP decides
+                model = self._plain_gp().fit(X_unit, Y_max, seed=step_seed)
+                acq = build_acquisition(
+                    model, X_unit, Y_max, mode=self.mode, ref_point=None, seed=step_seed, q=q, exact_gp=exact
+                )
+                U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
+                self.surrogate.diagnostics_["unwarped_step"] = True
             t2 = time.perf_counter()
         self.last_model = model
         X = self.space.from_unit(U, self.encoding)
@@ -185,6 +195,10 @@ class Optimizer:
         self._pending = (X, info)
         self._asks += 1
         return X
+
+    def _plain_gp(self) -> Surrogate:
+        """The surrogate's GP without its output warp (``_warped`` steps)."""
+        return get_surrogate("gp", **{**self.surrogate.settings.to_dict(), "output_warp": "none"})
 
     def _default_preset(self, q: int) -> str:
         return default_preset_name(self.mode, self.num_objectives, q, exact_gp=_is_matern_gp(self.surrogate))
@@ -394,9 +408,21 @@ def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool
     return (
         surrogate.name == "gp"
         and getattr(s, "priors", None) == "modern"
-        and all(getattr(s, k) is None for k in _PREVIOUS_GP)
+        and all(getattr(s, k) is None for k in (*_PREVIOUS_GP, "output_warp"))
         and (q > 1 or mode != "default")
     )
+
+
+#: a candidate this close to an evaluated point (largest coordinate difference, unit cube) repeats it
+REPEAT_DISTANCE = 1e-3
+
+
+def _warped(model: Any) -> bool:
+    return isinstance(getattr(model, "outcome_transform", None), YeoJohnsonStandardize)
+
+
+def _repeats(U: Tensor, X_unit: Tensor) -> bool:
+    return bool(((X_unit - U[:1]).abs().amax(-1) < REPEAT_DISTANCE).any())
 
 
 def _is_matern_gp(surrogate: Surrogate) -> bool:

@@ -26,12 +26,14 @@ from torch.distributions import constraints
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
 
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
 Mean = Literal["constant", "zero"]
 LengthscalePrior = Literal["lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner"]
+OutputWarp = Literal["none", "yeo-johnson"]
 
 #: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
@@ -44,6 +46,8 @@ DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "sqrt-d6"
 LENGTHSCALE_PRIORS: tuple[str, ...] = ("lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner")
 #: the "low" noise a cold fit starts from (standardised units)
 DEFAULT_INITIAL_NOISE = 1e-3
+#: the output warp of the Matern GP with one objective when the user names none
+DEFAULT_OUTPUT_WARP: OutputWarp = "none"
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,11 @@ class GPSettings(Settings):
     #: as well and keep the highest-posterior fit of those and the usual one; 0: off
     stall_starts: int = 0
     stall_after: int = 5
+    #: kernel="matern", one objective: "yeo-johnson" fits the GP to the standardised values
+    #: through a Yeo-Johnson power transform with a maximum-likelihood exponent (HEBO's output
+    #: warp; ``bnnbo.surrogates.gaussian.warp``): LogEI is computed in the warped scale, the
+    #: posterior is reported in original units. "none": standardised values. None: DEFAULT_OUTPUT_WARP
+    output_warp: OutputWarp | None = None
 
     added: ClassVar[dict[str, Any]] = {"hyper_samples": 1, "stall_starts": 0, "stall_after": 5}
 
@@ -133,6 +142,11 @@ class GPSettings(Settings):
             raise ConfigError(f"hyper_samples must be in [1, 64], got {self.hyper_samples!r}")
         if self.priors == "paper" and self.hyper_samples != 1:
             raise ConfigError("hyper_samples applies to priors='modern'; priors='paper' uses the study's GP")
+        if self.output_warp == "yeo-johnson" and (self.priors == "paper" or self.kernel == "botorch"):
+            raise ConfigError(
+                "output_warp='yeo-johnson' applies to the Matern GP (priors='modern', kernel 'matern'); "
+                f"got priors={self.priors!r}, kernel={self.kernel!r}"
+            )
         if not 0.0 < self.fixed_noise < 1.0:
             raise ConfigError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
 
@@ -535,9 +549,12 @@ class GPSurrogate(Surrogate):
             if lik is None and kernel is not None:  # BoTorch's noise model, written out
                 lik = botorch_likelihood()
             mean = ZeroMean() if matern and (s.mean or DEFAULT_MEAN) == "zero" else None
+            transform = YeoJohnsonStandardize() if matern and warp else Standardize(m=1)
             return SingleTaskGP(
-                X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=Standardize(m=1)
+                X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform
             )
+
+        warp = Y.shape[-1] == 1 and (s.output_warp or DEFAULT_OUTPUT_WARP) == "yeo-johnson"
 
         warm = s.priors == "modern" and s.warm_start is not False
         chains = None
