@@ -129,3 +129,26 @@ def test_the_warp_is_fitted_on_the_training_values_and_then_fixed():
     tf(torch.tensor([[-1000.0]], dtype=torch.float64))
     assert tf.lam == lam
     assert math.isfinite(tf.untransform(torch.tensor([[50.0]], dtype=torch.float64))[0].item())
+
+
+def test_a_warped_step_that_repeats_a_point_is_asked_of_the_unwarped_gp(monkeypatch):
+    """(On branin seed 31 the warped GP alone re-evaluated one point 24 times: docs/performance.md,
+    issue 20 round 8.) Here every candidate counts as a repeat, so every step is unwarped."""
+    import bnnbo.optimizer as optimizer
+    from bnnbo.optimizer import _repeats
+
+    U = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    assert _repeats(U, torch.tensor([[0.2, 0.2], [0.5004, 0.4996]], dtype=torch.float64))
+    assert not _repeats(U, torch.tensor([[0.5, 0.502]], dtype=torch.float64))
+    problem = get_problem("branin")
+    opt = loop(problem, iterations=0, output_warp="yeo-johnson")
+    x = opt.ask()
+    assert "unwarped_step" not in opt.surrogate.diagnostics_
+    assert isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
+    opt.tell(x, problem.evaluate(x))
+    monkeypatch.setattr(optimizer, "REPEAT_DISTANCE", 2.0)
+    x = opt.ask()
+    assert opt.surrogate.diagnostics_["unwarped_step"] is True
+    assert not isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
+    opt.tell(x, problem.evaluate(x))
+    assert opt.history[-1].diagnostics["unwarped_step"] is True
