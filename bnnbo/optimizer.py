@@ -173,9 +173,10 @@ class Optimizer:
             U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
             if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
-            if best is not None and q == 1 and _warped(model) and _repeats(U, X_unit):
-                # a warped GP that asks again for a point it has (nearly) seen: its warp can make
-                # the best value an outlier it will not look away from; the unwarped GP decides
+            if best is not None and q == 1 and _warped(model) and _repeats(U, X_unit, Y_max):
+                # a warped GP that asks again where it has looked since its best value, in vain:
+                # its warp can make that value an outlier it will not look away from; the
+                # unwarped GP decides this step
                 model = self._plain_gp().fit(X_unit, Y_max, seed=step_seed)
                 acq = build_acquisition(
                     model, X_unit, Y_max, mode=self.mode, ref_point=None, seed=step_seed, q=q, exact_gp=exact
@@ -421,8 +422,11 @@ def _warped(model: Any) -> bool:
     return isinstance(getattr(model, "outcome_transform", None), YeoJohnsonStandardize)
 
 
-def _repeats(U: Tensor, X_unit: Tensor) -> bool:
-    return bool(((X_unit - U[:1]).abs().amax(-1) < REPEAT_DISTANCE).any())
+def _repeats(U: Tensor, X_unit: Tensor, Y_max: Tensor) -> bool:
+    """Whether the candidate is within REPEAT_DISTANCE of a point evaluated after the best one
+    (a refinement that keeps improving never is: its last point is the best)."""
+    later = X_unit[int(Y_max[:, 0].argmax()) + 1 :]
+    return bool(((later - U[:1]).abs().amax(-1) < REPEAT_DISTANCE).any())
 
 
 def _is_matern_gp(surrogate: Surrogate) -> bool:

@@ -133,20 +133,24 @@ def test_the_warp_is_fitted_on_the_training_values_and_then_fixed():
 
 def test_a_warped_step_that_repeats_a_point_is_asked_of_the_unwarped_gp(monkeypatch):
     """(On branin seed 31 the warped GP alone re-evaluated one point 24 times: docs/performance.md,
-    issue 20 round 8.) Here every candidate counts as a repeat, so every step is unwarped."""
+    issue 20 round 8.) Here every candidate counts as a repeat, so the step is unwarped."""
     import bnnbo.optimizer as optimizer
     from bnnbo.optimizer import _repeats
 
     U = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
-    assert _repeats(U, torch.tensor([[0.2, 0.2], [0.5004, 0.4996]], dtype=torch.float64))
-    assert not _repeats(U, torch.tensor([[0.5, 0.502]], dtype=torch.float64))
+    X = torch.tensor([[0.2, 0.2], [0.5, 0.5001], [0.5004, 0.4996], [0.9, 0.9]], dtype=torch.float64)
+    assert _repeats(U, X, torch.tensor([[0.0], [3.0], [2.0], [1.0]], dtype=torch.float64))  # probed since the best
+    assert not _repeats(U, X, torch.tensor([[0.0], [1.0], [3.0], [2.0]], dtype=torch.float64))  # the best is there
+    assert not _repeats(
+        torch.tensor([[0.5, 0.502]], dtype=torch.float64), X, torch.tensor([[0.0], [3.0], [2.0], [1.0]])
+    )
     problem = get_problem("branin")
     opt = loop(problem, iterations=0, output_warp="yeo-johnson")
     x = opt.ask()
     assert "unwarped_step" not in opt.surrogate.diagnostics_
     assert isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
     opt.tell(x, problem.evaluate(x))
-    monkeypatch.setattr(optimizer, "REPEAT_DISTANCE", 2.0)
+    monkeypatch.setattr(optimizer, "_repeats", lambda U, X, Y: True)
     x = opt.ask()
     assert opt.surrogate.diagnostics_["unwarped_step"] is True
     assert not isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
