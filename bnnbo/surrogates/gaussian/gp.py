@@ -46,7 +46,8 @@ DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "sqrt-d6"
 LENGTHSCALE_PRIORS: tuple[str, ...] = ("lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner")
 #: the "low" noise a cold fit starts from (standardised units)
 DEFAULT_INITIAL_NOISE = 1e-3
-#: the output warp of the Matern GP with one objective when the user names none
+#: the output warp of the Matern GP with one objective when the user names none; the q = 1
+#: loop's default is ``bnnbo.optimizer.DEFAULT_LOOP_OUTPUT_WARP``
 DEFAULT_OUTPUT_WARP: OutputWarp = "none"
 
 
