@@ -92,6 +92,8 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/stall-4": {"surrogate_settings": {"stall_starts": 4, "stall_after": 5}},
     # issue 20, seventh round: the GP on Yeo-Johnson-warped values (GP setting output_warp)
     "bnnbo/warp-yj": {"surrogate_settings": {"output_warp": "yeo-johnson"}},
+    # ... the default since round 8; without it, the default of rounds 5-7
+    "bnnbo/no-warp": {"surrogate_settings": {"output_warp": "none"}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },

@@ -23,7 +23,7 @@ from gpytorch.means import ConstantMean, ZeroMean
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
+from bnnbo.output_warp import YeoJohnsonStandardize
 
 
 def log_ei(model: Model, best_f: Tensor | float) -> AcquisitionFunction:

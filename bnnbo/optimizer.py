@@ -39,7 +39,7 @@ from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL
-from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
+from bnnbo.output_warp import YeoJohnsonStandardize
 
 
 def derive_seed(seed: int, *keys: int | str) -> int:

@@ -11,7 +11,7 @@ from scipy import stats
 
 from bnnbo import ConfigError, Optimizer, get_problem, get_surrogate
 from bnnbo.exact_logei import ExactGPLogEI, IntegratedExactGPLogEI, log_ei
-from bnnbo.surrogates.gaussian.warp import (
+from bnnbo.output_warp import (
     LAMBDA_BOUNDS,
     YeoJohnsonStandardize,
     _fit_lambda,

@@ -26,7 +26,7 @@ from torch.distributions import constraints
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
-from bnnbo.surrogates.gaussian.warp import YeoJohnsonStandardize
+from bnnbo.output_warp import YeoJohnsonStandardize
 
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
@@ -102,7 +102,7 @@ class GPSettings(Settings):
     stall_after: int = 5
     #: kernel="matern", one objective: "yeo-johnson" fits the GP to the standardised values
     #: through a Yeo-Johnson power transform with a maximum-likelihood exponent (HEBO's output
-    #: warp; ``bnnbo.surrogates.gaussian.warp``): LogEI is computed in the warped scale, the
+    #: warp; ``bnnbo.output_warp``): LogEI is computed in the warped scale, the
     #: posterior is reported in original units. "none": standardised values. None: DEFAULT_OUTPUT_WARP
     output_warp: OutputWarp | None = None
 
