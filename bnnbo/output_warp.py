@@ -26,6 +26,10 @@ from bnnbo.errors import SurrogateError
 
 #: the exponent's range: beyond it one observation can dominate the warped scale
 LAMBDA_BOUNDS = (-2.0, 4.0)
+#: the posterior in original units stops this many (standardised) units beyond the observed
+#: values: past it a warped value may have no preimage (the transform's range is bounded on one
+#: side when the exponent is below 0 or above 2)
+REACH = 10.0
 #: Gauss-Hermite nodes for the moments of the posterior in original units
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
 
@@ -62,6 +66,7 @@ class YeoJohnsonStandardize(OutcomeTransform):
         self.post = Standardize(m=1)
         self.register_buffer("center", torch.zeros(()))
         self.register_buffer("spread", torch.ones(()))
+        self.register_buffer("w_range", torch.tensor([-math.inf, math.inf]))
         self.lam = 1.0
 
     def forward(self, Y: Tensor, Yvar: Tensor | None = None, X: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
@@ -74,8 +79,9 @@ class YeoJohnsonStandardize(OutcomeTransform):
             spread = y.std() if y.numel() > 1 else torch.ones((), dtype=Y.dtype)
             self.center = y.mean()
             self.spread = torch.where(spread > 0, spread, torch.ones_like(spread))
-            z = ((y - self.center) / self.spread).cpu().numpy()
-            self.lam = _fit_lambda(z)
+            z = (y - self.center) / self.spread
+            self.lam = _fit_lambda(z.cpu().numpy())
+            self.w_range = yeo_johnson(torch.stack([z.min() - REACH, z.max() + REACH]), self.lam)
         return self.post.forward(self.warp(Y), None, X)
 
     def warp(self, Y: Tensor | float) -> Tensor:
@@ -84,6 +90,8 @@ class YeoJohnsonStandardize(OutcomeTransform):
         return yeo_johnson((Y - self.center) / self.spread, self.lam)
 
     def unwarp(self, W: Tensor) -> Tensor:
+        """The warped scale -> original units, within REACH of the observed values."""
+        W = W.clamp(self.w_range[0].item(), self.w_range[1].item())
         return self.center + self.spread * yeo_johnson_inverse(W, self.lam)
 
     def untransform(self, Y: Tensor, Yvar: Tensor | None = None, X: Tensor | None = None) -> tuple[Tensor, None]:

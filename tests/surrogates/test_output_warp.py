@@ -156,3 +156,18 @@ def test_a_warped_step_that_repeats_a_point_is_asked_of_the_unwarped_gp(monkeypa
     assert not isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
     opt.tell(x, problem.evaluate(x))
     assert opt.history[-1].diagnostics["unwarped_step"] is True
+
+
+def test_degenerate_values_fit_and_predict():
+    """Two points, equal values, a huge spread: the warp falls back to the identity or stays finite."""
+    X = torch.tensor([[0.1, 0.2], [0.8, 0.7], [0.4, 0.9]], dtype=torch.float64)
+    for Y in (
+        torch.tensor([[1.0], [1.0], [1.0]], dtype=torch.float64),
+        torch.tensor([[-1e12], [3.0], [2.0]], dtype=torch.float64),
+        torch.tensor([[0.0], [1.0], [0.0]], dtype=torch.float64)[:2],
+    ):
+        model = get_surrogate("gp", output_warp="yeo-johnson").fit(X[: Y.shape[0]], Y, seed=0)
+        post = model.posterior(torch.rand(4, 2, dtype=torch.float64))
+        assert torch.isfinite(post.mean).all() and torch.isfinite(post.variance).all()
+        acq = log_ei(model, Y.max())
+        assert torch.isfinite(acq(torch.rand(3, 1, 2, dtype=torch.float64))).all()
