@@ -106,6 +106,20 @@ def loop(problem, q=1, iterations=2, **settings):
     return opt
 
 
+def test_the_loops_default_warps_at_q_1_with_one_objective_only():
+    """Issue 20 round 8: the default is measured in the q = 1 single-objective loop only."""
+    from botorch.models.transforms.outcome import Standardize
+
+    assert isinstance(loop(get_problem("branin")).last_model.outcome_transform, YeoJohnsonStandardize)
+    assert type(loop(get_problem("branin"), q=3).last_model.outcome_transform) is Standardize
+    assert type(loop(get_problem("branin"), output_warp="none").last_model.outcome_transform) is Standardize
+    models = loop(get_problem("branincurrin")).last_model.models
+    assert all(type(m.outcome_transform) is Standardize for m in models)
+    assert get_surrogate("gp").settings.output_warp is None  # get_surrogate alone (e.g. in auto): unwarped
+    model, _, _ = branin_gp(n=8)
+    assert isinstance(model.outcome_transform, YeoJohnsonStandardize)  # asked for explicitly
+
+
 def test_the_optimiser_warps_one_objective_only():
     opt = loop(get_problem("branin"), output_warp="yeo-johnson")
     assert isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)
