@@ -433,7 +433,7 @@ def _repeats(U: Tensor, X_unit: Tensor, Y_max: Tensor) -> bool:
 
 #: the output warp of the q = 1 loop's GP with one objective when the user names none; chosen
 #: and measured in that loop only (docs/performance.md, issue 20 round 8)
-DEFAULT_LOOP_OUTPUT_WARP = "yeo-johnson"
+DEFAULT_LOOP_OUTPUT_WARP = "auto"
 
 
 def _warped_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:

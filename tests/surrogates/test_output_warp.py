@@ -86,7 +86,7 @@ def test_logei_over_hyperparameter_samples_uses_the_warp_too():
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"output_warp": "log"}, "setting 'output_warp' = 'log'; expected 'none' or 'yeo-johnson' or None"),
+        ({"output_warp": "log"}, "setting 'output_warp' = 'log'; expected 'none' or 'yeo-johnson' or 'auto' or None"),
         ({"output_warp": "yeo-johnson", "kernel": "botorch"}, "applies to the Matern GP"),
         ({"output_warp": "yeo-johnson", "priors": "paper"}, "applies to the Matern GP"),
     ],
@@ -118,6 +118,18 @@ def test_the_loops_default_warps_at_q_1_with_one_objective_only():
     assert get_surrogate("gp").settings.output_warp is None  # get_surrogate alone (e.g. in auto): unwarped
     model, _, _ = branin_gp(n=8)
     assert isinstance(model.outcome_transform, YeoJohnsonStandardize)  # asked for explicitly
+
+
+def test_auto_warps_once_the_points_outnumber_the_inputs():
+    problem = get_problem("ackley", dim=10)
+    X = problem.space.sobol(12, seed=0)
+    U, Y = problem.space.to_unit(X), problem.evaluate(X)
+    s = get_surrogate("gp", output_warp="auto")
+    assert type(s.fit(U[:10], Y[:10], seed=0).outcome_transform).__name__ == "Standardize"  # n = d
+    assert isinstance(s.fit(U[:11], Y[:11], seed=0).outcome_transform, YeoJohnsonStandardize)  # n > d
+    opt = loop(get_problem("poly", dim=8), iterations=1)  # the loop's default: "auto"
+    assert opt.surrogate.settings.output_warp == "auto"
+    assert type(opt.last_model.outcome_transform).__name__ == "Standardize"  # 6 points, 8 inputs
 
 
 def test_the_optimiser_warps_one_objective_only():

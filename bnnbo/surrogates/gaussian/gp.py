@@ -33,7 +33,7 @@ Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
 Mean = Literal["constant", "zero"]
 LengthscalePrior = Literal["lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner"]
-OutputWarp = Literal["none", "yeo-johnson"]
+OutputWarp = Literal["none", "yeo-johnson", "auto"]
 
 #: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
@@ -103,7 +103,9 @@ class GPSettings(Settings):
     #: kernel="matern", one objective: "yeo-johnson" fits the GP to the standardised values
     #: through a Yeo-Johnson power transform with a maximum-likelihood exponent (HEBO's output
     #: warp; ``bnnbo.output_warp``): LogEI is computed in the warped scale, the
-    #: posterior is reported in original units. "none": standardised values. None: DEFAULT_OUTPUT_WARP
+    #: posterior is reported in original units. "none": standardised values. "auto":
+    #: "yeo-johnson" once there are more points than inputs, "none" before (in 200 dimensions
+    #: with 20-40 points the warp lost: docs/performance.md, issue 20 round 8). None: DEFAULT_OUTPUT_WARP
     output_warp: OutputWarp | None = None
 
     added: ClassVar[dict[str, Any]] = {"hyper_samples": 1, "stall_starts": 0, "stall_after": 5}
@@ -143,9 +145,9 @@ class GPSettings(Settings):
             raise ConfigError(f"hyper_samples must be in [1, 64], got {self.hyper_samples!r}")
         if self.priors == "paper" and self.hyper_samples != 1:
             raise ConfigError("hyper_samples applies to priors='modern'; priors='paper' uses the study's GP")
-        if self.output_warp == "yeo-johnson" and (self.priors == "paper" or self.kernel == "botorch"):
+        if self.output_warp in ("yeo-johnson", "auto") and (self.priors == "paper" or self.kernel == "botorch"):
             raise ConfigError(
-                "output_warp='yeo-johnson' applies to the Matern GP (priors='modern', kernel 'matern'); "
+                f"output_warp={self.output_warp!r} applies to the Matern GP (priors='modern', kernel 'matern'); "
                 f"got priors={self.priors!r}, kernel={self.kernel!r}"
             )
         if not 0.0 < self.fixed_noise < 1.0:
@@ -555,7 +557,8 @@ class GPSurrogate(Surrogate):
                 X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform
             )
 
-        warp = Y.shape[-1] == 1 and (s.output_warp or DEFAULT_OUTPUT_WARP) == "yeo-johnson"
+        mode = s.output_warp or DEFAULT_OUTPUT_WARP
+        warp = Y.shape[-1] == 1 and (mode == "yeo-johnson" or (mode == "auto" and X.shape[0] > X.shape[-1]))
 
         warm = s.priors == "modern" and s.warm_start is not False
         chains = None
