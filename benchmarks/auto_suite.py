@@ -92,6 +92,16 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def commit_counts(runs) -> dict[str, int]:
+    """Runs per bnnbo commit (12 characters, "+dirty" kept), "unknown" where none was recorded."""
+    commits: dict[str, int] = {}
+    for r in runs:
+        c = r.get("bnnbo_commit") or "unknown"
+        c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+        commits[c] = commits.get(c, 0) + 1
+    return commits
+
+
 def methods() -> list[str]:
     """``auto``, each of its default candidates (registered surrogate names), then the variants."""
     return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates), *VARIANTS]
@@ -324,11 +334,7 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     ]
     if not runs:
         return "\n".join([*lines, "No finished runs in the store yet.", ""])
-    commits: dict[str, int] = {}
-    for r in runs:
-        c = r.get("bnnbo_commit") or "unknown"
-        c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
-        commits[c] = commits.get(c, 0) + 1
+    commits = commit_counts(runs)
     lines += [
         "Rows were made at bnnbo commit(s): "
         + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
@@ -666,12 +672,7 @@ def render_variants(rows: list[dict], variants: list[str], command: str, stores:
         ),
         "",
     ]
-    commits: dict[str, int] = {}
-    for r in runs:
-        if r["method"] in variants:
-            c = r.get("bnnbo_commit") or "unknown"
-            c = c[:12] + ("+dirty" if c.endswith("+dirty") else "")
-            commits[c] = commits.get(c, 0) + 1
+    commits = commit_counts(r for r in runs if r["method"] in variants)
     lines += [
         "The variants' rows were made at bnnbo commit(s) "
         + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
