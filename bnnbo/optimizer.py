@@ -38,6 +38,7 @@ from bnnbo.problems.base import check_ref_point
 from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
+from bnnbo.surrogates.combined.auto import AutoSurrogate
 from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL
 from bnnbo.output_warp import YeoJohnsonStandardize
 
@@ -99,6 +100,10 @@ class Optimizer:
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         elif _warped_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, output_warp=DEFAULT_LOOP_OUTPUT_WARP)
+        elif (label := _auto_gp_to_warp(self.surrogate, q, num_objectives, self.mode)) is not None:
+            cs = dict(self.surrogate.settings.candidate_settings)
+            cs[label] = {**cs.get(label, {}), "output_warp": DEFAULT_LOOP_OUTPUT_WARP}
+            self.surrogate = get_surrogate(self.surrogate, candidate_settings=cs)
         self.preset = get_preset(acq_optimizer or self._default_preset(q))
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
@@ -200,8 +205,11 @@ class Optimizer:
         return X
 
     def _plain_gp(self) -> Surrogate:
-        """The surrogate's GP without its output warp (``_warped`` steps)."""
-        return get_surrogate("gp", **{**self.surrogate.settings.to_dict(), "output_warp": "none"})
+        """The surrogate's GP (``auto``: its warped candidate) without the output warp (``_warped`` steps)."""
+        gp = self.surrogate
+        if isinstance(gp, AutoSurrogate):  # the candidate it served this step
+            gp = gp.members[gp.diagnostics_.get("served", gp.diagnostics_["choice"])]
+        return get_surrogate("gp", **{**gp.settings.to_dict(), "output_warp": "none"})
 
     def _default_preset(self, q: int) -> str:
         return default_preset_name(self.mode, self.num_objectives, q, exact_gp=_is_matern_gp(self.surrogate))
@@ -442,6 +450,17 @@ def _warped_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bo
     return (
         _is_matern_gp(surrogate) and surrogate.settings.output_warp is None and q == 1 and m == 1 and mode == "default"
     )
+
+
+def _auto_gp_to_warp(surrogate: Surrogate, q: int, m: int, mode: str) -> str | None:
+    """``auto``'s candidate label whose GP the loop warps as it warps ``gp`` alone (so that
+    ``auto`` choosing its GP proposes what ``gp`` would), or None."""
+    if not isinstance(surrogate, AutoSurrogate) or (q, m, mode) != (1, 1, "default"):
+        return None
+    for label, member in surrogate.members.items():
+        if _warped_gp_by_default(member, q, m, mode):
+            return label
+    return None
 
 
 def _is_matern_gp(surrogate: Surrogate) -> bool:

@@ -197,3 +197,56 @@ def test_degenerate_values_fit_and_predict():
         assert torch.isfinite(post.mean).all() and torch.isfinite(post.variance).all()
         acq = log_ei(model, Y.max())
         assert torch.isfinite(acq(torch.rand(3, 1, 2, dtype=torch.float64))).all()
+
+
+def test_auto_in_the_loop_warps_its_gp_as_gp_alone_is_warped(monkeypatch):
+    """An ``auto`` that chooses its GP at every step proposes exactly what the loop's ``gp`` does
+    (its GP candidate gets the loop's warp); batches and several objectives leave it unwarped."""
+    import bnnbo.optimizer as optimizer
+    from bnnbo.surrogates.combined.auto import AutoSurrogate
+
+    problem = get_problem("branin")
+    gp = loop(problem, iterations=3)
+    auto = Optimizer.for_problem(problem, "auto", seed=0, n_init=6)
+    assert auto.surrogate.settings.candidate_settings == {"gp": {"output_warp": "auto"}}
+    monkeypatch.setattr(AutoSurrogate, "_make", _gp_scores_best(AutoSurrogate._make))
+    auto = Optimizer.for_problem(problem, "auto", seed=0, n_init=6)
+    X = auto.ask(6)
+    auto.tell(X, problem.evaluate(X))
+    for _ in range(3):
+        x = auto.ask()
+        assert auto.surrogate.diagnostics_["choice"] == "gp"
+        auto.tell(x, problem.evaluate(x))
+    assert isinstance(auto.last_model.outcome_transform, YeoJohnsonStandardize)
+    assert torch.equal(auto.X, gp.X)
+    # the unwarped step of an auto that served its warped GP refits that GP unwarped
+    monkeypatch.setattr(optimizer, "_repeats", lambda U, X, Y: True)
+    auto.ask()
+    assert auto.surrogate.diagnostics_["unwarped_step"] is True
+    assert not isinstance(auto.last_model.outcome_transform, YeoJohnsonStandardize)
+    # a user's own setting for the candidate is kept; batches and several objectives: unwarped
+    own = Optimizer(
+        problem.space, surrogate="auto", surrogate_settings={"candidate_settings": {"gp": {"output_warp": "none"}}}
+    )
+    assert own.surrogate.settings.candidate_settings == {"gp": {"output_warp": "none"}}
+    assert Optimizer(problem.space, surrogate="auto", q=2).surrogate.settings.candidate_settings == {}
+    assert Optimizer(problem.space, 2, surrogate="auto").surrogate.settings.candidate_settings == {}
+
+
+def _gp_scores_best(make):
+    """``AutoSurrogate._make`` whose non-GP candidates predict badly (auto then always chooses gp)."""
+
+    def wrapped(self, label):
+        member = make(self, label)
+        if label != "gp":
+            fit = member._fit
+
+            def bad_fit(X, Y, *, seed, state):
+                model = fit(X, Y, seed=seed, state=state)
+                model.posterior = lambda X, *a, **k: (_ for _ in ()).throw(RuntimeError("no prediction"))
+                return model
+
+            member._fit = bad_fit
+        return member
+
+    return wrapped
