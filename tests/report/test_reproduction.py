@@ -136,6 +136,37 @@ def test_verdicts_change_with_the_data_and_absent_configurations_are_not_tested(
     assert verdict(text, "i") == "not reproduced"  # gp first on both
 
 
+def test_ibnn_second_of_two_in_high_dimensions_is_not_partly(tmp_path):
+    """Finding (iv) with only gp and ibnn on the high-dimensional configuration (the campaign runs
+    those two first): losing to the GP there is "not reproduced", winning "reproduced"."""
+    for case, (order, expected) in enumerate(
+        (
+            (("gp", "ibnn"), "not reproduced"),
+            (("ibnn", "gp"), "reproduced"),
+            (("dkl", "ibnn", "gp"), "partly"),
+        )
+    ):
+        folder = tmp_path / str(case) / "results"
+        folder.mkdir(parents=True)
+        make_export(folder, "paper-poly", "poly", order)
+        assert verdict(generate(folder, tmp_path / str(case)), "iv") == expected
+
+
+def test_the_modern_gp_verdicts(tmp_path):
+    """A modern GP well past the I-BNN overtakes it; where the paper GP already leads there is no gap."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    make_export(folder, "paper-poly", "poly", ORDERS["poly"][1])  # ibnn first: 10, gp fourth: 7
+    make_export(folder, "modern-poly", "poly", ("gp",), values={"gp": 12})
+    make_export(folder, "paper-branin", "branin", ORDERS["branin"][1])  # gp first
+    make_export(folder, "modern-branin", "branin", ("gp",), values={"gp": 10})
+    text = generate(folder, tmp_path)
+    assert next(x for x in text.splitlines() if x.startswith("| poly | 200 |")).endswith("| overtakes the I-BNN |")
+    assert next(x for x in text.splitlines() if x.startswith("| branin | 2 |")).endswith(
+        "| no gap (the paper GP is not behind) |"
+    )
+
+
 def test_bad_results_folders_are_refused(tmp_path, capsys):
     assert main([str(tmp_path / "none")]) == 2
     assert "no results folder" in capsys.readouterr().err
