@@ -1,6 +1,7 @@
 """Best-so-far regret along the default loop's runs (issue 20, round 9): when a run reaches
 the basin it ends in. Prints one line per seed: the final regret, the evaluation after which
-the regret first fell below 0.3, and the regret after every third evaluation from the tenth.
+the regret first fell below 0.3, the regret after every third evaluation from the tenth, and
+per model-based step how many coordinates of its point lie on the search box's bounds.
 
     python benchmarks/default_loop_trace.py --problem hartmann6 --seeds 60-89
 """
@@ -33,14 +34,18 @@ def main() -> None:
         X = opt.ask(args.n_init)
         opt.tell(X, cost(problem, X))
         trace = [float(opt.Y.min()) - best]
+        on_bounds = ""
         for _ in range(args.iterations):
             x = opt.ask()
             opt.tell(x, cost(problem, x))
             trace.append(float(opt.Y.min()) - best)
+            u = problem.space.to_unit(x, opt.encoding)[0]
+            on_bounds += str(int(((u < 1e-6) | (u > 1 - 1e-6)).sum()))
         below = next((args.n_init + i for i, r in enumerate(trace) if r < 0.3), None)
         print(
             f"seed {seed} final {trace[-1]:.3g} below 0.3 after {below} evaluations;",
-            " ".join(f"{r:.2g}" for r in trace[::3]),
+            " ".join(f"{r:.2g}" for r in trace[::3]) + ";",
+            f"coordinates on the bounds per step {on_bounds}",
             flush=True,
         )
 
