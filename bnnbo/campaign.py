@@ -147,7 +147,7 @@ def plan_table(rows, title: str):
             str(p.fits),
             bound + format_seconds(p.wall_seconds),
             format_seconds(total),
-            "skip: " + e.reason if e.skip else "; ".join(x for x in (e.reason, _approx(p)) if x),
+            "skip: " + e.reason if e.skip else "; ".join(x for x in (e.reason, _approx(p), _changed(p)) if x),
         )
     return t
 
@@ -157,6 +157,13 @@ def _approx(plan) -> str:
 
     n = sum(1 for c in plan.cells if c.evaluations and c.cost_source not in MEASURED)
     return f"{n} cell(s) with borrowed or no costs" if n else ""
+
+
+def _changed(plan) -> str:
+    """Stored runs that do not match the study now (settings, or a problem's identity such as
+    nndraw's weights file): counted from zero, and ``run`` refuses them without --force-new."""
+    n = sum(c.changed for c in plan.cells)
+    return f"{n} stored run(s) with other settings or problem data, counted from zero" if n else ""
 
 
 def manifest_entry(e: Entry, store_url, status_note: str = "", ran_with: str | None = None) -> dict[str, Any]:

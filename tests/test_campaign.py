@@ -144,7 +144,8 @@ def test_sigterm_stops_the_campaign_as_cleanly_as_ctrl_c(campaign, monkeypatch, 
     assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
 
 
-def test_changed_settings_in_any_study_are_refused_before_the_campaign_runs(campaign, capsys):
+def test_changed_settings_in_any_study_are_refused_before_the_campaign_runs(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # the plan's notes on one line
     assert main(["run", "c.toml", "--db", "c.db"]) == 0
     evals = len(load_exports(campaign / "res")[2])
     study(campaign / "short.toml", "paper-short", 2)  # more work for the cheaper study
@@ -154,6 +155,8 @@ def test_changed_settings_in_any_study_are_refused_before_the_campaign_runs(camp
         .replace("[surrogates.gp]\n", "[surrogates.gp]\nsettings = { warm_maxiter = 3 }\n")
     )
     capsys.readouterr()
+    assert main(["plan", "c.toml", "--db", "c.db"]) == 0
+    assert "2 stored run(s) with other settings or problem data, counted from zero" in capsys.readouterr().out
     assert main(["run", "c.toml", "--db", "c.db"]) == 2
     out = capsys.readouterr().out
     assert "study 'paper-long': 2 run(s) in the store were made with other settings" in out and "--force-new" in out
