@@ -166,6 +166,20 @@ def _changed(plan) -> str:
     return f"{n} stored run(s) with other settings or problem data, counted from zero" if n else ""
 
 
+def left_note(plan, workers: int) -> str:
+    """What an unfinished study has left, by the plan's estimate, for the manifest's reason."""
+    from bnnbo.plan import format_seconds
+
+    if not plan.evaluations:
+        return ""
+    bound = "" if plan.complete else "at least "
+    notes = [x for x in (_approx(plan), _changed(plan)) if x]
+    return (
+        f"not finished: {plan.evaluations} evaluations left, estimated {bound}{format_seconds(plan.wall_seconds)} "
+        f"with {workers} worker(s) on this machine" + (f" ({'; '.join(notes)})" if notes else "")
+    )
+
+
 def manifest_entry(e: Entry, store_url, status_note: str = "", ran_with: str | None = None) -> dict[str, Any]:
     """The study's line in the manifest; ``ran_with``: the code (``version.code_commit``) this
     invocation ran it with, added to the commits recorded by earlier invocations."""
@@ -320,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.action == "export":
             Store(args.db, create=False).close()  # a mistyped --db: an error, not an empty manifest
-            for e in entries:
-                export_study(e, args.db, results)
+            workers = args.workers or 1
+            for e, plan in ordered(entries, args.db, workers):
+                export_study(e, args.db, results, "" if e.skip else left_note(plan, workers))
             console.print(f"exported {len(entries)} studies and the manifest to {results}")
             return 0
         return run_campaign(entries, args.db, results, args.workers, args.max_hours, console, args.force_new)

@@ -85,6 +85,17 @@ def test_the_manifest_records_the_code_each_study_ran_with(campaign, capsys, mon
     assert manifest()["paper-short"]["code"] == ["aaa", "bbb"]
 
 
+def test_export_says_what_each_unfinished_study_has_left(campaign, capsys):
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
+    assert main(["export", "c.toml", "--db", "c.db", "--workers", "2"]) == 0
+    manifest = {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
+    long = manifest["paper-long"]["reason"]
+    assert long.startswith("shortened for the test; not finished: 10 evaluations left, estimated ") and (
+        "with 2 worker(s) on this machine" in long
+    )
+    assert manifest["paper-short"]["reason"] == "" and manifest["paper-never"]["reason"] == "too expensive"
+
+
 def test_max_hours_leaves_long_studies_for_later(campaign, capsys):
     assert main(["run", "c.toml", "--db", "c.db", "--max-hours", "0", "--only", "paper-short"]) == 0
     manifest = json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]
