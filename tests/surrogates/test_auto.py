@@ -92,6 +92,7 @@ def test_failing_candidate_is_recorded_not_fatal():
         ({"holdout": "last"}, ConfigError, "expected 'recent' or 'kfold' or 'prequential'"),
         ({"forget": 0.0}, ConfigError, r"forget must be in \(0, 1\], got 0.0"),
         ({"holdout_fraction": 1.5}, ConfigError, r"holdout_fraction must be in \(0, 1\), got 1.5"),
+        ({"min_evidence": -1}, ConfigError, "min_evidence must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_settings(kwargs, err, msg):
@@ -165,6 +166,23 @@ def test_prequential_picks_the_model_that_predicts_where_bo_goes():
         state = auto.state_
     assert auto.diagnostics_["choice"] == "gp"
     assert state["totals"]["gp"][1] == pytest.approx(1 + 40)  # the seed, then 40 predicted points
+
+
+def test_min_evidence_keeps_the_first_candidate_until_enough_points_were_predicted():
+    """On the Matern draw the GP predicts better; listed second, it serves only once the candidates
+    have predicted ``min_evidence`` points BO acquired (the first candidate before that)."""
+    X, Y, _, _ = _matern_draw(60, 0, 0)
+    plain = get_surrogate("auto", candidates=["ibnn", "gp"])
+    plain.fit(X[:20], Y[:20], seed=20)
+    assert plain.diagnostics_["choice"] == "gp"  # without it: the GP from the first fit on
+    auto = get_surrogate("auto", candidates=["ibnn", "gp"], min_evidence=12)
+    state, choices = None, []
+    for n in range(20, 41, 4):
+        auto.fit(X[:n], Y[:n], seed=n, state=state)
+        state = auto.state_
+        choices.append((auto.state_["predicted"], auto.diagnostics_["choice"]))
+    assert choices == [(0, "ibnn"), (4, "ibnn"), (8, "ibnn"), (12, "gp"), (16, "gp"), (20, "gp")]
+    assert auto.diagnostics_["scores"]["gp"] > auto.diagnostics_["scores"]["ibnn"]
 
 
 def test_prequential_resume_and_unrelated_data_do_not_invent_scores():

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from botorch.models.model import Model
@@ -85,6 +85,10 @@ class AutoSettings(Settings):
     mix_weights: Literal["score", "lpd"] = "score"
     #: "mix": a candidate whose weight exceeds this serves alone (the others are dropped)
     mix_threshold: float = 0.999
+    #: "prequential" + "choose": the first candidate serves until the candidates have predicted
+    #: this many of the points BO acquired (0: from the first fit on, by the seeding hold-out)
+    min_evidence: int = 0
+    added: ClassVar[dict[str, Any]] = {"min_evidence": 0}
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -110,6 +114,8 @@ class AutoSettings(Settings):
             )
         if not 0.5 <= self.mix_threshold <= 1:
             raise ConfigError(f"mix_threshold must be in [0.5, 1], got {self.mix_threshold}")
+        if not isinstance(self.min_evidence, int) or self.min_evidence < 0:
+            raise ConfigError(f"min_evidence must be an integer >= 0, got {self.min_evidence!r}")
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -221,8 +227,18 @@ class AutoSurrogate(Surrogate):
                 raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
             finite = {c: -math.inf for c in models}  # fitted but never scored: keep candidate order
         choice = max(finite, key=finite.get)  # type: ignore[arg-type]
+        predicted = state.get("predicted", 0) + (0 if new is None else new.stop - new.start)
+        if predicted < s.min_evidence and s.combine == "choose":  # too little evidence yet
+            choice = next(c for c in self.members if c in models)
         fits = state.get("fits", 0)
-        self.state_ = {"fits": fits + 1, "choice": choice, "scores": scores, "totals": totals, "states": states}
+        self.state_ = {
+            "fits": fits + 1,
+            "choice": choice,
+            "scores": scores,
+            "totals": totals,
+            "states": states,
+            "predicted": predicted,
+        }
         if by_lpd:
             self.state_["lpd_totals"] = lpd_totals
         self.diagnostics_ = {
