@@ -108,3 +108,21 @@ def test_variants_document_compares_on_the_variants_own_seeds(suite, tmp_path):
     assert "| gp | 0.51 +- 0.00577 | 1 | 1 | 2 |" in text and "| auto-mix | 2.01 +- 0.00577 | 3 |" in text
     assert "Iterations served by the mixture: 3 of 6; mean heaviest weight 0.6." in text
     assert "| auto-mix | branin | 2 | 1 | 4 | 3 | none |" in text
+    # a choosing variant reports its choices instead
+    ev = [row("auto-evidence-10", s, -1.0, []) | {"auto": [{"choice": "gp"}, {"choice": "ibnn"}]} for s in range(2)]
+    stores[1].write_text("".join(json.dumps(r) + "\n" for r in ev))
+    suite.main(
+        [
+            "variants",
+            "--store",
+            str(stores[0]),
+            "--store",
+            str(stores[1]),
+            "--variants",
+            "auto-evidence-10",
+            "--out",
+            str(out),
+        ]
+    )
+    text = out.read_text()
+    assert "auto-evidence-10's choices over its iterations: gp 2, ibnn 2." in text and "mixture" not in text
