@@ -359,12 +359,14 @@ def plan_study(
         if cost is None:
             cell.seconds, cell.cost_source = None, "none"
             continue
-        if source not in MEASURED or per_eval is None:
+        # costs taken from stored steps hold the model steps' evaluations in their overhead (not
+        # an initial design's, still to run)
+        step_eval_known = per_eval is not None or (bool(cost.entry.get("includes_evaluations")) and not work.initial)
+        if source not in MEASURED or not step_eval_known:
             cell.cost_source = source if source not in MEASURED else "approx. (evaluation cost not measured)"
         elif source == STORED:
             cell.cost_source = STORED
         per_eval = per_eval or 0.0
-        # costs taken from stored steps hold the step's evaluations in their overhead
         step_eval = 0.0 if cost.entry.get("includes_evaluations") else per_eval
         t = 0.0
         if work.initial:

@@ -247,6 +247,9 @@ def test_cells_with_stored_steps_are_costed_from_them_and_the_table_can_take_the
     assert gp.cost_source == ibnn.cost_source == "stored runs" and plan.complete
     assert gp.seconds == pytest.approx((2.0 + 0.5 + 0.1) + (1.0 + 0.5 + 0.1))
     assert "borrowed" not in __import__("bnnbo.campaign", fromlist=["_approx"])._approx(plan)
+    # the evaluations are inside the stored steps' times: no separate evaluation cost is needed
+    unmeasured = plan_study(parse_study(longer), db, CostTable({"cells": [], "evaluations": {}}))
+    assert unmeasured.cells[0].cost_source == "stored runs" and unmeasured.complete
 
     spec = importlib.util.spec_from_file_location(
         "plan_costs", Path(__file__).resolve().parents[1] / "benchmarks" / "plan_costs.py"
