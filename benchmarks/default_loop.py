@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 
 import torch
+from botorch.test_functions import synthetic as so
 
 from bnnbo import Optimizer, get_problem
+from bnnbo.problems.synthetic import BoTorchProblem
 from bnnbo.acquisition import OPTIMIZER_PRESETS
 from bnnbo.space import Categorical, Float, Integer
 
@@ -38,6 +40,22 @@ PROBLEMS = {
     "ackley10": ("ackley", {"dim": 10}),
     "pest": ("pest", {}),
     "poly200": ("poly", {"dim": 200}),  # issue 14's high-dimensional problem (peers.py: 20 + 20 points)
+}
+
+
+def _off_centre(name: str, fn) -> BoTorchProblem:
+    return BoTorchProblem(name, fn(negate=True))
+
+
+#: problems whose optima are away from the cube's centre, for priors that favour it (issue 20
+#: round 10's quadratic mean): Ackley with its optimum at 0.2 of each range, Styblinski-Tang
+#: (optimum at 0.21 of each range) and Levy with its optimum at a corner of the cube
+OFF_CENTRE = {
+    "ackley10-shifted": lambda: _off_centre(
+        "ackley10-shifted", lambda **k: so.Ackley(10, bounds=[(-6.5536, 26.2144)] * 10, **k)
+    ),
+    "styblinski6": lambda: _off_centre("styblinski6", lambda **k: so.StyblinskiTang(6, **k)),
+    "levy6-corner": lambda: _off_centre("levy6-corner", lambda **k: so.Levy(6, bounds=[(1.0, 11.0)] * 6, **k)),
 }
 
 #: bnnbo loops compared with the default: Optimizer keyword arguments
@@ -94,6 +112,10 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/warp-yj": {"surrogate_settings": {"output_warp": "yeo-johnson"}},
     # ... the default since round 8; without it, the default of rounds 5-7
     "bnnbo/no-warp": {"surrogate_settings": {"output_warp": "none"}},
+    # issue 20, tenth round: quadratic prior means against boundary over-exploration (GP setting mean)
+    "bnnbo/quadratic-mean": {"surrogate_settings": {"mean": "quadratic"}},
+    "bnnbo/quadratic-signed": {"surrogate_settings": {"mean": "quadratic-signed"}},
+    "bnnbo/quadratic-linear": {"surrogate_settings": {"mean": "quadratic-linear"}},
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
@@ -338,7 +360,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=[*PROBLEMS, *OFF_CENTRE])
     ap.add_argument("--tools", nargs="+", default=["bnnbo", "optuna-gp", "optuna-tpe", "botorch"])
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=30)
@@ -402,8 +424,11 @@ def main() -> None:
     command = "python benchmarks/default_loop.py " + " ".join(argv)
     for k, seed in enumerate(seeds):
         for p in args.problems:
-            name, options = PROBLEMS[p]
-            problem = get_problem(name, **options)
+            if p in OFF_CENTRE:
+                problem = OFF_CENTRE[p]()
+            else:
+                name, options = PROBLEMS[p]
+                problem = get_problem(name, **options)
             order = args.tools[k % len(args.tools) :] + args.tools[: k % len(args.tools)]
             for tool in order:
                 t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from gpytorch.means import ConstantMean, ZeroMean
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
+from bnnbo.gp_mean import QuadraticMean
 from bnnbo.output_warp import YeoJohnsonStandardize
 
 
@@ -108,10 +109,16 @@ class ExactGPLogEI(AcquisitionFunction):
                 self.register_buffer("train_sq", self.train_Xs.square().sum(-1))
                 scale = kernel.outputscale.reshape(()) if self._matern else torch.ones((), dtype=X.dtype)
                 self.register_buffer("outputscale", scale.detach())
-        self._const = type(model.mean_module) in (ConstantMean, ZeroMean)
+        mean_module = model.mean_module
+        quad = type(mean_module) is QuadraticMean
+        self._const = type(mean_module) in (ConstantMean, ZeroMean) or quad
         if self._const:
-            c = model.mean_module.constant if type(model.mean_module) is ConstantMean else torch.zeros(())
+            c = mean_module.constant if type(mean_module) is not ZeroMean else torch.zeros(())
             self.register_buffer("const", c.detach().to(X).reshape(()))
+            a = mean_module.curvature() if quad else torch.zeros(())
+            self.register_buffer("curvature", a.detach().to(X).reshape(()))
+            b = mean_module.slope_or_zero() if quad else 0.0
+            self.register_buffer("slope", torch.as_tensor(b).detach().to(X).expand(X.shape[-1]).clone())
 
     def _cross(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Prior covariances ``k(x, X)`` (``n x N``) and prior variances ``k(x, x)`` (``n``)."""
@@ -129,7 +136,7 @@ class ExactGPLogEI(AcquisitionFunction):
     def mean_and_sigma(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior mean and standard deviation of f at ``n x d`` points, original units."""
         k, prior = self._cross(x)
-        prior_mean = self.const if self._const else self.model.mean_module(x)
+        prior_mean = self._prior_mean(x) if self._const else self.model.mean_module(x)
         mean = prior_mean + k @ self.alpha
         v = k @ self.L_inv.T
         var = (prior - v.square().sum(-1)).clamp_min(1e-12)
@@ -159,7 +166,7 @@ class ExactGPLogEI(AcquisitionFunction):
         var_raw = self.outputscale - w.square().sum(-1)
         var = var_raw.clamp_min(1e-12)
         sd = var.sqrt()
-        mean = self.shift + self.scale * (self.const + k @ self.alpha)
+        mean = self.shift + self.scale * (self._prior_mean(x) + k @ self.alpha)
         sigma = self.scale * sd
         u = (mean - self.best_f) / sigma
         value = log_h(u) + sigma.log()
@@ -171,7 +178,14 @@ class ExactGPLogEI(AcquisitionFunction):
         dv_dk = self.scale * (dv_dmean.unsqueeze(-1) * self.alpha - (dv_dsigma / sd).unsqueeze(-1) * (w @ self.L_inv))
         # d2 = |x / ls - X / ls|^2
         g = ((dv_dk * dk_dd2).unsqueeze(-1) * 2.0 * diff).sum(-2) * self.inv_ls
+        # the prior mean's gradient: b - 2 a (x - 0.5)
+        g = g + (dv_dmean * self.scale).unsqueeze(-1) * (self.slope - 2.0 * self.curvature * (x - 0.5))
         return value, g
+
+    def _prior_mean(self, x: Tensor) -> Tensor:
+        """Constant, zero or quadratic prior mean at ``n x d`` points (standardised units)."""
+        z = x - 0.5
+        return self.const + z @ self.slope - self.curvature * z.square().sum(-1)
 
     def forward(self, X: Tensor) -> Tensor:
         """``batch x 1 x d`` -> ``batch``."""

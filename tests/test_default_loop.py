@@ -49,7 +49,10 @@ def test_default_noise_is_the_documented_one():
         ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
         ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
         ({"priors": "paper", "mean": "zero"}, "apply to priors='modern'"),
-        ({"mean": "linear"}, r"'mean' = 'linear'; expected 'constant' or 'zero' or None"),
+        (
+            {"mean": "linear"},
+            r"'mean' = 'linear'; expected 'constant' or 'zero' or 'quadratic' or 'quadratic-signed' or 'quadratic-linear' or None",
+        ),
         ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or 'sqrt-d6'"),
         ({"initial_noise": 0.0}, r"initial_noise must be in \(0, 10\]"),
     ],

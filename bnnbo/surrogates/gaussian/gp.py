@@ -26,12 +26,13 @@ from torch.distributions import constraints
 from bnnbo import paper
 from bnnbo.errors import ConfigError, SurrogateError
 from bnnbo.surrogates.base import Settings, Surrogate
+from bnnbo.gp_mean import QuadraticMean
 from bnnbo.output_warp import YeoJohnsonStandardize
 
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
-Mean = Literal["constant", "zero"]
+Mean = Literal["constant", "zero", "quadratic", "quadratic-signed", "quadratic-linear"]
 LengthscalePrior = Literal["lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner"]
 OutputWarp = Literal["none", "yeo-johnson", "auto"]
 
@@ -40,6 +41,7 @@ OutputWarp = Literal["none", "yeo-johnson", "auto"]
 DEFAULT_NOISE: Noise = "low"
 DEFAULT_KERNEL: Kernel_ = "matern"
 DEFAULT_MEAN: Mean = "constant"
+MEANS: tuple[str, ...] = ("constant", "zero", "quadratic", "quadratic-signed", "quadratic-linear")
 #: mode max(1, sqrt(d / 6)): rounds 2-4's LogNormal(1, 1) up to 6 inputs, growing like sqrt(d)
 #: above (docs/performance.md, issue 20 round 5)
 DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "sqrt-d6"
@@ -79,8 +81,13 @@ class GPSettings(Settings):
     #: kernel="matern" only: a warm fit also stops once L-BFGS-B's objective changes by less than
     #: this fraction in one iteration (scipy's ``ftol``; None: scipy's default)
     warm_ftol: float | None = None
-    #: kernel="matern" only. The prior mean: "constant" (learned, BoTorch's) or "zero" (the
-    #: standardised outputs' average). None: DEFAULT_MEAN
+    #: kernel="matern" only. The prior mean: "constant" (learned, BoTorch's), "zero" (the
+    #: standardised outputs' average), "quadratic": c - a |x - 0.5|^2 over the unit cube with c
+    #: and a >= 0 fitted with the kernel (a bowl: the bounds a priori worse than the centre,
+    #: against boundary over-exploration), "quadratic-signed": a of either sign (a bowl or a
+    #: dome), "quadratic-linear": signed, plus a fitted slope b . (x - 0.5). They favour optima
+    #: near the centre and cost runs whose optimum is off it (docs/performance.md, issue 20
+    #: round 10). None: DEFAULT_MEAN
     mean: Mean | None = None
     #: kernel="matern" only. "lognormal": LogNormal(1, 1) on each lengthscale (mode 1);
     #: "sqrt-d6" / "sqrt-d10": LogNormal(1 + log(max(1, d / d0)) / 2, 1), mode max(1, sqrt(d / d0))
@@ -129,8 +136,10 @@ class GPSettings(Settings):
                 f"mean={self.mean!r} / lengthscale_prior={self.lengthscale_prior!r} / "
                 f"initial_noise={self.initial_noise!r} apply to priors='modern'; priors='paper' uses the study's GP"
             )
-        if self.mean not in (None, "constant", "zero"):
-            raise ConfigError(f"mean must be 'constant' or 'zero', got {self.mean!r}")
+        if self.mean not in (None, *MEANS):
+            raise ConfigError(f"mean must be one of {MEANS}, got {self.mean!r}")
+        if str(self.mean).startswith("quadratic") and (self.hyper_samples != 1 or self.stall_starts):
+            raise ConfigError(f"mean={self.mean!r} takes hyper_samples=1 and stall_starts=0")
         if self.lengthscale_prior not in (None, *LENGTHSCALE_PRIORS):
             raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
         if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
@@ -242,7 +251,8 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
     kernel, base, lik = gp.covar_module, gp.covar_module.base_kernel, gp.likelihood
     floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
     fixed = not lik.noise_covar.raw_noise.requires_grad
-    const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean
+    quad = isinstance(gp.mean_module, QuadraticMean)
+    const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean (or quad)
     with torch.no_grad():
         start = torch.cat(
             [
@@ -250,13 +260,15 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
                 kernel.outputscale.reshape(1).log(),
                 (lik.noise.reshape(1) - 0.99 * floor).clamp_min(1e-3 * floor).log(),
                 gp.mean_module.constant.reshape(1) if const else torch.zeros(0, dtype=X.dtype),
+                gp.mean_module.flat() if quad else torch.zeros(0, dtype=X.dtype),
             ]
         ).numpy()
     noise_now = lik.noise.detach().reshape(())
 
     def unpack(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         noise = noise_now if fixed else floor + t[d + 1].exp()
-        return t[:d].exp(), t[d].exp(), noise, (t[d + 2] if const else 0.0)
+        c = t[d + 2] if const else gp.mean_module.evaluate(t[d + 2 :], X) if quad else 0.0
+        return t[:d].exp(), t[d].exp(), noise, c
 
     def loss(theta):
         t = torch.from_numpy(theta).requires_grad_(True)
@@ -278,6 +290,7 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
     options = {"gtol": FIT_GTOL} | ({"maxiter": maxiter} if maxiter else {}) | ({"ftol": ftol} if ftol else {})
     # a box keeps line searches out of overflow (standardised outputs, unit-cube inputs)
     bounds = [(-7.0, 7.0)] * (d + 1) + [(math.log(1e-3 * floor), 2.0)] + [(-10.0, 10.0)] * const
+    bounds += gp.mean_module.bounds(d) if quad else []
     start = start.clip([b[0] for b in bounds], [b[1] for b in bounds])
     res = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
     with torch.no_grad():
@@ -286,7 +299,9 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
         kernel.outputscale = scale
         if not fixed:
             lik.noise = noise
-        if const:
+        if quad:
+            gp.mean_module.load_flat(torch.from_numpy(res.x[d + 2 :]))
+        elif const:
             gp.mean_module.constant.copy_(c)
     return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
 
@@ -551,7 +566,18 @@ class GPSurrogate(Surrogate):
             )
             if lik is None and kernel is not None:  # BoTorch's noise model, written out
                 lik = botorch_likelihood()
-            mean = ZeroMean() if matern and (s.mean or DEFAULT_MEAN) == "zero" else None
+            mean_name = s.mean or DEFAULT_MEAN
+            mean = (
+                (
+                    ZeroMean()
+                    if mean_name == "zero"
+                    else QuadraticMean(X.shape[-1], mean_name != "quadratic", mean_name == "quadratic-linear")
+                    if mean_name.startswith("quadratic")
+                    else None
+                )
+                if matern
+                else None
+            )
             transform = YeoJohnsonStandardize() if matern and warp else Standardize(m=1)
             return SingleTaskGP(
                 X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform

@@ -1,0 +1,107 @@
+"""The GP's quadratic prior means (issue 20 round 10): their fit, LogEI's gradient under them,
+the warm start, and the q = 1 loop with one of them."""
+
+import pytest
+import torch
+
+from bnnbo import ConfigError, Optimizer, get_problem, get_surrogate
+from bnnbo.exact_logei import ExactGPLogEI
+from bnnbo.gp_mean import QuadraticMean
+from bnnbo.output_warp import YeoJohnsonStandardize
+from bnnbo.surrogates.gaussian.gp import hyperparameters
+
+
+def bowl_data(sign: float, n: int = 30, d: int = 4, seed: int = 0):
+    """Values that fall (sign 1) or rise (sign -1) away from the cube's centre, plus a ripple."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, generator=g, dtype=torch.float64)
+    r2 = (X - 0.5).square().sum(-1, keepdim=True)
+    return X, -sign * 4.0 * r2 + 0.1 * torch.sin(7.0 * X[:, :1])
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_signed_curvature_follows_the_data(sign):
+    X, Y = bowl_data(sign)
+    model = get_surrogate("gp", mean="quadratic-signed").fit(X, Y, seed=0)
+    assert isinstance(model.mean_module, QuadraticMean)
+    a = float(model.mean_module.curvature().detach())
+    assert a * sign > 0.5  # a bowl where the centre is best, a dome where the bounds are
+    # the unsigned mean cannot make a dome: its curvature stays >= 0 and near 0 on the dome
+    unsigned = get_surrogate("gp", mean="quadratic").fit(X, Y, seed=0).mean_module.curvature().detach()
+    assert float(unsigned) >= 0.0
+    if sign < 0:
+        assert float(unsigned) < 0.05
+
+
+def test_the_prediction_far_from_data_is_the_fitted_trend():
+    X, Y = bowl_data(1.0, n=40)
+    model = get_surrogate("gp", mean="quadratic-signed").fit(X, Y, seed=0)
+    with torch.no_grad():
+        mean = model.posterior(torch.tensor([[0.5] * 4, [0.0] * 4], dtype=torch.float64)).mean.reshape(-1)
+    assert mean[0] > mean[1] + 1.0  # the corner is predicted worse than the centre
+
+
+@pytest.mark.parametrize("name", ["constant", "quadratic", "quadratic-signed", "quadratic-linear"])
+def test_logei_fused_gradient_matches_autograd(name):
+    X, Y = bowl_data(1.0, n=20, d=5)
+    model = get_surrogate("gp", mean=name).fit(X, Y, seed=0)
+    acq = ExactGPLogEI(model, Y.max())
+    assert acq.has_fused_gradient
+    x = torch.rand(7, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    value, grad = acq.value_and_grad(x)
+    xg = x.clone().requires_grad_(True)
+    auto_value = acq(xg.unsqueeze(-2))
+    (auto_grad,) = torch.autograd.grad(auto_value.sum(), xg)
+    assert torch.allclose(value, auto_value.detach(), atol=1e-10)
+    assert torch.allclose(grad, auto_grad, atol=1e-7)
+    # and the value is the GP's own posterior, whose mean goes through the mean module
+    with torch.no_grad():
+        post = model.posterior(x.unsqueeze(-2))
+    mean, _ = acq.mean_and_sigma(x)
+    assert torch.allclose(mean, post.mean.reshape(-1), atol=1e-8)
+
+
+def test_the_warm_start_carries_the_mean_parameters():
+    X, Y = bowl_data(1.0, n=25)
+    s = get_surrogate("gp", mean="quadratic-signed", warm_maxiter=1)
+    first = s.fit(X, Y, seed=0, state=None)
+    state = s.state_
+    assert any("raw_curvature" in k for k in state[0])
+    # one warm iteration from the previous optimum on the same data stays there; from the
+    # cold start it could not get there
+    warm = s.fit(X, Y, seed=0, state=state)
+    a = float(first.mean_module.curvature().detach())
+    assert float(warm.mean_module.curvature().detach()) == pytest.approx(a, rel=1e-3)
+    assert hyperparameters(warm)[0].keys() == state[0].keys()
+    assert abs(a - 0.0) > 0.5  # the signed mean's cold start is curvature 0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"mean": "quadratic", "hyper_samples": 4}, {"mean": "quadratic-signed", "stall_starts": 2}, {"mean": "bowl"}],
+)
+def test_bad_settings_are_refused(settings):
+    with pytest.raises(ConfigError, match="mean"):
+        get_surrogate("gp", **settings)
+
+
+def test_the_loop_keeps_the_constant_mean_unless_asked():
+    """Round 10 measured the quadratic means in the q = 1 loop and did not make them the default."""
+    box = get_problem("hartmann6").space
+    assert Optimizer(box, surrogate="gp", seed=0).surrogate.settings.mean is None
+    assert get_surrogate("gp").settings.mean is None
+
+
+def test_the_loop_runs_with_it_warped_and_proposes_inside_the_cube():
+    problem = get_problem("branin")
+    opt = Optimizer.for_problem(problem, "gp", seed=0, n_init=6, surrogate_settings={"mean": "quadratic-signed"})
+    X = opt.ask(6)
+    opt.tell(X, problem.evaluate(X))
+    for _ in range(4):
+        x = opt.ask()
+        opt.tell(x, problem.evaluate(x))
+    assert isinstance(opt.last_model.mean_module, QuadraticMean)
+    assert isinstance(opt.last_model.outcome_transform, YeoJohnsonStandardize)  # the loop's warp as well
+    U = problem.space.to_unit(opt.X)
+    assert ((U >= 0) & (U <= 1)).all()
+    assert opt.X.shape[0] == 10 and torch.isfinite(opt.Y).all()
