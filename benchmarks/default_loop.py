@@ -116,6 +116,14 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/quadratic-mean": {"surrogate_settings": {"mean": "quadratic"}},
     "bnnbo/quadratic-signed": {"surrogate_settings": {"mean": "quadratic-signed"}},
     "bnnbo/quadratic-linear": {"surrogate_settings": {"mean": "quadratic-linear"}},
+    # ... chosen by the data: auto between the default GP and the signed quadratic mean's (issue 17)
+    "bnnbo/auto-mean": {
+        "surrogate": "auto",
+        "surrogate_settings": {
+            "candidates": ("gp", "gp/quadratic"),
+            "candidate_settings": {"gp/quadratic": {"mean": "quadratic-signed", "output_warp": "auto"}},
+        },
+    },
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
