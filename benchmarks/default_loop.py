@@ -124,6 +124,17 @@ VARIANTS: dict[str, dict] = {
             "candidate_settings": {"gp/quadratic": {"mean": "quadratic-signed", "output_warp": "auto"}},
         },
     },
+    # ... and the zero mean as a third candidate (GPSampler's, which finds optima on the bounds)
+    "bnnbo/auto-means": {
+        "surrogate": "auto",
+        "surrogate_settings": {
+            "candidates": ("gp", "gp/zero", "gp/quadratic"),
+            "candidate_settings": {
+                "gp/zero": {"mean": "zero", "output_warp": "auto"},
+                "gp/quadratic": {"mean": "quadratic-signed", "output_warp": "auto"},
+            },
+        },
+    },
     "bnnbo/explore-ucb": {
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0, explore="ucb")
     },
