@@ -92,6 +92,16 @@ VARIANTS: dict[str, dict] = {
     # the first candidate (gp) serves until the candidates have predicted 10 acquired points: most
     # ibnn choices came from the first fits' seeding hold-out (branin seed 3: ibnn from the first)
     "auto-evidence-10": {"min_evidence": 10},
+    # the GP under three prior means as the candidates (docs/performance.md, issue 20 round 10:
+    # the constant mean is best inside the cube, the zero mean on its bounds, the signed
+    # quadratic where the values form a bowl); each with the loop's output warp
+    "auto-means": {
+        "candidates": ("gp", "gp/zero", "gp/quadratic"),
+        "candidate_settings": {
+            "gp/zero": {"mean": "zero", "output_warp": "auto"},
+            "gp/quadratic": {"mean": "quadratic-signed", "output_warp": "auto"},
+        },
+    },
 }
 
 
