@@ -105,6 +105,14 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+#: single GPs measured beside auto: method name -> the GP's settings (the loop adds its output
+#: warp as it does for ``gp``): the candidates of ``auto-means`` other than ``gp``
+GP_VARIANTS: dict[str, dict] = {
+    "gp-zero": {"mean": "zero"},
+    "gp-quadratic": {"mean": "quadratic-signed"},
+}
+
+
 def commit_counts(runs) -> dict[str, int]:
     """Runs per bnnbo commit (12 characters, "+dirty" kept), "unknown" where none was recorded."""
     commits: dict[str, int] = {}
@@ -117,11 +125,13 @@ def commit_counts(runs) -> dict[str, int]:
 
 def methods() -> list[str]:
     """``auto``, each of its default candidates (registered surrogate names), then the variants."""
-    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates), *VARIANTS]
+    return ["auto", *(surrogate_name(c) for c in AutoSettings().candidates), *VARIANTS, *GP_VARIANTS]
 
 
 def _surrogate(method: str):
     """What ``Optimizer`` gets for a method: a registered name, or ``auto`` with a variant's settings."""
+    if method in GP_VARIANTS:
+        return get_surrogate("gp", **GP_VARIANTS[method])
     return get_surrogate("auto", **VARIANTS[method]) if method in VARIANTS else method
 
 
@@ -325,8 +335,9 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         if run_key(r) not in seen:
             seen.add(run_key(r))
             runs.append(r)
-    variants = [m for m in methods() if m in VARIANTS and any(r["method"] == m for r in runs)]
-    all_methods = [m for m in methods() if m not in VARIANTS and any(r["method"] == m for r in runs)]
+    other = {**VARIANTS, **GP_VARIANTS}
+    variants = [m for m in methods() if m in other and any(r["method"] == m for r in runs)]
+    all_methods = [m for m in methods() if m not in other and any(r["method"] == m for r in runs)]
     candidates = [m for m in all_methods if m != "auto"]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
     lines = [
@@ -530,12 +541,15 @@ def _variants_section(runs: list[dict], variants: list[str], per_problem: dict) 
     if not variants:
         return []
     lines = [
-        "## Other settings of auto",
+        "## Other settings of auto, and single GPs",
         "",
         "Measured beside the default on some problems and seeds; each row compares with auto and gp "
         "on the same seeds (not part of the ranks above).",
         "",
-        *(f"- `{v}`: {json.dumps(VARIANTS[v])}" for v in variants),
+        *(
+            f"- `{v}`: {json.dumps(VARIANTS[v])}" if v in VARIANTS else f"- `{v}`: gp with {json.dumps(GP_VARIANTS[v])}"
+            for v in variants
+        ),
         "",
         "| problem | method | seeds | mean +- SE | auto, same seeds | gp, same seeds |",
         "|---|---|---|---|---|---|",
