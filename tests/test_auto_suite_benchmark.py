@@ -126,3 +126,29 @@ def test_variants_document_compares_on_the_variants_own_seeds(suite, tmp_path):
     )
     text = out.read_text()
     assert "auto-evidence-10's choices over its iterations: gp 2, ibnn 2." in text and "mixture" not in text
+
+
+def test_a_variant_with_its_own_candidates_is_compared_with_them(suite, tmp_path):
+    """auto-means names its candidates (the GP under three means): its section ranks it against
+    those methods run alone, not against auto's default candidates."""
+    assert suite.variant_candidates("auto-means") == ["gp", "gp-zero", "gp-quadratic"]
+    assert suite.variant_candidates("auto-mix") == ["gp", "ibnn"]
+
+    def row(method, seed, final):
+        r = {"problem": "branin", "method": method, "seed": seed, "n_init": 5, "budget": 7, "status": "ok"}
+        return r | dict(objectives=1, optimal_value=0.0, final=final, fit_seconds=[1.0], acq_seconds=[2.0])
+
+    finals = {"auto": -1.0, "gp": -0.5, "ibnn": -3.0, "gp-zero": -0.8, "gp-quadratic": -0.2, "auto-means": -0.1}
+    finals["auto-mix"] = -2.0
+    store = tmp_path / "a.jsonl"
+    store.write_text("".join(json.dumps(row(m, s, v - s * 0.01)) + "\n" for s in range(3) for m, v in finals.items()))
+    out = tmp_path / "means.md"
+    suite.main(["variants", "--store", str(store), "--variants", "auto-means,auto-mix", "--out", str(out)])
+    text = out.read_text()
+    assert "mean rank gp-zero | mean rank gp-quadratic | mean rank variant" in text
+    # regrets 0.1 (auto-means), 0.2, 0.5, 0.8, 1.0 (auto): the variant ranks first, gp-quadratic best candidate
+    assert "| auto-means | branin | 5 | 3 | 4 | 2 | 1 | none |" in text
+    assert "auto-means against the best candidate here (gp-quadratic)" in text
+    assert "- `auto-means`: mean rank 1 against the best candidate's 2" in text
+    # a variant with auto's candidates gets its own table: auto 2, gp 1, ibnn 4, auto-mix 3
+    assert "| auto-mix | branin | 2 | 1 | 4 | 3 | none |" in text
