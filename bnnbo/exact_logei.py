@@ -110,7 +110,7 @@ class ExactGPLogEI(AcquisitionFunction):
                 scale = kernel.outputscale.reshape(()) if self._matern else torch.ones((), dtype=X.dtype)
                 self.register_buffer("outputscale", scale.detach())
         mean_module = model.mean_module
-        quad = type(mean_module) is QuadraticMean
+        quad = self._quad = type(mean_module) is QuadraticMean
         self._const = type(mean_module) in (ConstantMean, ZeroMean) or quad
         if self._const:
             c = mean_module.constant if type(mean_module) is not ZeroMean else torch.zeros(())
@@ -178,12 +178,14 @@ class ExactGPLogEI(AcquisitionFunction):
         dv_dk = self.scale * (dv_dmean.unsqueeze(-1) * self.alpha - (dv_dsigma / sd).unsqueeze(-1) * (w @ self.L_inv))
         # d2 = |x / ls - X / ls|^2
         g = ((dv_dk * dk_dd2).unsqueeze(-1) * 2.0 * diff).sum(-2) * self.inv_ls
-        # the prior mean's gradient: b - 2 a (x - 0.5)
-        g = g + (dv_dmean * self.scale).unsqueeze(-1) * (self.slope - 2.0 * self.curvature * (x - 0.5))
+        if self._quad:  # the prior mean's gradient: b - 2 a (x - 0.5)
+            g = g + (dv_dmean * self.scale).unsqueeze(-1) * (self.slope - 2.0 * self.curvature * (x - 0.5))
         return value, g
 
     def _prior_mean(self, x: Tensor) -> Tensor:
         """Constant, zero or quadratic prior mean at ``n x d`` points (standardised units)."""
+        if not self._quad:
+            return self.const
         z = x - 0.5
         return self.const + z @ self.slope - self.curvature * z.square().sum(-1)
 

@@ -43,10 +43,8 @@ class QuadraticMean(Mean):
         raw = self.raw_curvature if raw is None else raw
         return raw if self.signed else raw.exp()
 
-    def slope_or_zero(self, t: Tensor | None = None) -> Tensor | float:
-        if not self.linear:
-            return 0.0
-        return self.slope if t is None else t[2:]
+    def slope_or_zero(self) -> Tensor | float:
+        return self.slope if self.linear else 0.0
 
     def evaluate(self, t: Tensor, x: Tensor) -> Tensor:
         """The mean at ``x`` under flat parameters ``t`` (differentiable in ``t``)."""
