@@ -180,16 +180,27 @@ def left_note(plan, workers: int) -> str:
     )
 
 
-def manifest_entry(e: Entry, store_url, status_note: str = "", ran_with: str | None = None) -> dict[str, Any]:
-    """The study's line in the manifest; ``ran_with``: the code (``version.code_commit``) this
-    invocation ran it with, added to the commits recorded by earlier invocations."""
+def stored_code(store, study: str) -> list[str]:
+    """The code each of ``study``'s stored evaluations was made with (``runner.CODE_KEY`` in its
+    diagnostics), in the order it first ran; evaluations stored before the key existed add none."""
+    from bnnbo.runner import CODE_KEY
+
+    ids = [r.id for r in store.runs(store.study_id(study), include_superseded=False)]
+    rows = sorted(store.evaluation_rows(["created_at", "diagnostics"], ids), key=lambda r: r.created_at)
+    return list(dict.fromkeys(d[CODE_KEY] for _, d in rows if isinstance(d, dict) and isinstance(d.get(CODE_KEY), str)))
+
+
+def manifest_entry(e: Entry, store_url, status_note: str = "") -> dict[str, Any]:
+    """The study's line in the manifest; ``code``: the commits its stored evaluations were made
+    with (``write_manifest`` keeps those recorded by earlier exports)."""
     from bnnbo.results import load_runs
     from bnnbo.storage import Store
 
-    runs = None
+    runs, code = None, []
     with Store(store_url, create=False) as store:
         if store.study_id(e.study.name) is not None:
             runs = load_runs(store, e.study.name)
+            code = stored_code(store, e.study.name)
     full_budget = {p["label"]: p["n_init"] + p["q"] * p["iterations"] for p in e.full.problems}
     budget = {p["label"]: p["n_init"] + p["q"] * p["iterations"] for p in e.study.problems}
     counts = runs.status.value_counts().to_dict() if runs is not None else {}
@@ -214,7 +225,7 @@ def manifest_entry(e: Entry, store_url, status_note: str = "", ran_with: str | N
         "runs": {k: int(v) for k, v in counts.items()},
         "planned_runs": planned,
         "reason": "; ".join(x for x in (e.reason, status_note) if x),
-        "code": [ran_with] if ran_with else [],
+        "code": code,
     }
 
 
@@ -231,7 +242,7 @@ def write_manifest(folder: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
-def export_study(e: Entry, db, folder: Path, note: str = "", ran_with: str | None = None) -> None:
+def export_study(e: Entry, db, folder: Path, note: str = "") -> None:
     from bnnbo.results import export_results
     from bnnbo.storage import Store
 
@@ -239,7 +250,7 @@ def export_study(e: Entry, db, folder: Path, note: str = "", ran_with: str | Non
     with Store(db) as store:  # an empty store when nothing has run yet: the manifest says so
         if store.study_id(e.study.name) is not None:
             export_results(folder / f"{e.study.name}.parquet", store, study=e.study.name)
-    write_manifest(folder, [manifest_entry(e, db, note, ran_with)])
+    write_manifest(folder, [manifest_entry(e, db, note)])
 
 
 def run_campaign(
@@ -256,7 +267,6 @@ def run_campaign(
     from bnnbo.progress import RichProgress
     from bnnbo.runner import check_settings, run_study, sigterm_as_interrupt
     from bnnbo.storage import Store
-    from bnnbo.version import __version__, code_commit
 
     if not force_new:  # every study's stored runs checked before the first one runs for hours
         with Store(db) as store:
@@ -286,8 +296,7 @@ def run_campaign(
                     outcome = run_study(e.study, store, executor, RichProgress(console), force_new=force_new)
             finally:
                 executor.close()
-        ran = code_commit() or f"bnnbo {__version__}"
-        export_study(e, db, results, ran_with=ran if p.evaluations else None)
+        export_study(e, db, results)
         if outcome.interrupted:
             console.print("interrupted: run the same command again to resume")
             return 130

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from bnnbo import version
 from bnnbo.driver import step
 from bnnbo.errors import ConfigError
 from bnnbo.executors import InProcessExecutor, set_threads
@@ -38,6 +39,9 @@ from bnnbo.storage import Run, Store, heartbeat_seconds
 from bnnbo.study import RunSpec, Study
 
 log = logging.getLogger("bnnbo")
+
+#: the key of each stored evaluation's diagnostics that names the code the step ran with
+CODE_KEY = "code"
 
 
 @dataclass
@@ -80,6 +84,9 @@ def run_step(
             n0 = opt.n_told
             step(opt, problem, spec.budget)
         new = [e.to_row(n0 + i) for i, e in enumerate(opt.history[n0:])]
+        code = version.code_label()  # read by the campaign's manifest: which code made the results
+        for row in new:
+            row["diagnostics"] = {**row["diagnostics"], CODE_KEY: code}
         return StepOutcome(new, encode_state(opt.surrogate_state))
     except Exception as exc:  # noqa: BLE001 - isolate the failure to this run; the driver records it
         return failure(exc)

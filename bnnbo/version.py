@@ -34,3 +34,8 @@ def code_commit(*extra: str) -> str | None:
     if not (ROOT / "bnnbo" / "version.py").exists() or not head:
         return None
     return head + ("+dirty" if dirty else "")
+
+
+def code_label() -> str:
+    """What made a result: ``code_commit()``, else the package version (an installed bnnbo)."""
+    return code_commit() or f"bnnbo {__version__}"

@@ -83,6 +83,11 @@ def test_the_manifest_records_the_code_each_study_ran_with(campaign, capsys, mon
     assert manifest()["paper-short"]["code"] == ["aaa", "bbb"]
     assert main(["export", "c.toml", "--db", "c.db"]) == 0  # exporting keeps the record
     assert manifest()["paper-short"]["code"] == ["aaa", "bbb"]
+    # the store holds it: an export by other code, with no manifest before it, says the same
+    monkeypatch.setattr(bnnbo.version, "code_commit", lambda *extra: "ccc")
+    (campaign / "res" / "manifest.json").unlink()
+    assert main(["export", "c.toml", "--db", "c.db"]) == 0
+    assert manifest()["paper-short"]["code"] == ["aaa", "bbb"] and manifest()["paper-never"]["code"] == []
 
 
 def test_export_says_what_each_unfinished_study_has_left(campaign, capsys):
