@@ -102,6 +102,8 @@ VARIANTS: dict[str, dict] = {
             "gp/quadratic": {"mean": "quadratic-signed", "output_warp": "auto"},
         },
     },
+    # cost awareness: the candidates that do not serve refitted every 4th fit only
+    "auto-refresh-4": {"refresh": 4},
 }
 
 

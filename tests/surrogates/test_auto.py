@@ -93,6 +93,9 @@ def test_failing_candidate_is_recorded_not_fatal():
         ({"forget": 0.0}, ConfigError, r"forget must be in \(0, 1\], got 0.0"),
         ({"holdout_fraction": 1.5}, ConfigError, r"holdout_fraction must be in \(0, 1\), got 1.5"),
         ({"min_evidence": -1}, ConfigError, "min_evidence must be an integer >= 0, got -1"),
+        ({"refresh": 0}, ConfigError, "refresh must be an integer >= 1, got 0"),
+        ({"refresh": 2, "holdout": "recent"}, ConfigError, "refresh=2 needs holdout='prequential'"),
+        ({"refresh": 3, "combine": "mix"}, ConfigError, "refresh=3 needs .* combine='choose'"),
     ],
 )
 def test_bad_settings(kwargs, err, msg):
@@ -244,3 +247,40 @@ def test_prequential_records_each_candidates_fit_time():
     d = auto.diagnostics_
     assert set(d["seconds"]) == {"gp", "ibnn"} and min(d["seconds"].values()) > 0
     assert d["scoring_seconds"] > 0
+
+
+def test_refresh_refits_the_candidates_that_do_not_serve_every_k_fits():
+    """On the Matern draw the GP serves from the first fit: it is refitted at every fit, the
+    I-BNN at the first and then every third, predicting the points in between with its last
+    model; with refresh=1 every candidate is refitted every time (the default)."""
+    X, Y, _, _ = _matern_draw(44, 0, 0)
+    for refresh, ibnn_fits in ((3, [2, 0, 0, 1, 0, 0, 1]), (1, [2] + [1] * 6)):
+        auto = get_surrogate("auto", candidates=["ibnn", "gp"], refresh=refresh)
+        calls, state, seen = _counting(auto), None, []
+        for n in range(20, 45, 4):
+            before = dict(calls)
+            auto.fit(X[:n], Y[:n], seed=n, state=state)
+            state = auto.state_
+            seen.append((auto.diagnostics_["choice"], calls["gp"] - before["gp"], calls["ibnn"] - before["ibnn"]))
+            assert auto.diagnostics_["refit"] == [c for c in ("ibnn", "gp") if calls[c] > before[c]]
+            assert set(auto.diagnostics_["seconds"]) == set(auto.diagnostics_["refit"])
+        # (the first fit's seeding hold-out fits each candidate once more)
+        assert [s[0] for s in seen] == ["gp"] * 7 and [s[1] for s in seen] == [2] + [1] * 6
+        assert [s[2] for s in seen] == ibnn_fits
+        # the stale I-BNN still predicts every new point: its score counts them all
+        assert state["totals"]["ibnn"][1] == pytest.approx(1 + 24)
+
+
+def test_refresh_refits_a_stale_candidate_before_it_serves():
+    """When the candidate in the lead fails to fit, the next one serves, refitted on all the
+    data rather than with a model from an earlier fit."""
+    X, Y, _, _ = _matern_draw(28, 0, 0)
+    auto = get_surrogate("auto", candidates=["ibnn", "gp"], refresh=5)
+    auto.fit(X[:20], Y[:20], seed=0)
+    auto.fit(X[:24], Y[:24], seed=1, state=auto.state_)
+    assert auto.diagnostics_["choice"] == "gp" and auto.diagnostics_["refit"] == ["gp"]
+    auto.members["gp"] = Broken()
+    auto.fit(X[:28], Y[:28], seed=2, state=auto.state_)
+    d = auto.diagnostics_
+    assert d["choice"] == "ibnn" and d["refit"] == ["ibnn", "gp"] and "diverged" in d["errors"]["gp"]
+    assert auto.state_["refit_at"]["ibnn"] == 2

@@ -11,7 +11,9 @@ Which points (``holdout``):
   over the run (older points discounted by ``forget`` per point), so the choice rests on every
   prediction the candidates made where BO went, at one fit per candidate per iteration and no
   extra fit. The first fit (or the first after a resume in a new process, when the previous
-  models are gone) seeds the scores with ``"recent"``.
+  models are gone) seeds the scores with ``"recent"``. With ``refresh`` k > 1 a candidate that
+  does not serve is refitted only every k fits and predicts the points in between with its
+  last model, so the candidates that lose cost about 1/k of their fits.
 * ``"recent"``: every ``every`` fits, the most recent ``max(min_holdout, ceil(holdout_fraction *
   n))`` points are held out, each candidate is fitted cold on the rest and scored, and the best
   is fitted on all the data: one extra fit per candidate.
@@ -88,7 +90,10 @@ class AutoSettings(Settings):
     #: "prequential" + "choose": the first candidate serves until the candidates have predicted
     #: this many of the points BO acquired (0: from the first fit on, by the seeding hold-out)
     min_evidence: int = 0
-    added: ClassVar[dict[str, Any]] = {"min_evidence": 0}
+    #: "prequential" + "choose": a candidate that does not serve is refitted every ``refresh`` fits
+    #: and predicts the points in between with its last model (1: every candidate at every fit)
+    refresh: int = 1
+    added: ClassVar[dict[str, Any]] = {"min_evidence": 0, "refresh": 1}
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -114,6 +119,13 @@ class AutoSettings(Settings):
             )
         if not 0.5 <= self.mix_threshold <= 1:
             raise ConfigError(f"mix_threshold must be in [0.5, 1], got {self.mix_threshold}")
+        if not isinstance(self.refresh, int) or isinstance(self.refresh, bool) or self.refresh < 1:
+            raise ConfigError(f"refresh must be an integer >= 1, got {self.refresh!r}")
+        if self.refresh > 1 and (self.holdout != "prequential" or self.combine != "choose"):
+            raise ConfigError(
+                f"refresh={self.refresh} needs holdout='prequential' and combine='choose' (a mixture serves every "
+                f"candidate, so each is refitted), got holdout={self.holdout!r}, combine={self.combine!r}"
+            )
         if not isinstance(self.min_evidence, int) or self.min_evidence < 0:
             raise ConfigError(f"min_evidence must be an integer >= 0, got {self.min_evidence!r}")
         if not 0 < self.holdout_fraction < 1:
@@ -206,31 +218,54 @@ class AutoSurrogate(Surrogate):
                     lpd_totals[label] = [decay * old_sum + _value(scored_new, "lpd") * weight, decay * old_w + weight]
         scoring = time.perf_counter() - t_start
         states = dict(state.get("states", {}))
+        prev_models = self._last[2] if new is not None and self._last is not None else {}
+        fits = state.get("fits", 0)
+        predicted = state.get("predicted", 0) + (0 if new is None else new.stop - new.start)
+        forced = predicted < s.min_evidence and s.combine == "choose"  # too little evidence yet
+        refit_at = dict(state.get("refit_at", {}))
         models: dict[str, Model] = {}
         seconds: dict[str, float] = {}  # each candidate's own fit, on the same data: auto's cost beside theirs
-        for label, sur in self.members.items():
+
+        def refit(label: str) -> None:
             t0 = time.perf_counter()
             try:
-                models[label] = sur.fit(X, Y, seed=seed, state=states.get(label))
-                states[label] = sur.state_
+                models[label] = self.members[label].fit(X, Y, seed=seed, state=states.get(label))
+                states[label] = self.members[label].state_
+                refit_at[label] = fits
             except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
+                models.pop(label, None)
                 errors[label] = f"{type(exc).__name__}: {exc}"
             seconds[label] = time.perf_counter() - t0
+
+        def pick(available: dict[str, Model]) -> str | None:
+            if not available:
+                return None
+            if forced:
+                return next(iter(available))
+            finite = {c: totals[c][0] / totals[c][1] for c in available if c in totals and totals[c][1] > 0}
+            return max(finite, key=finite.get) if finite else next(iter(available))  # type: ignore[arg-type]
+
+        lead = pick(prev_models)  # who serves unless its fit fails: refitted whatever ``refresh`` says
+        stale: set[str] = set()
+        for label in self.members:
+            last = refit_at.get(label)
+            if label in prev_models and label != lead and last is not None and fits - last < s.refresh:
+                models[label] = prev_models[label]
+                stale.add(label)
+            else:
+                refit(label)
+        choice = pick(models)
+        while choice in stale:  # the lead failed and a stale candidate is next: it serves refitted
+            stale.discard(choice)
+            refit(choice)
+            choice = pick(models)
         self._last = (X.clone(), Y.clone(), models)
         scores: dict[str, float | None] = {
             c: (totals[c][0] / totals[c][1] if c in totals and c in models and totals[c][1] > 0 else None)
             for c in self.members
         }
-        finite = {c: v for c, v in scores.items() if v is not None}
-        if not finite:
-            if not models:
-                raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
-            finite = {c: -math.inf for c in models}  # fitted but never scored: keep candidate order
-        choice = max(finite, key=finite.get)  # type: ignore[arg-type]
-        predicted = state.get("predicted", 0) + (0 if new is None else new.stop - new.start)
-        if predicted < s.min_evidence and s.combine == "choose":  # too little evidence yet
-            choice = next(c for c in self.members if c in models)
-        fits = state.get("fits", 0)
+        if choice is None:
+            raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
         self.state_ = {
             "fits": fits + 1,
             "choice": choice,
@@ -238,6 +273,7 @@ class AutoSurrogate(Surrogate):
             "totals": totals,
             "states": states,
             "predicted": predicted,
+            "refit_at": refit_at,
         }
         if by_lpd:
             self.state_["lpd_totals"] = lpd_totals
@@ -248,6 +284,7 @@ class AutoSurrogate(Surrogate):
             "holdout": "prequential",
             "new_points": 0 if new is None else new.stop - new.start,
             "seconds": seconds,
+            "refit": [c for c in self.members if c in seconds],
             "scoring_seconds": scoring,
             "fit": dict(self.members[choice].diagnostics_),
         }
