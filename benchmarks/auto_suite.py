@@ -503,7 +503,8 @@ def _same_data_cost(rows: list[dict]) -> dict | None:
         "iterations": len(its),
         "runs": sum(any("seconds" in it for it in r.get("auto", [])) for r in rows),
         "auto": statistics.fmean(f for f, _ in its),
-        "candidates": {c: statistics.fmean(it["seconds"].get(c, 0.0) for _, it in its) for c in labels},
+        # over the fits that refitted it (every fit, unless ``refresh`` > 1 skipped some)
+        "candidates": {c: statistics.fmean(it["seconds"][c] for _, it in its if c in it["seconds"]) for c in labels},
         "scoring": statistics.fmean(it.get("scoring_seconds", 0.0) for _, it in its),
         "scoring_first": statistics.fmean(its[i][1].get("scoring_seconds", 0.0) for i in _firsts(rows)),
     }
@@ -542,7 +543,8 @@ def _same_data_section(same: dict | None, candidates: list[str]) -> list[str]:
         f"auto's fit / its candidates' fits on the same data: {same['auto'] / same['sum']:.3f}.",
         "",
         "Before and after the scoring change, replayed side by side in one process: docs/auto_cost.md "
-        "(`benchmarks/auto_cost.py`).",
+        "(`benchmarks/auto_cost.py`). The candidates that do not serve refitted every 4th fit only "
+        "(`refresh`), in BO runs: docs/auto_refresh.md.",
         "",
     ]
     return lines
@@ -768,6 +770,16 @@ def render_variants(rows: list[dict], variants: list[str], command: str, stores:
                 "",
                 f"{v} against the best candidate here ({best}): p = {_fmt(pval)}; against auto: p = {_fmt(pauto)} "
                 f"(with {len(seeds)} seeds the test cannot give p below {_fmt(0.5 ** len(seeds))}). {served}",
+                "",
+            ]
+        same = _same_data_cost([r for r in runs if r["method"] == v])
+        if same is not None:
+            lines += [
+                f"{v}'s fit cost on the same data, over its {same['runs']} runs ({same['iterations']} iterations): "
+                f"{_fmt(same['auto'])} s / iter against its candidates' {_fmt(same['sum'])} (each candidate's mean "
+                f"fit when {v} refitted it: "
+                + ", ".join(f"{c} {_fmt(x)}" for c, x in same["candidates"].items())
+                + f"); ratio {same['auto'] / same['sum']:.3f}.",
                 "",
             ]
     lines += [

@@ -152,3 +152,17 @@ def test_a_variant_with_its_own_candidates_is_compared_with_them(suite, tmp_path
     assert "- `auto-means`: mean rank 1 against the best candidate's 2" in text
     # a variant with auto's candidates gets its own table: auto 2, gp 1, ibnn 4, auto-mix 3
     assert "| auto-mix | branin | 2 | 1 | 4 | 3 | none |" in text
+
+
+def test_same_data_cost_averages_each_candidate_over_the_fits_that_refitted_it(suite):
+    """With ``refresh`` > 1 a candidate's own fit time is missing from the fits that kept its last
+    model: its cost per fit is the mean over the fits that ran it, not diluted by zeros."""
+    its = [
+        {"seconds": {"gp": 1.0, "ibnn": 4.0}, "scoring_seconds": 0.5},
+        {"seconds": {"gp": 3.0}, "scoring_seconds": 0.1},
+        {"seconds": {"gp": 2.0}, "scoring_seconds": 0.3},
+    ]
+    same = suite._same_data_cost([{"fit_seconds": [6.0, 3.0, 3.0], "auto": its}])
+    assert same["candidates"] == {"gp": 2.0, "ibnn": 4.0} and same["sum"] == 6.0
+    assert same["auto"] == 4.0 and same["runs"] == 1 and same["iterations"] == 3
+    assert same["scoring_first"] == 0.5
