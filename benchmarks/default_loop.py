@@ -364,6 +364,38 @@ def odds(results, problems, tool: str, ref: str, k: int, samples: int = 100_000)
     return lines
 
 
+def blocks(results, problems, tool: str, ref: str, k: int) -> list[str]:
+    """Issue 20's whole target (regret and time) on each block of ``k`` consecutive seeds that
+    both tools ran on every problem: seeds ``b * k`` to ``b * k + k - 1``, each block one
+    independent ten-seed measurement."""
+    common = set.intersection(*(set(results.get((p, t), {})) for p in problems for t in (tool, ref)))
+    starts = sorted({s - s % k for s in common if all(x in common for x in range(s - s % k, s - s % k + k))})
+    if not starts:
+        raise SystemExit(f"--blocks: no {k} consecutive seeds run by both {tool} and {ref} on every problem")
+    header = " | ".join(f"{p}: median regret, {tool} / {ref}; median s" for p in problems)
+    lines = [
+        f"{tool} against {ref} on each block of {k} seeds both ran on every problem; a block meets the target "
+        f"when {tool}'s median final regret is no worse than {ref}'s on every problem and lower on at least two, "
+        f"and its median wall time per run is no more than {ref}'s on every problem.",
+        "",
+        f"| seeds | {header} | target |",
+        "|---|" + "---|" * len(problems) + "---|",
+    ]
+    met_blocks = 0
+    for b in starts:
+        seeds = range(b, b + k)
+        mine = {p: statistics.median(results[p, tool][s][0] for s in seeds) for p in problems}
+        theirs = {p: statistics.median(results[p, ref][s][0] for s in seeds) for p in problems}
+        t_mine = {p: statistics.median(results[p, tool][s][1] for s in seeds) for p in problems}
+        t_theirs = {p: statistics.median(results[p, ref][s][1] for s in seeds) for p in problems}
+        met = target_met(mine, theirs) and all(t_mine[p] <= t_theirs[p] for p in problems)
+        met_blocks += met
+        cells = " | ".join(f"{fmt(mine[p])} / {fmt(theirs[p])}; {t_mine[p]:.2f} / {t_theirs[p]:.2f}" for p in problems)
+        lines.append(f"| {b}-{b + k - 1} | {cells} | {'met' if met else 'not met'} |")
+    lines += ["", f"The target is met on {met_blocks} of {len(starts)} blocks."]
+    return lines
+
+
 def write_doc(lines: list[str], commands: list[str], section: str = "default_loop") -> None:
     BEGIN, END = markers(section)
     text = DOC.read_text()
@@ -410,13 +442,23 @@ def main() -> None:
         help="with --merge: on how many sets of --odds-seeds seeds TOOL meets issue 20's regret target against REF",
     )
     ap.add_argument("--odds-seeds", type=int, default=10)
+    ap.add_argument(
+        "--blocks",
+        nargs=2,
+        metavar=("TOOL", "REF"),
+        help="with --merge: issue 20's whole target, TOOL against REF, on each block of --odds-seeds consecutive seeds",
+    )
     args = ap.parse_args()
     if args.merge:
         renames = dict(r.split("=", 1) for r in args.rename)
         results, problems, tools, times = merge(args.merge, args.only_seeds, renames)
         problems = [p for p in problems if p in args.problems]
-        if args.odds:
-            lines = odds(results, problems, *args.odds, args.odds_seeds)
+        if args.odds or args.blocks:
+            lines = (
+                odds(results, problems, *args.odds, args.odds_seeds)
+                if args.odds
+                else blocks(results, problems, *args.blocks, args.odds_seeds)
+            )
             print("\n".join(lines))
             if args.write_doc:
                 again = " ".join(a for a in sys.argv[1:] if a != "--write-doc")

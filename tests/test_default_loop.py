@@ -414,3 +414,34 @@ def test_the_odds_of_the_regret_target_over_seed_draws(tmp_path):
     assert "holds in 0% of the draws" in lines[-1] and "| a | 0-11 | 5.5 | 5.5 | 0.50 | 1.00 | 0% |" in lines
     with pytest.raises(SystemExit, match="fewer than 13 seeds"):
         mod.odds(results, problems, "mine", "theirs", 13)
+
+
+def test_the_whole_target_on_each_block_of_seeds(tmp_path):
+    """benchmarks/default_loop.py --blocks: regret and time, block by block of consecutive seeds."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "default_loop_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "default_loop.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [
+        # "mine" lower everywhere; slower than "theirs" on problem a in seeds 10-19 only; seed 25 alone
+        {"problem": p, "tool": t, "seed": s, "regret": 1.0 if t == "mine" else 2.0,
+         "seconds": 3.0 if (t, p) == ("mine", "a") and 10 <= s < 20 else 1.0}
+        for p in ("a", "b", "c")
+        for t in ("mine", "theirs")
+        for s in [*range(20), 25]
+    ]  # fmt: skip
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"command": "x", "rows": rows}))
+    results, problems, _, _ = mod.merge([str(path)])
+    lines = mod.blocks(results, problems, "mine", "theirs", 10)
+    body = [x for x in lines if x.startswith("| ") and x[2].isdigit()]
+    assert [x.split(" | ")[0] for x in body] == ["| 0-9", "| 10-19"]  # 25 is no complete block
+    assert body[0].endswith("| met |") and body[1].endswith("| not met |")
+    assert "| 1 / 2; 3.00 / 1.00 |" in body[1] and lines[-1] == "The target is met on 1 of 2 blocks."
+    with pytest.raises(SystemExit, match="no 30 consecutive seeds"):
+        mod.blocks(results, problems, "mine", "theirs", 30)
