@@ -116,6 +116,8 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/quadratic-mean": {"surrogate_settings": {"mean": "quadratic"}},
     "bnnbo/quadratic-signed": {"surrogate_settings": {"mean": "quadratic-signed"}},
     "bnnbo/quadratic-linear": {"surrogate_settings": {"mean": "quadratic-linear"}},
+    # issue 20, round 12: the constant held at the worst observed value (De Ath et al. 2020)
+    "bnnbo/mean-worst": {"surrogate_settings": {"mean": "worst"}},
     # ... chosen by the data: auto between the default GP and the signed quadratic mean's (issue 17)
     "bnnbo/auto-mean": {
         "surrogate": "auto",

@@ -32,7 +32,7 @@ from bnnbo.output_warp import YeoJohnsonStandardize
 Priors = Literal["modern", "paper"]
 Noise = Literal["learned", "low", "fixed"]
 Kernel_ = Literal["matern", "botorch"]
-Mean = Literal["constant", "zero", "quadratic", "quadratic-signed", "quadratic-linear"]
+Mean = Literal["constant", "zero", "worst", "quadratic", "quadratic-signed", "quadratic-linear"]
 LengthscalePrior = Literal["lognormal", "inverse-square", "sqrt-d6", "sqrt-d10", "hvarfner"]
 OutputWarp = Literal["none", "yeo-johnson", "auto"]
 
@@ -41,7 +41,7 @@ OutputWarp = Literal["none", "yeo-johnson", "auto"]
 DEFAULT_NOISE: Noise = "low"
 DEFAULT_KERNEL: Kernel_ = "matern"
 DEFAULT_MEAN: Mean = "constant"
-MEANS: tuple[str, ...] = ("constant", "zero", "quadratic", "quadratic-signed", "quadratic-linear")
+MEANS: tuple[str, ...] = ("constant", "zero", "worst", "quadratic", "quadratic-signed", "quadratic-linear")
 #: mode max(1, sqrt(d / 6)): rounds 2-4's LogNormal(1, 1) up to 6 inputs, growing like sqrt(d)
 #: above (docs/performance.md, issue 20 round 5)
 DEFAULT_LENGTHSCALE_PRIOR: LengthscalePrior = "sqrt-d6"
@@ -85,7 +85,9 @@ class GPSettings(Settings):
     #: standardised outputs' average), "quadratic": c - a |x - 0.5|^2 over the unit cube with c
     #: and a >= 0 fitted with the kernel (a bowl: the bounds a priori worse than the centre,
     #: against boundary over-exploration), "quadratic-signed": a of either sign (a bowl or a
-    #: dome), "quadratic-linear": signed, plus a fitted slope b . (x - 0.5). They favour optima
+    #: dome), "quadratic-linear": signed, plus a fitted slope b . (x - 0.5); "worst": a constant
+    #: held at the worst observed (transformed) value, not fitted, so that points far from the
+    #: data look bad a priori (De Ath et al. 2020, "What do you mean?"). The quadratics favour optima
     #: near the centre and cost runs whose optimum is off it (docs/performance.md, issue 20
     #: round 10). None: DEFAULT_MEAN
     mean: Mean | None = None
@@ -138,7 +140,9 @@ class GPSettings(Settings):
             )
         if self.mean not in (None, *MEANS):
             raise ConfigError(f"mean must be one of {MEANS}, got {self.mean!r}")
-        if str(self.mean).startswith("quadratic") and (self.hyper_samples != 1 or self.stall_starts):
+        if (str(self.mean).startswith("quadratic") or self.mean == "worst") and (
+            self.hyper_samples != 1 or self.stall_starts
+        ):
             raise ConfigError(f"mean={self.mean!r} takes hyper_samples=1 and stall_starts=0")
         if self.lengthscale_prior not in (None, *LENGTHSCALE_PRIORS):
             raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
@@ -252,7 +256,9 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
     floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
     fixed = not lik.noise_covar.raw_noise.requires_grad
     quad = isinstance(gp.mean_module, QuadraticMean)
-    const = isinstance(gp.mean_module, ConstantMean)  # else a zero mean (or quad)
+    # a fitted constant; a held one (mean="worst") enters as it is, like a zero mean
+    const = isinstance(gp.mean_module, ConstantMean) and gp.mean_module.raw_constant.requires_grad
+    held = gp.mean_module.constant.detach() if isinstance(gp.mean_module, ConstantMean) and not const else 0.0
     with torch.no_grad():
         start = torch.cat(
             [
@@ -267,7 +273,7 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
 
     def unpack(t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         noise = noise_now if fixed else floor + t[d + 1].exp()
-        c = t[d + 2] if const else gp.mean_module.evaluate(t[d + 2 :], X) if quad else 0.0
+        c = t[d + 2] if const else gp.mean_module.evaluate(t[d + 2 :], X) if quad else held
         return t[:d].exp(), t[d].exp(), noise, c
 
     def loss(theta):
@@ -304,6 +310,14 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
         elif const:
             gp.mean_module.constant.copy_(c)
     return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
+
+
+def held_constant_mean() -> ConstantMean:
+    """A ConstantMean whose constant the fits leave alone (not a trainable parameter, so it is
+    neither fitted nor carried by a warm start): ``mean="worst"`` sets it from each fit's data."""
+    mean = ConstantMean()
+    mean.raw_constant.requires_grad_(False)
+    return mean
 
 
 def _log_prior(prior, x: Tensor, dim: int | None = None) -> Tensor:
@@ -353,6 +367,8 @@ class MaternPosterior:
         self.floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
         self.fixed = not lik.noise_covar.raw_noise.requires_grad
         self.const = isinstance(gp.mean_module, ConstantMean)
+        if self.const and not gp.mean_module.raw_constant.requires_grad:
+            raise ValueError("MaternPosterior samples a fitted constant mean, not a held one (mean='worst')")
         d = self.d
         with torch.no_grad():
             parts = [base.lengthscale.reshape(-1).log(), kernel.outputscale.reshape(1).log()]
@@ -571,6 +587,8 @@ class GPSurrogate(Surrogate):
                 (
                     ZeroMean()
                     if mean_name == "zero"
+                    else held_constant_mean()
+                    if mean_name == "worst"
                     else QuadraticMean(X.shape[-1], mean_name != "quadratic", mean_name == "quadratic-linear")
                     if mean_name.startswith("quadratic")
                     else None
@@ -579,9 +597,11 @@ class GPSurrogate(Surrogate):
                 else None
             )
             transform = YeoJohnsonStandardize() if matern and warp else Standardize(m=1)
-            return SingleTaskGP(
-                X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform
-            )
+            gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform)
+            if matern and mean_name == "worst":  # the targets as the GP sees them: after the transform
+                with torch.no_grad():
+                    gp.mean_module.constant = gp.train_targets.min()
+            return gp
 
         mode = s.output_warp or DEFAULT_OUTPUT_WARP
         warp = Y.shape[-1] == 1 and (mode == "yeo-johnson" or (mode == "auto" and X.shape[0] > X.shape[-1]))
