@@ -51,7 +51,7 @@ def test_default_noise_is_the_documented_one():
         ({"priors": "paper", "mean": "zero"}, "apply to priors='modern'"),
         (
             {"mean": "linear"},
-            r"'mean' = 'linear'; expected 'constant' or 'zero' or 'quadratic' or 'quadratic-signed' or 'quadratic-linear' or None",
+            r"'mean' = 'linear'; expected 'constant' or 'zero' or 'worst' or 'quadratic' or 'quadratic-signed' or 'quadratic-linear' or None",
         ),
         ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or 'sqrt-d6'"),
         ({"initial_noise": 0.0}, r"initial_noise must be in \(0, 10\]"),

@@ -1,5 +1,5 @@
-"""The GP's quadratic prior means (issue 20 round 10): their fit, LogEI's gradient under them,
-the warm start, and the q = 1 loop with one of them."""
+"""The GP's quadratic prior means (issue 20 round 10) and the held worst-value mean (round 12):
+their fit, LogEI's gradient under them, the warm start, and the q = 1 loop with one of them."""
 
 import pytest
 import torch
@@ -41,7 +41,7 @@ def test_the_prediction_far_from_data_is_the_fitted_trend():
     assert mean[0] > mean[1] + 1.0  # the corner is predicted worse than the centre
 
 
-@pytest.mark.parametrize("name", ["constant", "quadratic", "quadratic-signed", "quadratic-linear"])
+@pytest.mark.parametrize("name", ["constant", "worst", "quadratic", "quadratic-signed", "quadratic-linear"])
 def test_logei_fused_gradient_matches_autograd(name):
     X, Y = bowl_data(1.0, n=20, d=5)
     model = get_surrogate("gp", mean=name).fit(X, Y, seed=0)
@@ -78,7 +78,12 @@ def test_the_warm_start_carries_the_mean_parameters():
 
 @pytest.mark.parametrize(
     "settings",
-    [{"mean": "quadratic", "hyper_samples": 4}, {"mean": "quadratic-signed", "stall_starts": 2}, {"mean": "bowl"}],
+    [
+        {"mean": "quadratic", "hyper_samples": 4},
+        {"mean": "quadratic-signed", "stall_starts": 2},
+        {"mean": "worst", "hyper_samples": 2},
+        {"mean": "bowl"},
+    ],
 )
 def test_bad_settings_are_refused(settings):
     with pytest.raises(ConfigError, match="mean"):
@@ -105,3 +110,26 @@ def test_the_loop_runs_with_it_warped_and_proposes_inside_the_cube():
     U = problem.space.to_unit(opt.X)
     assert ((U >= 0) & (U <= 1)).all()
     assert opt.X.shape[0] == 10 and torch.isfinite(opt.Y).all()
+
+
+@pytest.mark.parametrize("warp", ["none", "yeo-johnson"])
+def test_the_worst_mean_is_the_lowest_value_as_the_gp_sees_it_and_is_not_fitted(warp):
+    """mean="worst": the constant is the lowest transformed target of each fit's own data (the
+    loop maximises), neither fitted nor carried by the warm start."""
+    X, Y = bowl_data(1.0, n=25)
+    s = get_surrogate("gp", mean="worst", output_warp=warp)
+    model = s.fit(X, Y, seed=0)
+    assert float(model.mean_module.constant) == float(model.train_targets.min())
+    assert not model.mean_module.raw_constant.requires_grad
+    assert not any("constant" in k for k in s.state_[0])
+    if warp == "none":  # standardised: the lowest value's z-score
+        assert float(model.mean_module.constant) == pytest.approx(float((Y.min() - Y.mean()) / Y.std()))
+    # a warm fit on more data holds the new data's worst value
+    X2, Y2 = torch.cat([X, X[:1] * 0.5]), torch.cat([Y, Y.min(0, keepdim=True).values - 1.0])
+    warm = s.fit(X2, Y2, seed=0, state=s.state_)
+    assert float(warm.mean_module.constant) == float(warm.train_targets.min())
+    # far from the data the prediction falls to it: a far corner looks as bad as the worst point
+    if warp == "none":  # (the warp's inverse is not linear: its far mean is not the inverse's)
+        with torch.no_grad():
+            far = model.posterior(torch.full((1, 4), 100.0, dtype=torch.float64)).mean
+        assert float(far) == pytest.approx(float(Y.min()), rel=1e-6)
