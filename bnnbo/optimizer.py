@@ -39,7 +39,7 @@ from bnnbo.records import Evaluation, jsonable
 from bnnbo.space import DTYPE, Categorical, Float, Integer, SearchSpace
 from bnnbo.surrogates import Surrogate, get_surrogate
 from bnnbo.surrogates.combined.auto import AutoSurrogate
-from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL
+from bnnbo.surrogates.gaussian.gp import DEFAULT_KERNEL, MATERN_ONLY
 from bnnbo.output_warp import YeoJohnsonStandardize
 
 
@@ -96,6 +96,12 @@ class Optimizer:
         self.mode = check_mode(acquisition)
         self.acq_optimizer = acq_optimizer
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
+        samples = getattr(self.surrogate.settings, "hyper_samples", 1) if self.surrogate.name == "gp" else 1
+        if samples > 1 and (q > 1 or num_objectives > 1 or self.mode != "default"):
+            raise ConfigError(
+                f"hyper_samples={samples} integrates the analytic LogEI of one objective at q = 1 over the GP's "
+                f"hyperparameters; got q={q}, {num_objectives} objective(s), acquisition={acquisition!r}"
+            )
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         elif _warped_gp_by_default(self.surrogate, q, num_objectives, self.mode):
@@ -414,12 +420,14 @@ _PREVIOUS_GP = {"warm_start": False, "noise": "learned", "kernel": "botorch"}
 def _cold_gp_by_default(surrogate: Surrogate, q: int, m: int, mode: str) -> bool:
     """The q = 1 default GP (Matern kernel, low noise, warm starts) is on by default only in the
     loops it was measured in (q = 1, default acquisition, one objective or several); batches
-    and the MC acquisition keep BoTorch's GP fitted cold, unless the user set any of those options."""
+    and the MC acquisition keep BoTorch's GP fitted cold, unless the user set any of those
+    options or one that only the Matern GP has (``MATERN_ONLY``: e.g. a prior mean)."""
     s = surrogate.settings
     return (
         surrogate.name == "gp"
         and getattr(s, "priors", None) == "modern"
         and all(getattr(s, k) is None for k in (*_PREVIOUS_GP, "output_warp"))
+        and all(getattr(s, k) in off for k, off in MATERN_ONLY.items())
         and (q > 1 or mode != "default")
     )
 

@@ -206,3 +206,11 @@ def test_stall_starts_keep_the_best_posterior_fit_and_only_when_stalled():
         get_surrogate("gp", stall_starts=-1)
     with pytest.raises(ConfigError, match="stall_starts"):
         get_surrogate("gp", priors="paper", stall_starts=2)
+
+
+@pytest.mark.parametrize("loop", [{"q": 2}, {"num_objectives": 2}, {"acquisition": "mc"}])
+def test_hyperparameter_samples_are_refused_where_no_acquisition_uses_them(loop):
+    box = get_problem("branin").space
+    with pytest.raises(ConfigError, match="hyper_samples=4 integrates the analytic LogEI"):
+        Optimizer(box, surrogate="gp", surrogate_settings={"hyper_samples": 4}, **loop)
+    Optimizer(box, surrogate="gp", surrogate_settings={"hyper_samples": 4})  # q = 1, one objective

@@ -133,3 +133,32 @@ def test_the_worst_mean_is_the_lowest_value_as_the_gp_sees_it_and_is_not_fitted(
         with torch.no_grad():
             far = model.posterior(torch.full((1, 4), 100.0, dtype=torch.float64)).mean
         assert float(far) == pytest.approx(float(Y.min()), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "settings, named",
+    [
+        ({"mean": "worst"}, "mean='worst'"),
+        ({"mean": "quadratic", "lengthscale_prior": "hvarfner"}, "mean='quadratic', lengthscale_prior='hvarfner'"),
+        ({"hyper_samples": 4}, "hyper_samples=4"),
+    ],
+)
+def test_botorchs_gp_refuses_the_matern_gps_settings(settings, named):
+    with pytest.raises(ConfigError, match=f"{named} apply to the Matern GP"):
+        get_surrogate("gp", kernel="botorch", **settings)
+    get_surrogate("gp", kernel="botorch", mean="constant")  # BoTorch's GP has that mean
+
+
+def test_a_batch_keeps_the_matern_gp_when_one_of_its_settings_is_asked_for():
+    """Batches use BoTorch's GP by default; a setting only the Matern GP has (here a prior mean)
+    keeps the Matern GP rather than being dropped without a word."""
+    box = get_problem("branin").space
+    assert Optimizer(box, surrogate="gp", q=3).surrogate.settings.kernel == "botorch"
+    opt = Optimizer(box, surrogate="gp", q=3, n_init=5, surrogate_settings={"mean": "worst"}, seed=0)
+    assert opt.surrogate.settings.kernel is None and opt.surrogate.settings.mean == "worst"
+    problem = get_problem("branin")
+    X = opt.ask(5)
+    opt.tell(X, problem.evaluate(X))
+    X = opt.ask(3)
+    assert X.shape == (3, 2)
+    assert float(opt.last_model.mean_module.constant) == float(opt.last_model.train_targets.min())

@@ -53,6 +53,18 @@ DEFAULT_INITIAL_NOISE = 1e-3
 DEFAULT_OUTPUT_WARP: OutputWarp = "none"
 
 
+#: settings only the Matern GP (``kernel="matern"``) has, each with the values that leave it as
+#: if unset: BoTorch's GP (``kernel="botorch"``) refuses the others
+MATERN_ONLY: dict[str, tuple[Any, ...]] = {
+    "mean": (None, "constant"),
+    "lengthscale_prior": (None,),
+    "initial_noise": (None,),
+    "warm_ftol": (None,),
+    "hyper_samples": (1,),
+    "stall_starts": (0,),
+}
+
+
 @dataclass(frozen=True)
 class GPSettings(Settings):
     #: "paper": BoTorch 0.8.5 defaults (Matern-5/2 ARD, Gamma(3,6) lengthscale, Gamma(2,0.15)
@@ -158,6 +170,10 @@ class GPSettings(Settings):
             raise ConfigError(f"hyper_samples must be in [1, 64], got {self.hyper_samples!r}")
         if self.priors == "paper" and self.hyper_samples != 1:
             raise ConfigError("hyper_samples applies to priors='modern'; priors='paper' uses the study's GP")
+        if self.kernel == "botorch" and (
+            given := [f"{k}={getattr(self, k)!r}" for k, off in MATERN_ONLY.items() if getattr(self, k) not in off]
+        ):
+            raise ConfigError(f"{', '.join(given)} apply to the Matern GP (kernel 'matern'); got kernel='botorch'")
         if self.output_warp in ("yeo-johnson", "auto") and (self.priors == "paper" or self.kernel == "botorch"):
             raise ConfigError(
                 f"output_warp={self.output_warp!r} applies to the Matern GP (priors='modern', kernel 'matern'); "
