@@ -385,11 +385,11 @@ def blocks(results, problems, tool: str, ref: str, k: int) -> list[str]:
     ]
     met_blocks = 0
     for b in starts:
-        seeds = range(b, b + k)
-        mine = {p: statistics.median(results[p, tool][s][0] for s in seeds) for p in problems}
-        theirs = {p: statistics.median(results[p, ref][s][0] for s in seeds) for p in problems}
-        t_mine = {p: statistics.median(results[p, tool][s][1] for s in seeds) for p in problems}
-        t_theirs = {p: statistics.median(results[p, ref][s][1] for s in seeds) for p in problems}
+
+        def medians(t: str, i: int, seeds=range(b, b + k)) -> dict[str, float]:  # i: 0 regret, 1 seconds
+            return {p: statistics.median(results[p, t][s][i] for s in seeds) for p in problems}
+
+        mine, theirs, t_mine, t_theirs = medians(tool, 0), medians(ref, 0), medians(tool, 1), medians(ref, 1)
         met = target_met(mine, theirs) and all(t_mine[p] <= t_theirs[p] for p in problems)
         met_blocks += met
         cells = " | ".join(f"{fmt(mine[p])} / {fmt(theirs[p])}; {t_mine[p]:.2f} / {t_theirs[p]:.2f}" for p in problems)

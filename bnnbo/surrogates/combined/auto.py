@@ -239,12 +239,15 @@ class AutoSurrogate(Surrogate):
                 errors[label] = f"{type(exc).__name__}: {exc}"
             seconds[label] = time.perf_counter() - t0
 
+        def mean_score(c: str) -> float | None:  # the accumulated score per scored point
+            return totals[c][0] / totals[c][1] if c in totals and totals[c][1] > 0 else None
+
         def pick(available: dict[str, Model]) -> str | None:
             if not available:
                 return None
             if forced:
                 return next(iter(available))
-            finite = {c: totals[c][0] / totals[c][1] for c in available if c in totals and totals[c][1] > 0}
+            finite = {c: v for c in available if (v := mean_score(c)) is not None}
             return max(finite, key=finite.get) if finite else next(iter(available))  # type: ignore[arg-type]
 
         lead = pick(prev_models)  # who serves unless its fit fails: refitted whatever ``refresh`` says
@@ -262,10 +265,7 @@ class AutoSurrogate(Surrogate):
             refit(choice)
             choice = pick(models)
         self._last = (X.clone(), Y.clone(), models)
-        scores: dict[str, float | None] = {
-            c: (totals[c][0] / totals[c][1] if c in totals and c in models and totals[c][1] > 0 else None)
-            for c in self.members
-        }
+        scores = {c: mean_score(c) if c in models else None for c in self.members}
         if choice is None:
             raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
         self.state_ = {

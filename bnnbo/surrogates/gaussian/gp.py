@@ -273,7 +273,7 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
     fixed = not lik.noise_covar.raw_noise.requires_grad
     quad = isinstance(gp.mean_module, QuadraticMean)
     # a fitted constant; a held one (mean="worst") enters as it is, like a zero mean
-    const = isinstance(gp.mean_module, ConstantMean) and gp.mean_module.raw_constant.requires_grad
+    const = fitted_constant(gp.mean_module)
     held = gp.mean_module.constant.detach() if isinstance(gp.mean_module, ConstantMean) and not const else 0.0
     with torch.no_grad():
         start = torch.cat(
@@ -326,6 +326,11 @@ def fit_matern_map(gp: SingleTaskGP, maxiter: int | None = None, ftol: float | N
         elif const:
             gp.mean_module.constant.copy_(c)
     return bool(res.success) or res.status == 1  # 1: maxiter reached (a warm start's cap)
+
+
+def fitted_constant(mean: Any) -> bool:
+    """Whether ``mean`` is a constant mean the MAP fit learns (not ``held_constant_mean``'s)."""
+    return isinstance(mean, ConstantMean) and mean.raw_constant.requires_grad
 
 
 def held_constant_mean() -> ConstantMean:
@@ -383,7 +388,7 @@ class MaternPosterior:
         self.floor = float(lik.noise_covar.raw_noise_constraint.lower_bound)
         self.fixed = not lik.noise_covar.raw_noise.requires_grad
         self.const = isinstance(gp.mean_module, ConstantMean)
-        if self.const and not gp.mean_module.raw_constant.requires_grad:
+        if self.const and not fitted_constant(gp.mean_module):
             raise ValueError("MaternPosterior samples a fitted constant mean, not a held one (mean='worst')")
         d = self.d
         with torch.no_grad():
