@@ -43,11 +43,15 @@ CCO_REASON = (
 )
 
 
+#: the study's problems that cannot run anywhere, with the reason (docs/reproduction.md lists them)
+UNAVAILABLE: dict[str, str] = {"optics": OPTICS_REASON, "cco": CCO_REASON}
+
+
 def optics() -> None:
     """The study's optics problem: always raises UnavailableError (see OPTICS_REASON)."""
-    raise UnavailableError(OPTICS_REASON)
+    raise UnavailableError(UNAVAILABLE["optics"])
 
 
 def cco() -> None:
     """The study's CCO problem: always raises UnavailableError (see CCO_REASON)."""
-    raise UnavailableError(CCO_REASON)
+    raise UnavailableError(UNAVAILABLE["cco"])

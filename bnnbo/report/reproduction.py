@@ -6,7 +6,8 @@ each verdict computed by the rules below (no number in the document is typed by 
 
 Input: a folder of exports (``bnnbo export``, one per study) and its ``manifest.json`` (written by
 ``python -m bnnbo.campaign``): per configuration the study names, seeds, surrogates, budgets and
-why anything was not run. Studies named ``paper-<config>`` are the study's configurations;
+why anything was not run (the study's configurations whose problem cannot run anywhere, optics and
+cco, are listed with the reason). Studies named ``paper-<config>`` are the study's configurations;
 ``modern-<config>`` run today's defaults (dimension-scaled GP priors, qLogNEI) on the same problem.
 
 Per configuration the *final value* of a run is its last best-so-far (hypervolume for several
@@ -58,6 +59,8 @@ import numpy as np
 import pandas as pd
 
 from bnnbo.errors import ConfigError
+from bnnbo.paper import STUDY, config_name
+from bnnbo.problems.availability import UNAVAILABLE
 from bnnbo.report.data import ReportData, load_report_data, se
 from bnnbo.report.tables import final_values, fmt, pm
 
@@ -503,7 +506,8 @@ def render(
             ),
             "",
         ]
-    else:
+    skipped += unavailable_configurations({e.get("study") for e in entries})
+    if skipped:
         out += [
             "| study | status | runs | seeds | surrogates | budget (study's) | reason |",
             "|---|---|---|---|---|---|---|",
@@ -527,6 +531,27 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+def unavailable_configurations(listed: set) -> list[dict]:
+    """Manifest-like entries for the study's configurations whose problem cannot run anywhere
+    (``bnnbo.problems.availability.UNAVAILABLE``) and that no manifest entry covers."""
+    rows = []
+    for problem, config in STUDY.items():
+        study = f"paper-{config_name(problem)}"
+        if problem in UNAVAILABLE and study not in listed:
+            rows.append(
+                {
+                    "study": study,
+                    "status": "unavailable",
+                    "seeds": "-",
+                    "surrogates": list(config.surrogates),
+                    "budget": "-",
+                    "paper_budget": config.budget,
+                    "reason": UNAVAILABLE[problem],
+                }
+            )
+    return rows
 
 
 def _short_commit(code: str) -> str:

@@ -115,6 +115,11 @@ def test_every_finding_reproduced_on_data_built_to_show_it(results, tmp_path):
     assert "| ibnn | 2.00 | 2 | 4 |" in text and "| gp | 2.00 | 2 | 4 |" in text
     assert "| poly | 200 |" in text and "closes the gap" in text
     assert "| paper-lunar | not run |" in text and "estimated 40 h" in text and "shortened for the test" in text
+    # the study's configurations that cannot run anywhere, with their reasons and the study's budgets
+    optics = next(x for x in text.splitlines() if x.startswith("| paper-optics |"))
+    assert "| unavailable |" in optics and "(110) |" in optics and "gym_interf is not on PyPI" in optics
+    cco = next(x for x in text.splitlines() if x.startswith("| paper-cco |"))
+    assert "(105) |" in cco and "power maps" in cco and "gp, dkl, ibnn, hmc, sghmc, ensemble, laplace" in cco
     assert "![branin](figures/branin.png)" in text and (tmp_path / "docs" / "figures" / "poly.png").exists()
     assert "Busy wall time" in text
     assert "Run with code `0123456789ab+dirty`, `fedcba987654`." in text  # the commits that ran paper-branin
@@ -234,6 +239,7 @@ def test_a_manifest_of_finished_studies_names_them(tmp_path):
     )
     text = generate(folder, tmp_path)
     assert "Every study in the manifest (modern-dtlz1) was run in full; a study not listed there" in text
+    assert "| paper-optics | unavailable |" in text  # listed whatever the manifest says
 
 
 def test_only_modern_studies_exported_yet(tmp_path):
