@@ -32,8 +32,8 @@ mean final value (1 = best). Verdict rules (surrogate labels as in configs/paper
       low-dimensional synthetic configurations and on at least two real-world ones, *partly* if
       one of the two holds, else *not reproduced*.
 Modern GP: on each configuration with both studies, gap = ibnn - GP (maximisation convention,
-positive: ibnn better), SE combined in quadrature. Where the paper GP's gap is within one SE or
-negative there is *no gap* to close; else the modern GP *overtakes the I-BNN* if its gap is below
+positive: ibnn better), SE combined in quadrature. Where the paper GP's gap is negative (the paper
+GP ahead) or within one SE there is *no gap* to close, and the verdict says which; else the modern GP *overtakes the I-BNN* if its gap is below
 minus one SE, *closes the gap* if within one SE, *narrows* it if smaller than the paper GP's,
 else *does not close the gap*.
 Both GPs and the I-BNN are compared at the same number of evaluations: the smaller of the two
@@ -304,8 +304,10 @@ def modern_rows(configs: list[Config]) -> pd.DataFrame:
         gap_p, gap_m = ib["mean"] - gp["mean"], ib["mean"] - mg["mean"]
         se_p = math.hypot(_z(ib.se), _z(gp.se))
         se_m = math.hypot(_z(ib.se), _z(mg.se))
-        if gap_p <= se_p:
-            verdict = "no gap (the paper GP is not behind)"
+        if gap_p <= 0:
+            verdict = "no gap (the paper GP is ahead)"
+        elif gap_p <= se_p:
+            verdict = "no gap (the I-BNN ahead by less than one SE)"
         elif gap_m < -se_m:
             verdict = "overtakes the I-BNN"
         elif abs(gap_m) <= se_m:

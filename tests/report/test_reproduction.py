@@ -158,17 +158,24 @@ def test_ibnn_second_of_two_in_high_dimensions_is_not_partly(tmp_path):
 
 
 def test_the_modern_gp_verdicts(tmp_path):
-    """A modern GP well past the I-BNN overtakes it; where the paper GP already leads there is no gap."""
+    """A modern GP well past the I-BNN overtakes it; where the paper GP already leads, or trails by
+less than one SE, there is no gap, and the verdict says which."""
     folder = tmp_path / "results"
     folder.mkdir()
     make_export(folder, "paper-poly", "poly", ORDERS["poly"][1])  # ibnn first: 10, gp fourth: 7
     make_export(folder, "modern-poly", "poly", ("gp",), values={"gp": 12})
     make_export(folder, "paper-branin", "branin", ORDERS["branin"][1])  # gp first
     make_export(folder, "modern-branin", "branin", ("gp",), values={"gp": 10})
+    # pde: the I-BNN ahead of the paper GP by 0.005, less than their combined SE (0.0082)
+    make_export(folder, "paper-pde", "pde", ORDERS["pde"][1], values={"gp": 10, "ibnn": 10.005})
+    make_export(folder, "modern-pde", "pde", ("gp",), values={"gp": 10})
     text = generate(folder, tmp_path)
     assert next(x for x in text.splitlines() if x.startswith("| poly | 200 |")).endswith("| overtakes the I-BNN |")
     assert next(x for x in text.splitlines() if x.startswith("| branin | 2 |")).endswith(
-        "| no gap (the paper GP is not behind) |"
+        "| no gap (the paper GP is ahead) |"
+    )
+    assert next(x for x in text.splitlines() if x.startswith("| pde | 4 |")).endswith(
+        "| no gap (the I-BNN ahead by less than one SE) |"
     )
 
 
