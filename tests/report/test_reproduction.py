@@ -159,7 +159,7 @@ def test_ibnn_second_of_two_in_high_dimensions_is_not_partly(tmp_path):
 
 def test_the_modern_gp_verdicts(tmp_path):
     """A modern GP well past the I-BNN overtakes it; where the paper GP already leads, or trails by
-less than one SE, there is no gap, and the verdict says which."""
+    less than one SE, there is no gap, and the verdict says which."""
     folder = tmp_path / "results"
     folder.mkdir()
     make_export(folder, "paper-poly", "poly", ORDERS["poly"][1])  # ibnn first: 10, gp fourth: 7
