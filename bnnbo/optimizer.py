@@ -96,12 +96,7 @@ class Optimizer:
         self.mode = check_mode(acquisition)
         self.acq_optimizer = acq_optimizer
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
-        samples = getattr(self.surrogate.settings, "hyper_samples", 1) if self.surrogate.name == "gp" else 1
-        if samples > 1 and (q > 1 or num_objectives > 1 or self.mode != "default"):
-            raise ConfigError(
-                f"hyper_samples={samples} integrates the analytic LogEI of one objective at q = 1 over the GP's "
-                f"hyperparameters; got q={q}, {num_objectives} objective(s), acquisition={acquisition!r}"
-            )
+        _check_hyper_samples(self.surrogate, q, num_objectives, self.mode)
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         elif _warped_gp_by_default(self.surrogate, q, num_objectives, self.mode):
@@ -164,6 +159,7 @@ class Optimizer:
             self._pending = (X, {"initial": True, "batch": self._asks})
             self._asks += 1
             return X
+        _check_hyper_samples(self.surrogate, q, self.num_objectives, self.mode)
         step_seed = derive_seed(self.seed, n)
         X_unit = self.space.to_unit(self.X, self.encoding)
         Y_max = self.Y * self._sign
@@ -490,6 +486,26 @@ def _pareto_starts(X_unit: Tensor, Y_max: Tensor, k: int) -> Tensor | None:
     if front.shape[0] > k:
         front = front[torch.randperm(front.shape[0])[:k]]
     return front
+
+
+def _hyper_samples(surrogate: Surrogate) -> int:
+    """The most hyperparameter samples a GP this surrogate serves draws: a ``gp``'s own, or the
+    largest of ``auto``'s GP candidates'."""
+    if surrogate.name == "gp":
+        return int(getattr(surrogate.settings, "hyper_samples", 1))
+    if isinstance(surrogate, AutoSurrogate):
+        return max((_hyper_samples(m) for m in surrogate.members.values()), default=1)
+    return 1
+
+
+def _check_hyper_samples(surrogate: Surrogate, q: int, num_objectives: int, mode: str) -> None:
+    """Refuse GP hyperparameter samples where the acquisition would not use them."""
+    samples = _hyper_samples(surrogate)
+    if samples > 1 and (q > 1 or num_objectives > 1 or mode != "default"):
+        raise ConfigError(
+            f"hyper_samples={samples} integrates the analytic LogEI of one objective at q = 1 over the GP's "
+            f"hyperparameters; got q={q}, {num_objectives} objective(s), acquisition={mode!r}"
+        )
 
 
 def _default_n_init(d: int) -> int:

@@ -49,6 +49,7 @@ def test_default_noise_is_the_documented_one():
         ({"kernel": "rbf"}, r"'kernel' = 'rbf'; expected 'matern' or 'botorch' or None"),
         ({"fixed_noise": 0.0}, r"fixed_noise must be in \(0, 1\)"),
         ({"priors": "paper", "mean": "zero"}, "apply to priors='modern'"),
+        ({"priors": "paper", "warm_ftol": 0.1}, "warm_ftol=0.1 apply to priors='modern'"),
         (
             {"mean": "linear"},
             r"'mean' = 'linear'; expected 'constant' or 'zero' or 'worst' or 'quadratic' or 'quadratic-signed' or 'quadratic-linear' or None",

@@ -213,4 +213,19 @@ def test_hyperparameter_samples_are_refused_where_no_acquisition_uses_them(loop)
     box = get_problem("branin").space
     with pytest.raises(ConfigError, match="hyper_samples=4 integrates the analytic LogEI"):
         Optimizer(box, surrogate="gp", surrogate_settings={"hyper_samples": 4}, **loop)
+    # auto's GP candidates draw them too when they serve
+    with pytest.raises(ConfigError, match="hyper_samples=4 integrates the analytic LogEI"):
+        Optimizer(
+            box, surrogate="auto", surrogate_settings={"candidate_settings": {"gp": {"hyper_samples": 4}}}, **loop
+        )
     Optimizer(box, surrogate="gp", surrogate_settings={"hyper_samples": 4})  # q = 1, one objective
+
+
+def test_hyperparameter_samples_are_refused_for_a_batch_asked_of_a_q1_optimizer():
+    box = get_problem("branin").space
+    opt = Optimizer(box, surrogate="gp", surrogate_settings={"hyper_samples": 4}, n_init=3, seed=0)
+    X = opt.ask(3)
+    opt.tell(X, get_problem("branin").evaluate(X))
+    with pytest.raises(ConfigError, match="hyper_samples=4 integrates the analytic LogEI of one objective at q = 1"):
+        opt.ask(2)
+    assert opt.n_told == 3 and opt.ask(1).shape == (1, 2)  # nothing changed: q = 1 still asks

@@ -96,6 +96,9 @@ def test_failing_candidate_is_recorded_not_fatal():
         ({"refresh": 0}, ConfigError, "refresh must be an integer >= 1, got 0"),
         ({"refresh": 2, "holdout": "recent"}, ConfigError, "refresh=2 needs holdout='prequential'"),
         ({"refresh": 3, "combine": "mix"}, ConfigError, "refresh=3 needs .* combine='choose'"),
+        ({"min_evidence": 5, "holdout": "kfold"}, ConfigError, "min_evidence=5 needs holdout='prequential'"),
+        ({"min_evidence": 5, "combine": "mix"}, ConfigError, "min_evidence=5 needs .* combine='choose'"),
+        ({"min_evidence": True}, ConfigError, "'min_evidence' = True; expected an integer"),
     ],
 )
 def test_bad_settings(kwargs, err, msg):
@@ -284,3 +287,41 @@ def test_refresh_refits_a_stale_candidate_before_it_serves():
     d = auto.diagnostics_
     assert d["choice"] == "ibnn" and d["refit"] == ["ibnn", "gp"] and "diverged" in d["errors"]["gp"]
     assert auto.state_["refit_at"]["ibnn"] == 2
+
+
+def test_bookkeeping_follows_the_models_in_memory_when_the_caller_keeps_an_older_state():
+    """An Optimizer keeps auto's state only when the points told are the points it asked; the
+    next fit still extends the models in memory, so their scores, fit counts and refit times
+    must advance with them: a candidate that does not serve is refitted every ``refresh`` fits
+    and ``min_evidence`` is reached, whatever state the caller passes."""
+    X, Y, _, _ = _matern_draw(44, 0, 0)
+    auto = get_surrogate("auto", candidates=["ibnn", "gp"], refresh=3, min_evidence=8)
+    calls = _counting(auto)
+    auto.fit(X[:20], Y[:20], seed=0)
+    kept = auto.state_  # the caller never takes a newer state
+    seen = []
+    for n in range(24, 45, 4):
+        before = calls["ibnn"]
+        auto.fit(X[:n], Y[:n], seed=n, state=kept)
+        seen.append((auto.state_["predicted"], auto.diagnostics_["choice"], calls["ibnn"] - before))
+    assert [s[0] for s in seen] == [4, 8, 12, 16, 20, 24]
+    assert [s[1] for s in seen] == ["ibnn", "gp", "gp", "gp", "gp", "gp"]  # forced until 8 points
+    assert [s[2] for s in seen] == [1, 0, 0, 1, 0, 0]  # the serving ibnn, then every third fit
+    assert auto.state_["fits"] == 7 and auto.state_["totals"]["gp"][1] == pytest.approx(1 + 24)
+
+
+@pytest.mark.parametrize("holdout", ["prequential", "recent", "kfold"])
+def test_too_few_points_to_hold_out_serve_the_first_candidate(holdout):
+    """2 points (an Optimizer's smallest initial design) leave nothing to hold out: the first
+    candidate serves unscored, and scoring starts once there are enough points."""
+    X, Y = toy_data(n=12)
+    auto = get_surrogate("auto", candidates=["ibnn", "gp"], holdout=holdout)
+    auto.fit(X[:2], Y[:2], seed=0)
+    assert auto.diagnostics_["choice"] == "ibnn"
+    assert auto.diagnostics_["scored"] is (holdout == "prequential")  # prequential: nothing scored yet
+    assert all(v is None for v in auto.diagnostics_["scores"].values()) or not auto.diagnostics_["scores"]
+    auto.fit(X[:3], Y[:3], seed=1, state=auto.state_)
+    if holdout == "prequential":  # the first fit's models predicted the third point
+        assert auto.diagnostics_["new_points"] == 1 and None not in auto.diagnostics_["scores"].values()
+    auto.fit(X[:12], Y[:12], seed=2, state=auto.state_)
+    assert auto.diagnostics_["scored"] and set(auto.diagnostics_["scores"]) == {"ibnn", "gp"}

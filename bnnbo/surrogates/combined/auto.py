@@ -10,8 +10,12 @@ Which points (``holdout``):
   acquired since, under the model that was fitted before they were chosen. Scores accumulate
   over the run (older points discounted by ``forget`` per point), so the choice rests on every
   prediction the candidates made where BO went, at one fit per candidate per iteration and no
-  extra fit. The first fit (or the first after a resume in a new process, when the previous
-  models are gone) seeds the scores with ``"recent"``. With ``refresh`` k > 1 a candidate that
+  extra fit. The first fit seeds the scores with ``"recent"`` (with fewer than 3 points there is
+  nothing to hold out: the first candidate serves until there are scores). After a resume in a
+  new process the previous models are gone: the scores carry on from the state, every candidate
+  is refitted, and the points told in between are not scored. The bookkeeping of a fit that
+  extends the last one's data comes from that fit, also when the caller did not keep its state
+  (an Optimizer keeps it only when the points told are the points it asked). With ``refresh`` k > 1 a candidate that
   does not serve is refitted only every k fits and predicts the points in between with its
   last model, so the candidates that lose cost about 1/k of their fits. Measured with k = 4
   (docs/auto_refresh.md): below its candidates' summed fit time, with outcomes not significantly
@@ -130,6 +134,11 @@ class AutoSettings(Settings):
             )
         if not isinstance(self.min_evidence, int) or self.min_evidence < 0:
             raise ConfigError(f"min_evidence must be an integer >= 0, got {self.min_evidence!r}")
+        if self.min_evidence and (self.holdout != "prequential" or self.combine != "choose"):
+            raise ConfigError(
+                f"min_evidence={self.min_evidence} needs holdout='prequential' and combine='choose' (it counts the "
+                f"points the candidates predicted), got holdout={self.holdout!r}, combine={self.combine!r}"
+            )
         if not 0 < self.holdout_fraction < 1:
             raise ConfigError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -145,8 +154,9 @@ class AutoSurrogate(Surrogate):
         s: AutoSettings = self.settings
         self.members = {c: self._make(c) for c in s.candidates}
         # "prequential": the data and every candidate's model of the last fit, in memory only
-        # (a model cannot go into a state file; a resumed run re-seeds its next update)
+        # (a model cannot go into a state file), and the state that fit left
         self._last: tuple[Tensor, Tensor, dict[str, Model]] | None = None
+        self._last_state: dict[str, Any] | None = None
 
     def _make(self, label: str) -> Surrogate:
         from bnnbo.surrogates import get_surrogate  # the registry imports this module lazily
@@ -163,6 +173,8 @@ class AutoSurrogate(Surrogate):
             return self._fit_prequential(X, Y, seed, state)
         fits, choice, scores = state.get("fits", 0), state.get("choice"), state.get("scores", {})
         scored = choice not in self.members or fits % s.every == 0
+        if scored and not self.scorable(X.shape[0]):  # too few points to hold any out
+            scored, choice = False, choice if choice in self.members else next(iter(self.members))
         errors: dict[str, str] = {}
         if scored:
             scores, errors = self.score_candidates(X, Y, seed)
@@ -188,14 +200,16 @@ class AutoSurrogate(Surrogate):
 
     def _fit_prequential(self, X: Tensor, Y: Tensor, seed: int, state: dict) -> Model:
         s: AutoSettings = self.settings
+        new = self._new_points(X, Y)
+        if new is not None and self._last_state is not None:  # the models in memory and their bookkeeping
+            state = self._last_state
         totals = dict(state.get("totals", {}))  # label -> [discounted sum of scores, weight]
         # "mix" by "lpd": the same for the log predictive densities, whatever ``metric`` is
         by_lpd = s.combine == "mix" and s.mix_weights == "lpd"
         lpd_totals = dict(state.get("lpd_totals", {}))
         errors: dict[str, str] = {}
         t_start = time.perf_counter()
-        new = self._new_points(X, Y)
-        if new is None and not totals:  # nothing predicted yet: seed with the recent hold-out
+        if new is None and not totals and self.scorable(X.shape[0]):  # nothing predicted yet: seed by "recent"
             metrics = ("lpd", s.metric) if by_lpd else (s.metric,)
             seeded, errors = self._score_metrics(X, Y, seed, metrics)
             totals = {c: [v[s.metric], 1.0] for c, v in seeded.items() if v is not None}
@@ -264,9 +278,9 @@ class AutoSurrogate(Surrogate):
             stale.discard(choice)
             refit(choice)
             choice = pick(models)
-        self._last = (X.clone(), Y.clone(), models)
         scores = {c: mean_score(c) if c in models else None for c in self.members}
         if choice is None:
+            self._last = self._last_state = None
             raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
         self.state_ = {
             "fits": fits + 1,
@@ -279,6 +293,7 @@ class AutoSurrogate(Surrogate):
         }
         if by_lpd:
             self.state_["lpd_totals"] = lpd_totals
+        self._last, self._last_state = (X.clone(), Y.clone(), models), self.state_
         self.diagnostics_ = {
             "choice": choice,
             "scores": scores,
@@ -342,6 +357,13 @@ class AutoSurrogate(Surrogate):
             except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
                 scores[label], errors[label] = None, f"{type(exc).__name__}: {exc}"
         return scores, errors
+
+    def scorable(self, n: int) -> bool:
+        """Whether ``n`` points are enough for the held-out scheme (``splits``)."""
+        s: AutoSettings = self.settings
+        if s.holdout in ("recent", "prequential"):
+            return n >= 3
+        return min(s.folds, n // 2) >= 2
 
     def splits(self, n: int, seed: int) -> list[tuple[Tensor, Tensor]]:
         """(train, test) index pairs of the held-out scheme for ``n`` points."""

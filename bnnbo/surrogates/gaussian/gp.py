@@ -145,10 +145,14 @@ class GPSettings(Settings):
             raise ConfigError(f"warm_maxiter must be >= 1, got {self.warm_maxiter!r}")
         if self.warm_ftol is not None and not 0.0 < self.warm_ftol < 1.0:
             raise ConfigError(f"warm_ftol must be in (0, 1), got {self.warm_ftol!r}")
-        if self.priors == "paper" and (self.mean, self.lengthscale_prior, self.initial_noise) != (None,) * 3:
+        if (
+            self.priors == "paper"
+            and (self.mean, self.lengthscale_prior, self.initial_noise, self.warm_ftol) != (None,) * 4
+        ):
             raise ConfigError(
                 f"mean={self.mean!r} / lengthscale_prior={self.lengthscale_prior!r} / "
-                f"initial_noise={self.initial_noise!r} apply to priors='modern'; priors='paper' uses the study's GP"
+                f"initial_noise={self.initial_noise!r} / warm_ftol={self.warm_ftol!r} apply to priors='modern'; "
+                "priors='paper' uses the study's GP"
             )
         if self.mean not in (None, *MEANS):
             raise ConfigError(f"mean must be one of {MEANS}, got {self.mean!r}")
