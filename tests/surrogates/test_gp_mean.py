@@ -135,6 +135,16 @@ def test_the_worst_mean_is_the_lowest_value_as_the_gp_sees_it_and_is_not_fitted(
         assert float(far) == pytest.approx(float(Y.min()), rel=1e-6)
 
 
+def test_the_worst_mean_holds_each_objectives_own_worst_value():
+    """With several objectives each objective's GP holds the lowest value of that objective."""
+    X, Y1 = bowl_data(1.0, n=20)
+    Y = torch.cat([Y1, -Y1 + 0.1 * X[:, :1]], dim=-1)  # the objectives' worst points differ
+    model = get_surrogate("gp", mean="worst").fit(X, Y, seed=0)
+    for gp in model.models:
+        assert float(gp.mean_module.constant) == float(gp.train_targets.min())
+    assert float(model.models[0].mean_module.constant) != float(model.models[1].mean_module.constant)
+
+
 @pytest.mark.parametrize(
     "settings, named",
     [
