@@ -157,6 +157,63 @@ def test_ibnn_second_of_two_in_high_dimensions_is_not_partly(tmp_path):
         assert verdict(generate(folder, tmp_path / str(case)), "iv") == expected
 
 
+def test_ties_are_not_broken_by_name(tmp_path):
+    """Surrogates tied for first all rank first in (i); a tie for the lowest mean rank is "partly"
+    in (ii) and (iv), whichever name sorts first."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    order = ("gp", "ibnn", "sghmc", "hmc", "laplace", "dkl")
+    ties = {"gp": 10, "ibnn": 10, "sghmc": 8, "hmc": 8, "laplace": 7, "dkl": 6}
+    make_export(folder, "paper-branin", "branin", order, values=ties)
+    make_export(folder, "paper-poly", "poly", order, values={**ties, "gp": 9, "sghmc": 10})
+    text = generate(folder, tmp_path)
+    assert verdict(text, "i") == "reproduced"  # gp and ibnn share first on branin
+    assert "branin: gp = ibnn; poly: ibnn = sghmc" in text
+    assert verdict(text, "ii") == "partly"  # hmc tied with sghmc on branin, behind it on poly
+    assert verdict(text, "iv") == "partly"  # ibnn tied with sghmc on poly
+    # hmc ahead alone: reproduced
+    again = tmp_path / "again" / "results"
+    again.mkdir(parents=True)
+    make_export(again, "paper-branin", "branin", order, values={**ties, "hmc": 9})
+    make_export(again, "paper-poly", "poly", order, values={**ties, "gp": 9, "hmc": 9.5, "sghmc": 9})
+    assert verdict(generate(again, tmp_path / "again"), "ii") == "reproduced"
+
+
+def test_campaign_time_counts_long_steps_and_overlapping_workers_once():
+    """Busy time: gaps up to PAUSE_SECONDS between evaluations, plus each model step's own fit and
+    acquisition time (a step longer than a pause is work, not a pause), overlaps counted once."""
+    import pandas as pd
+
+    from bnnbo.report.reproduction import PAUSE_SECONDS, campaign_time
+
+    t0 = pd.Timestamp("2026-12-01 00:00:00", tz="UTC")
+
+    class Data:
+        def __init__(self, rows):
+            self.evals = pd.DataFrame(
+                [
+                    {
+                        "run_id": r,
+                        "batch": b,
+                        "initial": b == 0,
+                        "fit_seconds": f,
+                        "acq_seconds": 0.0,
+                        "created_at": t0 + pd.Timedelta(seconds=s),
+                    }
+                    for r, b, s, f in rows
+                ]
+            )
+
+    long_step = PAUSE_SECONDS + 600.0
+    worker_a = Data([(1, 0, 0, 0.0), (1, 1, 100, 90.0), (1, 2, 100 + long_step, long_step)])
+    worker_b = Data([(2, 0, 50, 0.0), (2, 1, 150, 80.0)])  # inside worker a's span
+    later = Data([(3, 0, 100 + long_step + 3 * PAUSE_SECONDS, 0.0)])  # after a pause
+    t = campaign_time([], [worker_a, worker_b, later])
+    assert t["busy"] == pytest.approx(100 + long_step)  # 0..100, then the long step; not the pause
+    assert t["span"] == pytest.approx(100 + long_step + 3 * PAUSE_SECONDS)
+    assert t["compute"] == pytest.approx(90 + long_step + 80)
+
+
 def test_the_modern_gp_verdicts(tmp_path):
     """A modern GP well past the I-BNN overtakes it; where the paper GP already leads, or trails by
     less than one SE, there is no gap, and the verdict says which."""
