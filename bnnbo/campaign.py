@@ -11,8 +11,11 @@ A campaign file lists ``[[study]]`` entries (a study file and optional overrides
 entries by ``bnnbo plan``'s estimate of the work left (unknown costs last), runs each with the
 store (a second ``run`` resumes where the first stopped), and after each study writes
 ``<results>/<study>.parquet`` and ``<results>/manifest.json``: per study the seeds, surrogates,
-budget run against the study file's, run counts, and why anything was not run. An entry whose
-estimate exceeds ``--max-hours`` is left for later and recorded so.
+budget run against the study file's, run counts, and why anything was not run (status
+``complete``, ``partial`` (some runs finished), ``started`` (steps stored, no run finished) or
+``not run``). An entry whose estimate exceeds ``--max-hours`` is left for later and recorded so. A
+study exported in the results folder but absent from the store (run with another store) keeps
+its file and manifest entry.
 """
 
 from __future__ import annotations
@@ -211,7 +214,14 @@ def manifest_entry(e: Entry, store_url, status_note: str = "") -> dict[str, Any]
         or len(e.study.surrogates) < len(e.full.surrogates)
     )
     finished = int(counts.get("finished", 0))
-    status = "not run" if e.skip or not finished else "complete" if finished >= planned and not shortened else "partial"
+    started = any(k != "pending" for k in counts)  # runs with stored steps, none finished yet
+    status = (
+        ("complete" if finished >= planned and not shortened else "partial")
+        if finished
+        else "started"
+        if started and not e.skip
+        else "not run"
+    )
     return {
         "study": e.study.name,
         "file": e.file,
@@ -242,15 +252,21 @@ def write_manifest(folder: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
-def export_study(e: Entry, db, folder: Path, note: str = "") -> None:
+def export_study(e: Entry, db, folder: Path, note: str = "") -> bool:
+    """Export the study and its manifest entry; False (both left as they are) when the store does
+    not hold the study but the folder has its export: that came from another store."""
     from bnnbo.results import export_results
     from bnnbo.storage import Store
 
     folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{e.study.name}.parquet"
     with Store(db) as store:  # an empty store when nothing has run yet: the manifest says so
         if store.study_id(e.study.name) is not None:
-            export_results(folder / f"{e.study.name}.parquet", store, study=e.study.name)
+            export_results(target, store, study=e.study.name)
+        elif target.exists():
+            return False
     write_manifest(folder, [manifest_entry(e, db, note)])
+    return True
 
 
 def run_campaign(
@@ -344,9 +360,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "export":
             Store(args.db, create=False).close()  # a mistyped --db: an error, not an empty manifest
             workers = args.workers or 1
-            for e, plan in ordered(entries, args.db, workers):
-                export_study(e, args.db, results, "" if e.skip else left_note(plan, workers))
-            console.print(f"exported {len(entries)} studies and the manifest to {results}")
+            kept = [
+                e.study.name
+                for e, plan in ordered(entries, args.db, workers)
+                if not export_study(e, args.db, results, "" if e.skip else left_note(plan, workers))
+            ]
+            console.print(f"exported {len(entries) - len(kept)} studies and the manifest to {results}")
+            if kept:
+                console.print(
+                    f"[yellow]kept[/yellow] {', '.join(kept)}: exported in {results} but not in this store "
+                    "(their files and manifest entries are left as they are)",
+                    highlight=False,
+                )
             return 0
         return run_campaign(entries, args.db, results, args.workers, args.max_hours, console, args.force_new)
     except BnnboError as exc:

@@ -181,3 +181,39 @@ def test_changed_settings_in_any_study_are_refused_before_the_campaign_runs(camp
     assert main(["run", "c.toml", "--db", "c.db"]) == 0
     manifest = {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
     assert manifest["paper-long"]["runs"] == {"finished": 2} and manifest["paper-short"]["runs"] == {"finished": 2}
+
+
+def _manifest(campaign):
+    return {e["study"]: e for e in json.loads((campaign / "res" / "manifest.json").read_text())["configurations"]}
+
+
+def test_an_export_from_a_store_without_the_study_keeps_its_results(campaign, capsys):
+    """Exporting with another store (a mistaken --db, or a study run elsewhere) must not turn a
+    finished study's manifest entry into "not run" while its results file stays."""
+    from bnnbo.storage import Store
+
+    assert main(["run", "c.toml", "--db", "c.db", "--only", "paper-short"]) == 0
+    before = _manifest(campaign)["paper-short"]
+    parquet = (campaign / "res" / "paper-short.parquet").read_bytes()
+    Store("other.db").close()
+    capsys.readouterr()
+    assert main(["export", "c.toml", "--db", "other.db"]) == 0
+    out = capsys.readouterr().out
+    assert "kept paper-short: exported in res but not in this store" in " ".join(out.split())
+    assert _manifest(campaign)["paper-short"] == before and before["status"] == "complete"
+    assert (campaign / "res" / "paper-short.parquet").read_bytes() == parquet
+    assert _manifest(campaign)["paper-long"]["status"] == "not run"  # nothing of it anywhere
+
+
+def test_a_study_with_stored_steps_but_no_finished_run_is_started(campaign):
+    from bnnbo.storage import Store
+
+    s = load_study("short.toml")
+    with Store("c.db") as store:
+        run = store.add_run(store.save_study(s), s.cells()[0])
+        step = {"index": 0, "batch": 0, "x": [0.5, 0.5], "y": [-1.0], "initial": True, "diagnostics": {}}
+        store.commit_step(run.id, [step], None, None, "interrupted")
+    assert main(["export", "c.toml", "--db", "c.db", "--only", "paper-short", "paper-never"]) == 0
+    entry = _manifest(campaign)["paper-short"]
+    assert (entry["status"], entry["runs"]) == ("started", {"interrupted": 1})
+    assert _manifest(campaign)["paper-never"]["status"] == "not run"
