@@ -441,7 +441,7 @@ def render(
     if r.empty:
         out += ["No paper configuration has a finished run yet.", ""]
     else:
-        wins = pd.Series([c.table.surrogate.iloc[0] for c in done]).value_counts()
+        wins = pd.Series([s for c in done for s in c.table.surrogate[c.table["rank"] == 1]]).value_counts()
         n_cfg = pd.Series([s for c in done for s in c.table.surrogate]).value_counts()
         out += ["| surrogate | mean rank | wins | configurations |", "|---|---|---|---|"]
         out += [
@@ -478,6 +478,19 @@ def render(
                 f"({x.paper_gp_n}) | {pm(sign * x.modern_gp, x.modern_gp_se)} ({x.modern_gp_n}) | "
                 f"{pm(sign * x.ibnn, x.ibnn_se)} ({x.ibnn_n}) | "
                 f"{fmt(x.gap_paper)} | {fmt(x.gap_modern)} | {x.verdict} |"
+            )
+        out.append("")
+    compared = set(m.config) if not m.empty else set()
+    uncompared = [c for c in configs if c.modern is not None and c.name not in compared]
+    if uncompared:
+        out += ["Modern studies not compared yet (no gp run of theirs has reached the compared budget):", ""]
+        for c in uncompared:
+            assert c.modern is not None
+            runs = c.modern.runs
+            k = min(c.info.budget, c.modern.problems[c.problem].budget) if c.problem in c.modern.problems else None
+            out.append(
+                f"- {c.modern.study}: {int((runs.status == 'finished').sum())} of {len(runs)} runs finished"
+                + (f"; compared at {k} evaluations" if k is not None else "")
             )
         out.append("")
     if alone:

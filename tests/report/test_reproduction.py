@@ -171,6 +171,14 @@ def test_ties_are_not_broken_by_name(tmp_path):
     assert "branin: gp = ibnn; poly: ibnn = sghmc" in text
     assert verdict(text, "ii") == "partly"  # hmc tied with sghmc on branin, behind it on poly
     assert verdict(text, "iv") == "partly"  # ibnn tied with sghmc on poly
+    # the suite's wins count every tied winner
+    for row in (
+        "| ibnn | 1.00 | 2 | 2 |",
+        "| gp | 2.00 | 1 | 2 |",
+        "| sghmc | 2.00 | 1 | 2 |",
+        "| hmc | 3.50 | 0 | 2 |",
+    ):
+        assert row in text
     # hmc ahead alone: reproduced
     again = tmp_path / "again" / "results"
     again.mkdir(parents=True)
@@ -252,6 +260,7 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
     make_export(folder, "paper-branin", "branin", SURROGATES, finished={"hmc": 0, "gp": 1})
     make_export(folder, "paper-pde", "pde", SURROGATES, finished={s: 0 for s in SURROGATES})
     make_export(folder, "modern-poly", "poly", ("gp",), finished={"gp": 2})
+    make_export(folder, "modern-branin", "branin", ("gp",), finished={"gp": 0})  # no run at the budget yet
     (folder / "manifest.json").write_text(
         json.dumps(
             {
@@ -276,6 +285,7 @@ def test_partial_exports_render_what_has_finished_and_say_what_has_not(tmp_path)
     assert "Seeds 0, 1, 2 (planned: 0, 1, 2, 3, 4)" in text and "13 of 18 runs finished" in text
     assert "### pde" in text and "0 of 18 runs finished" in text
     assert "| modern-poly | poly | gp | 10 ± 0.005 | 2 / 3 |" in text
+    assert "- modern-branin: 0 of 3 runs finished; compared at 4 evaluations" in text
     assert verdict(text, "i") == "not tested"  # pde has no finished run: one configuration counts
 
 
