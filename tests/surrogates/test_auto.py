@@ -99,6 +99,9 @@ def test_failing_candidate_is_recorded_not_fatal():
         ({"min_evidence": 5, "holdout": "kfold"}, ConfigError, "min_evidence=5 needs holdout='prequential'"),
         ({"min_evidence": 5, "combine": "mix"}, ConfigError, "min_evidence=5 needs .* combine='choose'"),
         ({"min_evidence": True}, ConfigError, "'min_evidence' = True; expected an integer"),
+        ({"candidate_settings": {"gp": 5}}, ConfigError, "candidate_settings must map candidate labels to tables"),
+        ({"candidate_settings": ["gp"]}, ConfigError, "candidate_settings must map .* got \\['gp'\\]"),
+        ({"candidate_settings": {"gp": ["priors"]}}, ConfigError, "candidate_settings must map"),
     ],
 )
 def test_bad_settings(kwargs, err, msg):
@@ -325,3 +328,84 @@ def test_too_few_points_to_hold_out_serve_the_first_candidate(holdout):
         assert auto.diagnostics_["new_points"] == 1 and None not in auto.diagnostics_["scores"].values()
     auto.fit(X[:12], Y[:12], seed=2, state=auto.state_)
     assert auto.diagnostics_["scored"] and set(auto.diagnostics_["scores"]) == {"ibnn", "gp"}
+
+
+def _flaky(sur, fails):
+    """Make ``sur.fit`` raise on data of the sizes in ``fails``."""
+    fit = sur.fit
+
+    def flaky(X, Y, **kwargs):
+        if X.shape[0] in fails:
+            raise SurrogateError("diverged")
+        return fit(X, Y, **kwargs)
+
+    sur.fit = flaky
+
+
+def test_a_fit_repeated_on_the_same_data_is_the_same_fit():
+    """An Optimizer asked twice without a tell fits twice on the same data and the same older
+    state: the second fit must be the first one again, not one that drops the points the first
+    scored (they would never be scored, and the choice could flip)."""
+    X, Y = toy_data(n=20)
+    auto = get_surrogate("auto")
+    auto.fit(X[:12], Y[:12], seed=0)
+    kept = auto.state_
+    auto.fit(X[:15], Y[:15], seed=1, state=kept)
+    first = (auto.state_["totals"], auto.state_["predicted"], auto.state_["fits"], auto.diagnostics_["scores"])
+    auto.fit(X[:15], Y[:15], seed=1, state=kept)
+    again = (auto.state_["totals"], auto.state_["predicted"], auto.state_["fits"], auto.diagnostics_["scores"])
+    assert again == first and first[1] == 3
+    auto.fit(X[:16], Y[:16], seed=2, state=kept)
+    plain = get_surrogate("auto")
+    plain.fit(X[:12], Y[:12], seed=0)
+    plain.fit(X[:15], Y[:15], seed=1, state=plain.state_)
+    plain.fit(X[:16], Y[:16], seed=2, state=plain.state_)
+    assert auto.state_["totals"] == plain.state_["totals"] and auto.state_["predicted"] == 4
+
+
+def test_an_optimizer_asked_twice_asks_what_it_asked():
+    from bnnbo import Optimizer
+    from bnnbo.problems import get_problem
+
+    problem = get_problem("branin")
+
+    def run(repeat):
+        opt = Optimizer.for_problem(problem, "auto", seed=3, n_init=6)
+        asked = []
+        while opt.n_told < 9:
+            X = opt.ask()
+            if repeat and opt.n_told >= 6:
+                again = opt.ask()
+                assert torch.equal(again, X)
+            asked.append(X)
+            opt.tell(X, problem.evaluate(X))
+        return asked, opt.surrogate.state_["totals"]
+
+    plain, twice = run(False), run(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain[0], twice[0])) and plain[1] == twice[1]
+
+
+@pytest.mark.parametrize("holdout", ["recent", "kfold"])
+def test_the_next_best_candidate_serves_when_the_winners_full_fit_fails(holdout):
+    X, Y = toy_data(n=20)
+    auto = get_surrogate("auto", holdout=holdout)
+    _flaky(auto.members["gp"], {20})  # gp scores on the held-out splits, then fails on all the data
+    auto.fit(X, Y, seed=0)
+    d = auto.diagnostics_
+    assert d["scores"]["gp"] > d["scores"]["ibnn"]  # gp won the scoring
+    assert d["choice"] == "ibnn" and "diverged" in d["errors"]["gp"]
+    auto.members["ibnn"] = Broken()
+    with pytest.raises(SurrogateError, match="no candidate fitted all the data"):
+        auto.fit(X, Y, seed=0)
+
+
+def test_a_choice_made_on_too_few_points_is_scored_when_there_are_enough():
+    X, Y = toy_data(n=14)
+    auto = get_surrogate("auto", holdout="recent", every=3, candidates=["ibnn", "gp"])
+    auto.fit(X[:2], Y[:2], seed=0)
+    assert not auto.diagnostics_["scored"] and auto.state_["unscored"]
+    auto.fit(X[:12], Y[:12], seed=1, state=auto.state_)
+    assert auto.diagnostics_["scored"] and set(auto.diagnostics_["scores"]) == {"ibnn", "gp"}
+    assert "unscored" not in auto.state_
+    auto.fit(X[:13], Y[:13], seed=2, state=auto.state_)  # then every third fit, as set
+    assert not auto.diagnostics_["scored"]

@@ -129,6 +129,36 @@ def test_mix_weights_are_a_softmax_of_the_score_sums():
     assert mix_weights({}, ["gp"]) == {"gp": 0.0}
 
 
+def test_a_candidate_that_missed_points_gains_no_weight_by_it():
+    """Summed over fewer points, a worse candidate's (negative) score sum is higher: the weights
+    count its mean score for the points it missed."""
+    w = mix_weights({"gp": [-7.3, 10.0], "gp/b": [-4.96, 4.0]}, ["gp", "gp/b"])  # means -0.73, -1.24
+    assert w["gp"] > 0.99
+    same = mix_weights({"gp": [-3.0, 10.0], "ibnn": [-1.5, 5.0]}, ["gp", "ibnn"])  # equal means
+    assert same["gp"] == pytest.approx(0.5)
+
+
+def test_a_candidate_serving_alone_reports_its_own_fit():
+    """By the log densities ibnn carries the mixture while gp predicts better by CRPS (auto's
+    choice): the fit diagnostics are those of the model served."""
+    X, Y = toy_data(n=18)
+    auto = get_surrogate("auto", combine="mix", mix_weights="lpd", mix_threshold=0.5)
+    for label, sur in auto.members.items():  # tag each candidate's fit diagnostics
+        fit = sur.fit
+
+        def tagged(*args, _sur=sur, _fit=fit, _label=label, **kwargs):
+            model = _fit(*args, **kwargs)
+            _sur.diagnostics_ = {"candidate": _label}
+            return model
+
+        sur.fit = tagged
+    auto.fit(X[:10], Y[:10], seed=0)
+    auto.fit(X, Y, seed=1, state=auto.state_)
+    d = auto.diagnostics_
+    assert (d["choice"], d["served"]) == ("gp", "ibnn")
+    assert d["fit"] == {"candidate": "ibnn"}
+
+
 def test_fit_serves_the_mixture_or_one_candidate():
     X, Y = toy_data(n=16)
     auto = get_surrogate("auto", combine="mix", mix_threshold=1.0)

@@ -15,14 +15,16 @@ Which points (``holdout``):
   new process the previous models are gone: the scores carry on from the state, every candidate
   is refitted, and the points told in between are not scored. The bookkeeping of a fit that
   extends the last one's data comes from that fit, also when the caller did not keep its state
-  (an Optimizer keeps it only when the points told are the points it asked). With ``refresh`` k > 1 a candidate that
+  (an Optimizer keeps it only when the points told are the points it asked), and a fit
+  repeated on the last fit's data (an ask repeated without a tell) is that fit again. With ``refresh`` k > 1 a candidate that
   does not serve is refitted only every k fits and predicts the points in between with its
   last model, so the candidates that lose cost about 1/k of their fits. Measured with k = 4
   (docs/auto_refresh.md): below its candidates' summed fit time, with outcomes not significantly
   different from k = 1's but a worse mean on two of seven problems, so k = 1 stays the default.
 * ``"recent"``: every ``every`` fits, the most recent ``max(min_holdout, ceil(holdout_fraction *
   n))`` points are held out, each candidate is fitted cold on the rest and scored, and the best
-  is fitted on all the data: one extra fit per candidate.
+  is fitted on all the data (if that fit fails, the next best): one extra fit per candidate. A
+  choice made on too few points to hold any out is scored at the next fit that has enough.
 * ``"kfold"``: ``folds``-fold cross-validation over a seeded permutation; ignores the order.
 
 What a prediction scores (``metric``): ``"crps"`` (default; minus the continuous ranked
@@ -35,7 +37,8 @@ linearly and rewards sharpness, and with it ``auto`` follows the GP there.
 What is served (``combine``): ``"choose"`` (default) the best-scoring candidate's model;
 ``"mix"`` (prequential only) the mixture ``sum_i w_i p_i`` of every candidate's model
 (``bnnbo.mixture.MixtureModel``), with ``w_i`` proportional to ``exp`` of the candidate's
-accumulated score summed over the scored points (``mix_weights="score"``: a Gibbs posterior on the
+accumulated score summed over the scored points (a candidate that missed some, by a failed fit,
+counts its mean score for them; ``mix_weights="score"``: a Gibbs posterior on the
 ``metric``; ``"lpd"``: pseudo-BMA on the log densities). The acquisition of a mixture is the
 log-space weighted sum of each candidate's own (EI and EHVI are linear in the predictive
 distribution), so the GP keeps its analytic LogEI. A candidate whose weight exceeds
@@ -108,6 +111,13 @@ class AutoSettings(Settings):
             raise ConfigError(f"candidates must be distinct, got {list(self.candidates)}")
         if any(surrogate_name(c) == "auto" for c in self.candidates):
             raise ConfigError("candidates cannot include 'auto'")
+        if not isinstance(self.candidate_settings, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in self.candidate_settings.items()
+        ):
+            raise ConfigError(
+                "candidate_settings must map candidate labels to tables of settings, e.g. "
+                f'{{"gp/paper": {{"priors": "paper"}}}}, got {self.candidate_settings!r}'
+            )
         stray = sorted(set(self.candidate_settings) - set(self.candidates))
         if stray:
             raise ConfigError(f"candidate_settings for {stray}, which are not candidates {list(self.candidates)}")
@@ -157,6 +167,9 @@ class AutoSurrogate(Surrogate):
         # (a model cannot go into a state file), and the state that fit left
         self._last: tuple[Tensor, Tensor, dict[str, Model]] | None = None
         self._last_state: dict[str, Any] | None = None
+        # what the two above held before the last fit: a fit on the same data again (an ask
+        # repeated without a tell) starts from there, as the last fit did, so it is the same fit
+        self._before: tuple[Any, Any] = (None, None)
 
     def _make(self, label: str) -> Surrogate:
         from bnnbo.surrogates import get_surrogate  # the registry imports this module lazily
@@ -172,21 +185,34 @@ class AutoSurrogate(Surrogate):
         if s.holdout == "prequential":
             return self._fit_prequential(X, Y, seed, state)
         fits, choice, scores = state.get("fits", 0), state.get("choice"), state.get("scores", {})
-        scored = choice not in self.members or fits % s.every == 0
+        # a choice made without scores (too few points) is scored as soon as there are enough
+        scored = choice not in self.members or state.get("unscored", False) or fits % s.every == 0
+        unscored = False
         if scored and not self.scorable(X.shape[0]):  # too few points to hold any out
-            scored, choice = False, choice if choice in self.members else next(iter(self.members))
+            scored, unscored = False, True
+            choice = choice if choice in self.members else next(iter(self.members))
         errors: dict[str, str] = {}
+        order = [choice, *(c for c in self.members if c != choice)]
         if scored:
             scores, errors = self.score_candidates(X, Y, seed)
             finite = {c: v for c, v in scores.items() if v is not None}
             if not finite:
                 raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
-            choice = max(finite, key=finite.get)  # ties: dicts keep candidate order
-        winner = self.members[choice]
+            order = sorted(finite, key=lambda c: -finite[c])  # ties: sorted is stable, candidate order
         states = dict(state.get("states", {}))
-        model = winner.fit(X, Y, seed=seed, state=states.get(choice))
+        for choice in order:  # the best that fits all the data serves; a failure passes to the next
+            winner = self.members[choice]
+            try:
+                model = winner.fit(X, Y, seed=seed, state=states.get(choice))
+                break
+            except Exception as exc:  # noqa: BLE001 -- one failing candidate must not stop the run
+                errors[choice] = f"{type(exc).__name__}: {exc}"
+        else:
+            raise SurrogateError(f"auto: no candidate fitted all the data: {errors}")
         states[choice] = winner.state_
         self.state_ = {"fits": fits + 1, "choice": choice, "scores": scores, "states": states}
+        if unscored:
+            self.state_["unscored"] = True
         self.diagnostics_ = {
             "choice": choice,
             "scores": scores,
@@ -200,6 +226,9 @@ class AutoSurrogate(Surrogate):
 
     def _fit_prequential(self, X: Tensor, Y: Tensor, seed: int, state: dict) -> Model:
         s: AutoSettings = self.settings
+        if self._repeats_last(X, Y):
+            self._last, self._last_state = self._before
+        self._before = (self._last, self._last_state)
         new = self._new_points(X, Y)
         if new is not None and self._last_state is not None:  # the models in memory and their bookkeeping
             state = self._last_state
@@ -281,6 +310,7 @@ class AutoSurrogate(Surrogate):
         scores = {c: mean_score(c) if c in models else None for c in self.members}
         if choice is None:
             self._last = self._last_state = None
+            self._before = (None, None)
             raise SurrogateError(f"auto: every candidate failed to fit: {errors}")
         self.state_ = {
             "fits": fits + 1,
@@ -313,11 +343,20 @@ class AutoSurrogate(Surrogate):
         self.diagnostics_["weights"] = weights
         mixed = {c: w for c, w in weights.items() if w > 0}
         if not mixed or max(mixed.values()) > s.mix_threshold:  # one candidate carries it: no extra cost
-            self.diagnostics_["served"] = choice if not mixed else max(mixed, key=mixed.get)  # type: ignore[arg-type]
-            return models[self.diagnostics_["served"]]
+            served = choice if not mixed else max(mixed, key=mixed.get)  # type: ignore[arg-type]
+            self.diagnostics_["served"] = served
+            self.diagnostics_["fit"] = dict(self.members[served].diagnostics_)
+            return models[served]
         self.diagnostics_["served"] = "mix"
         total = sum(mixed.values())
         return MixtureModel([models[c] for c in mixed], [w / total for w in mixed.values()], list(mixed))
+
+    def _repeats_last(self, X: Tensor, Y: Tensor) -> bool:
+        """Whether ``X, Y`` are exactly the data of the last fit."""
+        if self._last is None:
+            return False
+        prev_X, prev_Y, _ = self._last
+        return prev_X.shape == X.shape and prev_Y.shape == Y.shape and torch.equal(prev_X, X) and torch.equal(prev_Y, Y)
 
     def _new_points(self, X: Tensor, Y: Tensor) -> slice | None:
         """The rows added since the last fit, when the data extend the last fit's data."""
@@ -384,11 +423,19 @@ class AutoSurrogate(Surrogate):
 
 def mix_weights(totals: dict[str, list[float]], labels: list[str]) -> dict[str, float]:
     """``combine="mix"``'s weights over ``labels``: softmax of each one's accumulated score sum
-    (``totals[label][0]``: the discounted sum over the scored points; the seeding hold-out
-    counts as one point); 0 for a label with no score."""
-    sums = {c: totals[c][0] for c in labels if c in totals and math.isfinite(totals[c][0])}
-    if not sums:
+    (``totals[label]``: the discounted sum over the scored points and their weight; the seeding
+    hold-out counts as one point); 0 for a label with no score. A label that missed some points
+    (a failed fit or prediction) counts its mean score for them, so that fewer points scored
+    cannot raise its weight."""
+    means = {
+        c: totals[c][0] / totals[c][1]
+        for c in labels
+        if c in totals and totals[c][1] > 0 and math.isfinite(totals[c][0])
+    }
+    if not means:
         return dict.fromkeys(labels, 0.0)
+    weight = max(totals[c][1] for c in means)
+    sums = {c: v * weight for c, v in means.items()}
     top = max(sums.values())
     raw = {c: math.exp(v - top) for c, v in sums.items()}
     total = sum(raw.values())
