@@ -415,6 +415,12 @@ def test_the_odds_of_the_regret_target_over_seed_draws(tmp_path):
     assert "holds in 0% of the draws" in lines[-1] and "| a | 0-11 | 5.5 | 5.5 | 0.50 | 1.00 | 0% |" in lines
     with pytest.raises(SystemExit, match="fewer than 13 seeds"):
         mod.odds(results, problems, "mine", "theirs", 13)
+    # one problem: no target line (it needs two problems to be better on); a small p in exponent form
+    far = [dict(r, regret=r["regret"] - 100.0) if r["tool"] == "mine" else r for r in rows if r["problem"] == "a"]
+    path.write_text(json.dumps({"command": "x", "rows": far}))
+    results, problems, _, _ = mod.merge([str(path)])
+    lines = mod.odds(results, problems, "mine", "theirs", 10, samples=200)
+    assert lines[-1].startswith("| a | 0-11 |") and "| 1.00 | 3.7e-05 | 100% |" in lines[-1]
 
 
 def test_the_whole_target_on_each_block_of_seeds(tmp_path):
