@@ -75,6 +75,9 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/fixed-1e-8": {"surrogate_settings": {"noise": "fixed", "fixed_noise": 1e-8}},  # round 14
     "bnnbo/around-best": {"acq_optimizer": "around-best"},
     "bnnbo/pgtol-1e-3": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-3)},
+    "bnnbo/pgtol-1e-9": {  # round 14
+        "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-9, maxiter=1000)
+    },
     "bnnbo/qlognei": {"acquisition": "mc"},
     "bnnbo/cold-fit": {"surrogate_settings": {"warm_start": False}},
     "bnnbo/warm-uncapped": {"surrogate_settings": {"warm_maxiter": 1000}},
