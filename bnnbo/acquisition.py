@@ -15,8 +15,11 @@ Two modes:
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields, replace
+from typing import Any
 
 import torch
 from botorch.acquisition import qExpectedImprovement, qLogNoisyExpectedImprovement
@@ -74,6 +77,22 @@ class OptimizerPreset:
     explore_beta: float = 16.0
 
     def __post_init__(self) -> None:
+        def count(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"acquisition optimiser: {name} must be an integer >= {low}, got {value!r}")
+
+        count("num_restarts", 1)
+        count("raw_samples", self.num_restarts)  # the restarts start at raw samples
+        count("maxiter", 1)
+        if self.batch_limit is not None:
+            count("batch_limit", 1)
+        if not (isinstance(self.pgtol, (int, float)) and math.isfinite(self.pgtol) and self.pgtol > 0):
+            raise ConfigError(f"acquisition optimiser: pgtol must be a finite number > 0, got {self.pgtol!r}")
+        if self.explore_below is not None and not (
+            isinstance(self.explore_below, (int, float)) and math.isfinite(self.explore_below)
+        ):
+            raise ConfigError(f"acquisition optimiser: explore_below must be a finite number, got {self.explore_below!r}")
         if self.explore not in EXPLORE:
             raise unknown("exploration criterion", self.explore, EXPLORE)
         if not self.explore_beta > 0:
@@ -100,6 +119,8 @@ OPTIMIZER_PRESETS = {
     "sequential": OptimizerPreset(num_restarts=8, raw_samples=256, maxiter=200, sequential=True),
 }
 NUM_MC_SAMPLES = 128
+#: an integer parameter with more levels is optimised as a continuous one and rounded
+MAX_LISTED_LEVELS = 1000
 
 
 def check_mode(mode: str) -> str:
@@ -128,10 +149,20 @@ def uses_analytic_mo(mode: str, num_objectives: int, q: int | None) -> bool:
     return mode == "default" and num_objectives > 1 and q == 1
 
 
-def get_preset(name: str | OptimizerPreset) -> OptimizerPreset:
+def get_preset(name: str | OptimizerPreset | Mapping[str, Any]) -> OptimizerPreset:
+    """A preset by name, as given, or from a table of its fields (``num_restarts``,
+    ``raw_samples`` and ``maxiter`` required)."""
     if isinstance(name, OptimizerPreset):
         return name
-    if name not in OPTIMIZER_PRESETS:
+    if isinstance(name, Mapping):
+        known = {f.name for f in fields(OptimizerPreset)}
+        required = {f.name for f in fields(OptimizerPreset) if f.default is MISSING}
+        if stray := sorted(set(name) - known):
+            raise ConfigError(f"acquisition optimiser: unknown field(s) {stray}; expected some of {sorted(known)}")
+        if missing := sorted(required - set(name)):
+            raise ConfigError(f"acquisition optimiser: {missing} missing from {dict(name)!r}")
+        return OptimizerPreset(**name)
+    if not isinstance(name, str) or name not in OPTIMIZER_PRESETS:
         raise unknown("acquisition optimiser preset", name, OPTIMIZER_PRESETS)
     return OPTIMIZER_PRESETS[name]
 
@@ -310,7 +341,11 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     options = {"maxiter": preset.maxiter}
     if preset.batch_limit is not None:
         options["batch_limit"] = preset.batch_limit
-    if space.is_continuous or rounding == "paper":
+    cats = set(space.categorical_dims)
+    # integers with more levels than this are optimised relaxed and rounded, as Floats are:
+    # the mixed optimiser lists every level of a discrete dim and scans the list at each step
+    levels = {i: k for i, k in space.discrete_dims.items() if i in cats or k <= MAX_LISTED_LEVELS}
+    if space.is_continuous or rounding == "paper" or not levels:
         if preset.sample_around_best:  # the mixed optimiser sprays around the best points itself
             options["sample_around_best"] = True
         if space.is_continuous and (coarse := _coarse_acquisition(acq)) is not None:
@@ -336,16 +371,15 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
         return cands[values.argmax()].detach()
     # BoTorch's mixed optimiser wants discrete values 0..k-1 spanning the bounds; the
     # wrapper maps them to the unit-cube cell centres the surrogate was trained on.
-    levels = space.discrete_dims
     discrete = {i: [float(v) for v in range(k)] for i, k in levels.items()}
     cat = {i: discrete.pop(i) for i in space.categorical_dims}
     for i, k in levels.items():
         bounds[1, i] = k - 1
     indexed = _LevelIndexed(acq, levels)
     options["maxiter_continuous"] = options.pop("maxiter")
-    # Evaluate the acquisition only at valid points: start from rounded random points (the
-    # default start optimises a continuous relaxation, i.e. between levels) and never relax
-    # a discrete dim into a continuous one, however many levels it has.
+    # Evaluate the acquisition only at valid levels of the listed dims: start from rounded
+    # random points (the default start optimises a continuous relaxation, i.e. between levels)
+    # and never relax a listed dim into a continuous one.
     options["initialization_strategy"] = "random"
     options["max_discrete_values"] = max(levels.values())
     cands, _ = optimize_acqf_mixed_alternating(

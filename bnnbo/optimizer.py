@@ -12,6 +12,7 @@ import math
 import os
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import numpy as np
@@ -94,7 +95,8 @@ class Optimizer:
         _check_int("n_init", self.n_init, 2, MAX_N_INIT)
         self.n_init = int(self.n_init)
         self.mode = check_mode(acquisition)
-        self.acq_optimizer = acq_optimizer
+        # a table of fields becomes a preset here, so that a bad one fails before any evaluation
+        self.acq_optimizer = get_preset(acq_optimizer) if isinstance(acq_optimizer, Mapping) else acq_optimizer
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         _check_hyper_samples(self.surrogate, q, num_objectives, self.mode)
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
@@ -222,7 +224,11 @@ class Optimizer:
             return False
         if not self.space.is_continuous or not hasattr(acq, "best_f"):
             return False
-        spread = float(Y_max[:, 0].std())
+        y = Y_max[:, 0]
+        tf = getattr(acq.model, "outcome_transform", None)
+        if isinstance(tf, YeoJohnsonStandardize):  # LogEI is in the warped scale: so is the spread
+            y = tf.warp(y)
+        spread = float(y.std())
         if not spread > 0:
             return False
         with torch.no_grad():
@@ -330,7 +336,11 @@ class Optimizer:
                 acquisition=s["acquisition"],
                 maximize=list(s["maximize"]),
                 ref_point=s["ref_point"],
-                acq_optimizer=OptimizerPreset(**s["acq_optimizer"]),
+                acq_optimizer=(
+                    OptimizerPreset(**s["acq_optimizer"])
+                    if isinstance(s["acq_optimizer"], dict)
+                    else s["acq_optimizer"]
+                ),
                 surrogate_settings=None if surrogate is not None else s["surrogate_settings"],
             )
             opt.restore([Evaluation(**e) for e in data["history"]], data["surrogate_state"])
@@ -361,7 +371,12 @@ class Optimizer:
             "acquisition": self.mode,
             "maximize": [bool(v > 0) for v in self._sign.tolist()],
             "ref_point": ref,
-            "acq_optimizer": dataclasses.asdict(self.preset),
+            # as given (None: chosen per ask, by q), so that a loaded optimizer chooses as this one does
+            "acq_optimizer": (
+                dataclasses.asdict(self.acq_optimizer)
+                if isinstance(self.acq_optimizer, OptimizerPreset)
+                else self.acq_optimizer
+            ),
         }
 
     # ---- internals -------------------------------------------------------------------------
@@ -548,7 +563,18 @@ def _check_values(Y: object, n: int, m: int) -> Tensor:
     if bad.any():
         i, j = bad.nonzero()[0].tolist()
         raise DataError(f"Y[{i}, {j}] is {Y[i, j].item()}; expected a finite number")
+    huge = Y.abs() > MAX_ABS_VALUE
+    if huge.any():
+        i, j = huge.nonzero()[0].tolist()
+        raise DataError(
+            f"Y[{i}, {j}] is {Y[i, j].item():g}; expected a magnitude of at most {MAX_ABS_VALUE:g} "
+            "(the spread of larger values overflows float64: rescale the objective)"
+        )
     return Y
+
+
+#: the largest |value| tell takes: the squares of values' differences must stay finite
+MAX_ABS_VALUE = 1e150
 
 
 def _is_complex(value: object) -> bool:

@@ -55,7 +55,12 @@ def test_default_noise_is_the_documented_one():
             r"'mean' = 'linear'; expected 'constant' or 'zero' or 'worst' or 'quadratic' or 'quadratic-signed' or 'quadratic-linear' or None",
         ),
         ({"lengthscale_prior": "gamma"}, r"expected 'lognormal' or 'inverse-square' or 'sqrt-d6'"),
-        ({"initial_noise": 0.0}, r"initial_noise must be in \(0, 10\]"),
+        ({"initial_noise": 0.0}, r"initial_noise must be in \(1e-06, 10\]"),
+        ({"initial_noise": 1e-7}, r"initial_noise must be in \(1e-06, 10\] .* got 1e-07"),
+        ({"noise": "fixed", "initial_noise": 0.5}, "initial_noise=0.5 is where noise='low' starts; got noise='fixed'"),
+        ({"noise": "learned", "initial_noise": 0.5}, "initial_noise=0.5 is where noise='low' starts"),
+        ({"noise": "low", "fixed_noise": 0.5}, "fixed_noise=0.5 is the noise that noise='fixed' holds; got noise='low'"),
+        ({"fixed_noise": 0.5}, "fixed_noise=0.5 is the noise that noise='fixed' holds; got noise=None"),
     ],
 )
 def test_gp_noise_settings_errors(kwargs, msg):
@@ -452,3 +457,143 @@ def test_the_whole_target_on_each_block_of_seeds(tmp_path):
     assert "| 1 / 2; 3.00 / 1.00 |" in body[1] and lines[-1] == "The target is met on 1 of 2 blocks."
     with pytest.raises(SystemExit, match="no 30 consecutive seeds"):
         mod.blocks(results, problems, "mine", "theirs", 30)
+
+
+def test_outputs_that_vary_by_less_than_1e_8_are_still_standardised():
+    """BoTorch's Standardize leaves a spread below 1e-8 unscaled: under the 1e-6 noise floor such
+    values look like noise. The GP must see the same data at any scale."""
+    X = torch.rand(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    fits = {}
+    for a in (1.0, 1e-9):
+        Y = a * (X - 0.3).square().sum(-1, keepdim=True)
+        m = get_surrogate("gp", output_warp="none").fit(X, Y, seed=0)
+        fits[a] = (m.train_targets.std().item(), m.covar_module.base_kernel.lengthscale.flatten())
+    assert fits[1e-9][0] == pytest.approx(fits[1.0][0])
+    torch.testing.assert_close(fits[1e-9][1], fits[1.0][1], rtol=1e-4, atol=0)
+    constant = get_surrogate("gp", output_warp="none").fit(X, torch.full((8, 1), 3.0, dtype=torch.float64), seed=0)
+    assert torch.isfinite(constant.train_targets).all()
+
+
+def test_the_exploring_step_compares_logei_in_its_own_scale():
+    """With the warped GP, LogEI is in the warped scale: whether a step explores must not depend
+    on the objective's units."""
+    import dataclasses
+
+    import bnnbo.optimizer as O
+
+    problem = get_problem("branin")
+    preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], explore_below=-6.0)
+    seen = {}
+    orig = O.Optimizer._explores
+    for a in (1.0, 1e6):
+
+        def spy(self, *args, _a=a):
+            seen[_a] = orig(self, *args)
+            return seen[_a]
+
+        O.Optimizer._explores = spy
+        try:
+            opt = Optimizer(problem.space, seed=3, n_init=6, acq_optimizer=preset)
+            X = opt.ask(6)
+            opt.tell(X, a * problem.evaluate(X))
+            opt.ask()
+        finally:
+            O.Optimizer._explores = orig
+    assert seen[1.0] == seen[1e6]
+
+
+def test_integers_with_many_levels_are_optimised_relaxed_and_rounded(monkeypatch):
+    """The mixed optimiser lists every level of a discrete dim (a minute per ask at 3e4 levels):
+    an integer with more than MAX_LISTED_LEVELS levels is optimised as a Float and rounded."""
+    import bnnbo.acquisition as A
+    from bnnbo.space import Float, Integer, SearchSpace
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the mixed optimiser was asked to list the levels")
+
+    monkeypatch.setattr(A, "optimize_acqf_mixed_alternating", refuse)
+    space = SearchSpace([Integer("n", 0, 10**6), Float("x", 0.0, 1.0)])
+    opt = Optimizer(space, seed=0, n_init=4)
+    f = lambda X: ((X[:, 0] / 1e6 - 0.3) ** 2 + (X[:, 1] - 0.6) ** 2).unsqueeze(-1)  # noqa: E731
+    X = opt.ask(4)
+    opt.tell(X, f(X))
+    X = opt.ask()
+    assert X[0, 0] == X[0, 0].round() and 0 <= X[0, 0] <= 10**6
+    opt.tell(X, f(X))
+    # a few levels: still listed, so the mixed optimiser is asked
+    small = Optimizer(SearchSpace([Integer("n", 0, 5), Float("x", 0.0, 1.0)]), seed=0, n_init=4)
+    X = small.ask(4)
+    small.tell(X, f(X))
+    with pytest.raises(AssertionError, match="list the levels"):
+        small.ask()
+
+
+def test_a_loaded_optimizer_chooses_its_acquisition_optimiser_per_ask_as_the_saved_one(tmp_path):
+    """The preset is chosen per ask by q unless the user gave one: a checkpoint must keep
+    "not given", or a loaded Optimizer(q=2) asked for one point uses the q = 2 preset."""
+    problem = get_problem("branin")
+    path = tmp_path / "opt.ckpt"
+    a = Optimizer(problem.space, seed=1, n_init=5, q=2)
+    X = a.ask(5)
+    a.tell(X, problem.evaluate(X))
+    a.save(path)
+    b = Optimizer.load(path)
+    assert b.acq_optimizer is None
+    for opt in (a, b):
+        for _ in range(2):
+            X = opt.ask(1)
+            opt.tell(X, problem.evaluate(X))
+    torch.testing.assert_close(a.X, b.X)
+    named = Optimizer(problem.space, seed=1, n_init=5, acq_optimizer="thorough")
+    named.save(path)
+    assert Optimizer.load(path).acq_optimizer == "thorough"
+
+
+def test_values_whose_spread_overflows_are_refused_before_anything_changes():
+    from bnnbo import DataError
+
+    problem = get_problem("branin")
+    opt = Optimizer(problem.space, seed=0, n_init=3)
+    X = opt.ask(3)
+    with pytest.raises(DataError, match=r"Y\[1, 0\] is 1e\+160; expected a magnitude of at most 1e\+150"):
+        opt.tell(X, torch.tensor([[1.0], [1e160], [2.0]], dtype=torch.float64))
+    assert opt.n_told == 0
+    opt.tell(X, torch.tensor([[1.0], [-1e150], [2.0]], dtype=torch.float64))
+    assert opt.n_told == 3
+
+
+@pytest.mark.parametrize(
+    "given, msg",
+    [
+        ({"raw_samples": 4}, r"raw_samples must be an integer >= 10, got 4"),
+        ({"raw_samples": 0}, r"raw_samples must be an integer >= 10, got 0"),
+        ({"num_restarts": 2.5}, r"num_restarts must be an integer >= 1, got 2.5"),
+        ({"num_restarts": 0}, r"num_restarts must be an integer >= 1, got 0"),
+        ({"maxiter": 0}, r"maxiter must be an integer >= 1, got 0"),
+        ({"batch_limit": 0}, r"batch_limit must be an integer >= 1, got 0"),
+        ({"pgtol": -1.0}, r"pgtol must be a finite number > 0, got -1.0"),
+        ({"explore_below": float("nan")}, r"explore_below must be a finite number, got nan"),
+    ],
+)
+def test_acquisition_optimiser_settings_are_checked_when_given(given, msg):
+    import dataclasses
+
+    with pytest.raises(ConfigError, match=msg):
+        dataclasses.replace(OPTIMIZER_PRESETS["analytic"], **given)
+    table = {**dataclasses.asdict(OPTIMIZER_PRESETS["analytic"]), **given}
+    with pytest.raises(ConfigError, match=msg):
+        Optimizer(get_problem("branin").space, acq_optimizer=table)
+
+
+def test_an_acquisition_optimiser_given_as_a_table():
+    space = get_problem("branin").space
+    opt = Optimizer(space, acq_optimizer={"num_restarts": 4, "raw_samples": 64, "maxiter": 50})
+    assert (opt.preset.num_restarts, opt.preset.raw_samples, opt.preset.maxiter) == (4, 64, 50)
+    with pytest.raises(ConfigError, match=r"\['maxiter', 'raw_samples'\] missing"):
+        Optimizer(space, acq_optimizer={"num_restarts": 4})
+    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['restarts'\]"):
+        Optimizer(space, acq_optimizer={"restarts": 4, "num_restarts": 4, "raw_samples": 64, "maxiter": 50})
+    from bnnbo import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown acquisition optimiser preset 7"):
+        Optimizer(space, acq_optimizer=7)

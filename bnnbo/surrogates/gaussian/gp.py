@@ -39,6 +39,12 @@ OutputWarp = Literal["none", "yeo-johnson", "auto"]
 #: the noise model when the user names none (modern priors); the measurement behind it:
 #: docs/performance.md (default loop against Optuna's GPSampler)
 DEFAULT_NOISE: Noise = "low"
+#: noise="low"'s lower bound, and the noise noise="fixed" holds unless told (standardised units)
+LOW_NOISE_FLOOR = 1e-6
+FIXED_NOISE = 1e-6
+#: Standardize's smallest spread (BoTorch's default 1e-8 leaves a smaller one unscaled: values
+#: that vary by 1e-10 would look like noise under the 1e-6 floor); only constant data stay as they are
+MIN_SPREAD = torch.finfo(torch.float64).tiny
 DEFAULT_KERNEL: Kernel_ = "matern"
 DEFAULT_MEAN: Mean = "constant"
 MEANS: tuple[str, ...] = ("constant", "zero", "worst", "quadratic", "quadratic-signed", "quadratic-linear")
@@ -76,7 +82,7 @@ class GPSettings(Settings):
     #: for (nearly) deterministic objectives, Gamma(1.1, 30), noise >= 1e-6; "fixed": held at
     #: ``fixed_noise``. None: DEFAULT_NOISE (modern) or the study's likelihood (paper).
     noise: Noise | None = None
-    fixed_noise: float = 1e-6
+    fixed_noise: float = FIXED_NOISE
     #: modern priors only. "matern": Matern-5/2 ARD times an output scale, lengthscale prior
     #: LogNormal with its mode at max(1, sqrt(d / 6)) (the unit cube's width up to 6 inputs,
     #: growing like sqrt(d) above; ``lengthscale_prior``), output scale Gamma(2, 1), fitted
@@ -162,8 +168,15 @@ class GPSettings(Settings):
             raise ConfigError(f"mean={self.mean!r} takes hyper_samples=1 and stall_starts=0")
         if self.lengthscale_prior not in (None, *LENGTHSCALE_PRIORS):
             raise ConfigError(f"lengthscale_prior must be one of {LENGTHSCALE_PRIORS}, got {self.lengthscale_prior!r}")
-        if self.initial_noise is not None and not 0.0 < self.initial_noise <= 10.0:
-            raise ConfigError(f"initial_noise must be in (0, 10] (standardised units), got {self.initial_noise!r}")
+        if self.initial_noise is not None and not LOW_NOISE_FLOOR < self.initial_noise <= 10.0:
+            raise ConfigError(
+                f"initial_noise must be in ({LOW_NOISE_FLOOR:g}, 10] (standardised units; above the floor of "
+                f"noise='low'), got {self.initial_noise!r}"
+            )
+        if self.initial_noise is not None and (self.noise or DEFAULT_NOISE) != "low":
+            raise ConfigError(
+                f"initial_noise={self.initial_noise!r} is where noise='low' starts; got noise={self.noise!r}"
+            )
         if not 0 <= self.stall_starts <= 32 or self.stall_after < 1:
             raise ConfigError(
                 f"stall_starts must be in [0, 32] and stall_after >= 1, got {self.stall_starts!r}, {self.stall_after!r}"
@@ -185,6 +198,10 @@ class GPSettings(Settings):
             )
         if not 0.0 < self.fixed_noise < 1.0:
             raise ConfigError(f"fixed_noise must be in (0, 1) (standardised units), got {self.fixed_noise!r}")
+        if self.fixed_noise != FIXED_NOISE and self.noise != "fixed":
+            raise ConfigError(
+                f"fixed_noise={self.fixed_noise!r} is the noise that noise='fixed' holds; got noise={self.noise!r}"
+            )
 
 
 #: how the noise >= 1e-4 bound is kept: "softplus" (gpytorch's default transform) or "study"
@@ -211,7 +228,7 @@ def paper_kernel(d: int) -> Kernel:
 def low_noise_likelihood(initial: float | None = None) -> GaussianLikelihood:
     """Learned noise under a prior that lets a deterministic objective be interpolated."""
     prior = GammaPrior(1.1, 30.0)
-    lik = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(1e-6))
+    lik = GaussianLikelihood(noise_prior=prior, noise_constraint=GreaterThan(LOW_NOISE_FLOOR))
     lik.noise = DEFAULT_INITIAL_NOISE if initial is None else initial
     return lik
 
@@ -621,7 +638,7 @@ class GPSurrogate(Surrogate):
                 if matern
                 else None
             )
-            transform = YeoJohnsonStandardize() if matern and warp else Standardize(m=1)
+            transform = YeoJohnsonStandardize() if matern and warp else Standardize(m=1, min_stdv=MIN_SPREAD)
             gp = SingleTaskGP(X, y, covar_module=kernel, likelihood=lik, mean_module=mean, outcome_transform=transform)
             if matern and mean_name == "worst":  # the targets as the GP sees them: after the transform
                 with torch.no_grad():
