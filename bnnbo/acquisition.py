@@ -92,7 +92,9 @@ class OptimizerPreset:
         if self.explore_below is not None and not (
             isinstance(self.explore_below, (int, float)) and math.isfinite(self.explore_below)
         ):
-            raise ConfigError(f"acquisition optimiser: explore_below must be a finite number, got {self.explore_below!r}")
+            raise ConfigError(
+                f"acquisition optimiser: explore_below must be a finite number, got {self.explore_below!r}"
+            )
         if self.explore not in EXPLORE:
             raise unknown("exploration criterion", self.explore, EXPLORE)
         if not self.explore_beta > 0:

@@ -59,7 +59,10 @@ def test_default_noise_is_the_documented_one():
         ({"initial_noise": 1e-7}, r"initial_noise must be in \(1e-06, 10\] .* got 1e-07"),
         ({"noise": "fixed", "initial_noise": 0.5}, "initial_noise=0.5 is where noise='low' starts; got noise='fixed'"),
         ({"noise": "learned", "initial_noise": 0.5}, "initial_noise=0.5 is where noise='low' starts"),
-        ({"noise": "low", "fixed_noise": 0.5}, "fixed_noise=0.5 is the noise that noise='fixed' holds; got noise='low'"),
+        (
+            {"noise": "low", "fixed_noise": 0.5},
+            "fixed_noise=0.5 is the noise that noise='fixed' holds; got noise='low'",
+        ),
         ({"fixed_noise": 0.5}, "fixed_noise=0.5 is the noise that noise='fixed' holds; got noise=None"),
     ],
 )
