@@ -50,6 +50,7 @@ STORE = ROOT / "benchmarks" / "results" / "auto_suite.jsonl"
 DOC = ROOT / "docs" / "auto.md"
 ARCHIVE = ROOT / "benchmarks" / "results" / "auto_suite-old.jsonl"  # rows made at older code
 MIN_SEEDS = 10  # the issue's bar for the synthetic problems
+FEW_SEEDS = 3  # a problem with fewer seeds is named beside the mean rank it still counts in
 
 
 @dataclass(frozen=True)
@@ -362,8 +363,10 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
         f"`auto` (candidates: {', '.join(AutoSettings().candidates)}; held-out points "
         f"`{AutoSettings().holdout}`, metric `{AutoSettings().metric}`) against each of its candidates, through "
         "bnnbo's ask/tell loop with its default acquisition, q = 1. A seed gives every method the same initial "
-        "design. Methods ran interleaved in one process with one torch thread, on a machine shared with other "
-        "work, so times are comparable within this document only. With several objectives auto gets sampled "
+        "design. Each run had one torch thread, on a machine shared with other work; the methods' runs may come "
+        "from different invocations (the commits per method are listed below), so times from separate runs "
+        "compare only roughly: the like-for-like table below times auto's candidates inside auto's own fits. "
+        "With several objectives auto gets sampled "
         "qLogNEHVI whatever it chose; serving gp's analytic LogEHVI when it chose gp was measured and not kept: "
         "docs/auto_mo_serving.md.",
         "",
@@ -379,6 +382,17 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
             if any(c.endswith("+dirty") for c in commits)
             else "."
         ),
+        "",
+    ]
+    run_methods = sorted({r["method"] for r in runs})
+    lines += [
+        "Per method: "
+        + "; ".join(
+            f"{m}: "
+            + ", ".join(f"{c} ({n})" for c, n in sorted(commit_counts([r for r in runs if r["method"] == m]).items()))
+            for m in run_methods
+        )
+        + ".",
         "",
     ]
     if ARCHIVE.exists() and not store.endswith(ARCHIVE.name):
@@ -428,6 +442,19 @@ def render(rows: list[dict], command: str, store: str = "benchmarks/results/auto
     for m in sorted(mean_rank, key=mean_rank.get):
         lines.append(f"| {m} | {mean_rank[m]:.2f} | {len(per_problem)} |")
     lines.append("")
+    # a problem with very few seeds counts fully in the mean rank: say how much it weighs
+    thin = [p for p, d in per_problem.items() if len(d["seeds"]) < FEW_SEEDS]
+    if thin and len(thin) < len(per_problem):
+        rest = [p for p in per_problem if p not in thin]
+        without = {m: statistics.fmean(ranks[p][m] for p in rest) for m in all_methods}
+        lines += [
+            f"Problems with fewer than {FEW_SEEDS} seeds count as much as the others here: "
+            + ", ".join(f"{p} ({len(per_problem[p]['seeds'])} seed(s))" for p in thin)
+            + ". Without them the mean ranks are "
+            + ", ".join(f"{m} {without[m]:.2f}" for m in sorted(without, key=without.get))
+            + ".",
+            "",
+        ]
 
     lines += ["## Per problem", ""]
     significant: dict[str, str] = {}
@@ -654,7 +681,14 @@ def _target(mean_rank, significant, fit_all, candidates, provisional, min_seeds,
         f"- Significantly worse than the best candidate on: {', '.join(worse) or 'none'} -> "
         f"{'not met' if worse else 'met'}.",
         f"- Fit s / iter ({how}): auto {_fmt(auto_fit)}, candidates' sum {_fmt(budget)} -> "
-        f"{'met' if cost_ok else 'not met'}.",
+        f"{'met' if cost_ok else 'not met'}."
+        + (
+            " With every candidate refitted at every fit, auto's fit is its candidates' fits plus the scoring, "
+            "so this line can hold only when the candidates that do not serve are refitted less often "
+            "(`refresh` > 1: docs/auto_refresh.md)."
+            if same is not None and not cost_ok
+            else ""
+        ),
         "",
         f"**Outcome: target {'met' if met else 'not met'}"
         + (f" (provisional: {min_seeds} seeds)" if provisional else "")
@@ -713,12 +747,20 @@ def render_variants(rows: list[dict], variants: list[str], command: str, stores:
         "",
     ]
     commits = commit_counts(r for r in runs if r["method"] in variants)
+    others = commit_counts(r for r in runs if r["method"] not in variants)
     lines += [
         "The variants' rows were made at bnnbo commit(s) "
         + "; ".join(f"{c} ({n} runs)" for c, n in sorted(commits.items()))
         + "; the other rows at the commits docs/auto.md lists.",
         "",
     ]
+    if not set(commits) & set(others):
+        lines += [
+            "**The variants ran at other code than the rows they are compared with**: a difference below may "
+            "come from the code between those commits (e.g. a default of the GP), not only from the variant's "
+            "setting.",
+            "",
+        ]
     summary: dict[str, dict[str, list]] = {}
     for v in variants:
         base = ["auto", *variant_candidates(v)]

@@ -166,3 +166,30 @@ def test_same_data_cost_averages_each_candidate_over_the_fits_that_refitted_it(s
     assert same["candidates"] == {"gp": 2.0, "ibnn": 4.0} and same["sum"] == 6.0
     assert same["auto"] == 4.0 and same["runs"] == 1 and same["iterations"] == 3
     assert same["scoring_first"] == 0.5
+
+
+def test_a_problem_with_few_seeds_is_named_beside_the_mean_rank_and_code_changes_are_flagged(suite, tmp_path):
+    def row(problem, method, seed, final, commit):
+        r = {"problem": problem, "method": method, "seed": seed, "n_init": 5, "budget": 7, "status": "ok"}
+        r.update(objectives=1, optimal_value=0.0, final=final, fit_seconds=[1.0], acq_seconds=[2.0])
+        return r | {"bnnbo_commit": commit}
+
+    suite.PROBLEMS["hartmann6"] = suite.ProblemSpec("hartmann6", {}, 5, 7)
+    # branin (3 seeds): auto best; hartmann6 (1 seed): gp best, so the mean ranks tie
+    rows = [
+        row("branin", m, s, v, "a" * 40) for s in range(3) for m, v in (("auto", -1.0), ("gp", -2.0), ("ibnn", -3.0))
+    ]
+    rows += [row("hartmann6", m, 0, v, "a" * 40) for m, v in (("auto", -2.0), ("gp", -1.0), ("ibnn", -3.0))]
+    text = suite.render(rows, "cmd")
+    assert "| auto | 1.50 | 2 |" in text and "| gp | 1.50 | 2 |" in text
+    assert (
+        "count as much as the others here: hartmann6 (1 seed(s)). Without them the mean ranks are auto 1.00, gp 2.00"
+        in text
+    )
+    assert "Per method: auto: aaaaaaaaaaaa (4); gp: aaaaaaaaaaaa (4); ibnn: aaaaaaaaaaaa (4)." in text
+    # a variant run at other code than the rows it is compared with is flagged
+    variant = [row("branin", "auto-mix", s, -1.5, "b" * 40) for s in range(3)]
+    flagged = suite.render_variants(rows + variant, ["auto-mix"], "cmd", ["s.jsonl"])
+    assert "**The variants ran at other code than the rows they are compared with**" in flagged
+    same = suite.render_variants(rows + [r | {"bnnbo_commit": "a" * 40} for r in variant], ["auto-mix"], "cmd", ["s"])
+    assert "ran at other code" not in same
