@@ -336,11 +336,7 @@ class Optimizer:
                 acquisition=s["acquisition"],
                 maximize=list(s["maximize"]),
                 ref_point=s["ref_point"],
-                acq_optimizer=(
-                    OptimizerPreset(**s["acq_optimizer"])
-                    if isinstance(s["acq_optimizer"], dict)
-                    else s["acq_optimizer"]
-                ),
+                acq_optimizer=s["acq_optimizer"],  # a table becomes a preset in the constructor
                 surrogate_settings=None if surrogate is not None else s["surrogate_settings"],
             )
             opt.restore([Evaluation(**e) for e in data["history"]], data["surrogate_state"])
