@@ -105,6 +105,8 @@ VARIANTS: dict[str, dict] = {
     },
     # cost awareness: the candidates that do not serve refitted every 4th fit only
     "auto-refresh-4": {"refresh": 4},
+    # issue 17's "choosing by outcome": GP-Hedge over the candidates' proposals (one objective)
+    "auto-hedge": {"combine": "hedge"},
 }
 
 
@@ -167,7 +169,7 @@ def load_store(path: Path) -> list[dict]:
 
 def _auto_iteration(diag: dict) -> dict:
     """What ``auto`` reported for one iteration (plain numbers and labels only)."""
-    keep = ("choice", "weights", "served", "scores", "scored", "seconds", "scoring_seconds")
+    keep = ("choice", "weights", "served", "scores", "scored", "seconds", "scoring_seconds", "hedge")
     return {k: diag[k] for k in keep if k in diag}
 
 
@@ -650,8 +652,10 @@ def _choices(rows: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in rows:
         for it in r.get("auto", []):
-            if "choice" in it:
-                counts[it["choice"]] = counts.get(it["choice"], 0) + 1
+            # "hedge": the candidate whose proposal was taken; else the best-scoring one
+            label = it.get("served") if "hedge" in it else it.get("choice")
+            if label is not None:
+                counts[label] = counts.get(label, 0) + 1
     return ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 

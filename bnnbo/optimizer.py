@@ -99,6 +99,7 @@ class Optimizer:
         self.acq_optimizer = get_preset(acq_optimizer) if isinstance(acq_optimizer, Mapping) else acq_optimizer
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
         _check_hyper_samples(self.surrogate, q, num_objectives, self.mode)
+        _check_hedge(self.surrogate, q, num_objectives, self.mode)
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         elif _warped_gp_by_default(self.surrogate, q, num_objectives, self.mode):
@@ -162,6 +163,7 @@ class Optimizer:
             self._asks += 1
             return X
         _check_hyper_samples(self.surrogate, q, self.num_objectives, self.mode)
+        _check_hedge(self.surrogate, q, self.num_objectives, self.mode)
         step_seed = derive_seed(self.seed, n)
         X_unit = self.space.to_unit(self.X, self.encoding)
         Y_max = self.Y * self._sign
@@ -181,7 +183,23 @@ class Optimizer:
             starts = best
             if best is None and preset.start_at_incumbent and q == 1 and self.space.is_continuous:
                 starts = _pareto_starts(X_unit, Y_max, preset.num_restarts // 2)
-            U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
+            auto = self.surrogate
+            if (
+                isinstance(auto, AutoSurrogate) and auto.settings.combine == "hedge"
+            ):  # every candidate proposes, as it would alone; one is drawn
+                proposals = {}
+                for label, fitted in auto.models_.items():
+                    member = _is_matern_gp(auto.members[label])
+                    a = build_acquisition(
+                        fitted, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=member
+                    )
+                    p = get_preset(self.acq_optimizer or default_preset_name(self.mode, 1, q, exact_gp=member))
+                    u = optimize_acquisition(a, self.space, q, p, rounding, incumbent=starts)
+                    proposals[label] = (u, fitted, a, p, member)
+                label = auto.hedge_pick({c: v[0] for c, v in proposals.items()}, derive_seed(step_seed, "hedge"))
+                U, model, acq, preset, exact = proposals[label]
+            else:
+                U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
             if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
             if best is not None and q == 1 and _warped(model) and _repeats(U, X_unit, Y_max):
@@ -497,6 +515,19 @@ def _pareto_starts(X_unit: Tensor, Y_max: Tensor, k: int) -> Tensor | None:
     if front.shape[0] > k:
         front = front[torch.randperm(front.shape[0])[:k]]
     return front
+
+
+def _hedges(surrogate: Surrogate) -> bool:
+    return isinstance(surrogate, AutoSurrogate) and surrogate.settings.combine == "hedge"
+
+
+def _check_hedge(surrogate: Surrogate, q: int, num_objectives: int, mode: str) -> None:
+    """Refuse ``auto``'s hedge where its reward (a proposal's later posterior mean) is undefined."""
+    if _hedges(surrogate) and (q != 1 or num_objectives != 1 or mode != "default"):
+        raise ConfigError(
+            f"auto with combine='hedge' draws one candidate's proposal for one objective at q = 1 with "
+            f"acquisition='default'; got q={q}, {num_objectives} objective(s), acquisition={mode!r}"
+        )
 
 
 def _hyper_samples(surrogate: Surrogate) -> int:

@@ -94,7 +94,10 @@ def auto_choices(data: ReportData) -> ReportTable:
         diags = [d for d in g.diagnostics if isinstance(d, dict) and isinstance(d.get("choice"), str)]
         if not diags:
             continue
-        chosen = Counter(d["choice"] for d in diags)
+        # combine="hedge": the candidate whose proposal was taken (the best-scoring one judged it)
+        chosen = Counter(
+            d["served"] if "hedge" in d and isinstance(d.get("served"), str) else d["choice"] for d in diags
+        )
         scores: dict[str, list[float]] = {}
         for d in diags:
             if d.get("scored", True):  # unscored iterations repeat the last scores

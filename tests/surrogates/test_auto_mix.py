@@ -200,7 +200,8 @@ def test_choose_is_unchanged_by_the_mix_settings():
     "kwargs, msg",
     [
         ({"combine": "mix", "holdout": "recent"}, "combine='mix' needs holdout='prequential'"),
-        ({"combine": "average"}, "expected 'choose' or 'mix'"),
+        ({"combine": "hedge", "holdout": "kfold"}, "combine='hedge' needs holdout='prequential'"),
+        ({"combine": "average"}, "expected 'choose' or 'mix' or 'hedge'"),
         ({"mix_weights": "bma"}, "expected 'score' or 'lpd'"),
         ({"mix_threshold": 0.2}, r"mix_threshold must be in \[0.5, 1\]"),
     ],

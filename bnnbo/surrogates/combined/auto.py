@@ -88,8 +88,10 @@ class AutoSettings(Settings):
     #: "prequential": weight kept by the accumulated score per newer point (1: all points count alike)
     forget: float = 1.0
     #: "choose": serve the best-scoring candidate's model; "mix": serve the weighted mixture of
-    #: every candidate's model (bnnbo.mixture; needs holdout="prequential")
-    combine: Literal["choose", "mix"] = "choose"
+    #: every candidate's model (bnnbo.mixture; needs holdout="prequential"); "hedge": every
+    #: candidate proposes a point and one proposal is drawn by its past proposals' gains
+    #: (GP-Hedge; needs holdout="prequential", and an Optimizer at q = 1 with one objective)
+    combine: Literal["choose", "mix", "hedge"] = "choose"
     #: "mix"'s weights, w_i proportional to exp(S_i): S_i the candidate's accumulated (``forget``-
     #: discounted) score summed over the scored points, "score" in ``metric`` (for "crps": a Gibbs
     #: posterior on minus the CRPS) or "lpd" (the log predictive densities: pseudo-BMA)
@@ -102,7 +104,10 @@ class AutoSettings(Settings):
     #: "prequential" + "choose": a candidate that does not serve is refitted every ``refresh`` fits
     #: and predicts the points in between with its last model (1: every candidate at every fit)
     refresh: int = 1
-    added: ClassVar[dict[str, Any]] = {"min_evidence": 0, "refresh": 1}
+    #: "hedge": a proposal is drawn with probability proportional to exp(hedge_eta * gain), a gain
+    #: summing the standardised posterior means its candidate's proposals later had
+    hedge_eta: float = 1.0
+    added: ClassVar[dict[str, Any]] = {"min_evidence": 0, "refresh": 1, "hedge_eta": 1.0}
 
     def __post_init__(self) -> None:
         if not self.candidates:
@@ -128,11 +133,14 @@ class AutoSettings(Settings):
             )
         if not 0 < self.forget <= 1:
             raise ConfigError(f"forget must be in (0, 1], got {self.forget}")
-        if self.combine == "mix" and self.holdout != "prequential":
+        if self.combine != "choose" and self.holdout != "prequential":
             raise ConfigError(
-                f"combine='mix' needs holdout='prequential' (every candidate fitted on all the data), "
+                f"combine={self.combine!r} needs holdout='prequential' (every candidate fitted on all the data), "
                 f"got holdout={self.holdout!r}"
             )
+        eta = self.hedge_eta
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not (0 < eta < math.inf):
+            raise ConfigError(f"hedge_eta must be a positive finite number, got {eta!r}")
         if not 0.5 <= self.mix_threshold <= 1:
             raise ConfigError(f"mix_threshold must be in [0.5, 1], got {self.mix_threshold}")
         if not isinstance(self.refresh, int) or isinstance(self.refresh, bool) or self.refresh < 1:
@@ -170,6 +178,8 @@ class AutoSurrogate(Surrogate):
         # what the two above held before the last fit: a fit on the same data again (an ask
         # repeated without a tell) starts from there, as the last fit did, so it is the same fit
         self._before: tuple[Any, Any] = (None, None)
+        #: "prequential": every candidate's model of the last fit (``hedge``: each proposes a point)
+        self.models_: dict[str, Model] = {}
 
     def _make(self, label: str) -> Surrogate:
         from bnnbo.surrogates import get_surrogate  # the registry imports this module lazily
@@ -323,6 +333,9 @@ class AutoSurrogate(Surrogate):
         }
         if by_lpd:
             self.state_["lpd_totals"] = lpd_totals
+        if s.combine == "hedge":
+            self.state_["hedge"] = _hedge_gains(state.get("hedge"), models, X, Y)
+        self.models_ = dict(models)
         self._last, self._last_state = (X.clone(), Y.clone(), models), self.state_
         self.diagnostics_ = {
             "choice": choice,
@@ -337,7 +350,9 @@ class AutoSurrogate(Surrogate):
         }
         if errors:
             self.diagnostics_["errors"] = errors
-        if s.combine == "choose":
+        if s.combine == "hedge":  # the Optimizer draws the proposal (hedge_pick); alone, the best-scoring serves
+            self.diagnostics_["hedge"] = {"gains": dict(self.state_["hedge"]["gains"])}
+        if s.combine != "mix":
             return models[choice]
         weights = mix_weights(lpd_totals if by_lpd else totals, list(models))
         self.diagnostics_["weights"] = weights
@@ -350,6 +365,32 @@ class AutoSurrogate(Surrogate):
         self.diagnostics_["served"] = "mix"
         total = sum(mixed.values())
         return MixtureModel([models[c] for c in mixed], [w / total for w in mixed.values()], list(mixed))
+
+    def hedge_pick(self, proposals: dict[str, Tensor], seed: int) -> str:
+        """``combine="hedge"``: the candidate whose proposal is taken, drawn with probability
+        proportional to ``exp(hedge_eta * gain)`` from the last fit's gains (a candidate without
+        one counts the others' mean). The proposals are kept in ``state_``: the next fit rewards
+        each with the standardised posterior mean it has then, averaged over the candidates'
+        models (so that no candidate judges its own proposals alone)."""
+        hedge = self.state_.get("hedge") if isinstance(self.state_, dict) else None
+        if hedge is None or not proposals or not set(proposals) <= set(self.members):
+            raise SurrogateError(
+                f"auto: hedge_pick needs a fit with combine='hedge' and proposals of its candidates "
+                f"{list(self.members)}, got {list(proposals)}"
+            )
+        labels = list(proposals)
+        gains = hedge["gains"]
+        known = [gains[c] for c in labels if c in gains]
+        fill = sum(known) / len(known) if known else 0.0
+        g = torch.tensor([gains.get(c, fill) for c in labels], dtype=torch.float64) * self.settings.hedge_eta
+        probs = torch.softmax(g - g.max(), dim=0)
+        i = int(torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(seed)))
+        hedge["proposals"] = {c: [float(v) for v in proposals[c].reshape(-1)] for c in labels}
+        label = labels[i]
+        self.diagnostics_["served"] = label
+        self.diagnostics_["hedge"] = {"gains": dict(gains), "probabilities": dict(zip(labels, probs.tolist()))}
+        self.diagnostics_["fit"] = dict(self.members[label].diagnostics_)
+        return label
 
     def _repeats_last(self, X: Tensor, Y: Tensor) -> bool:
         """Whether ``X, Y`` are exactly the data of the last fit."""
@@ -419,6 +460,33 @@ class AutoSurrogate(Surrogate):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         folds = perm.tensor_split(k)
         return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
+
+
+def _hedge_gains(hedge: Any, models: dict[str, Model], X: Tensor, Y: Tensor) -> dict[str, Any]:
+    """``combine="hedge"``'s bookkeeping after a fit on ``X, Y``: each candidate's gain plus the
+    reward of its last proposal, once points were told since it was made (a repeated fit on the
+    same data rewards nothing). The reward is the proposal's posterior mean, averaged over the
+    fitted models and standardised by the values (first objective, maximised)."""
+    hedge = hedge if isinstance(hedge, dict) else {}
+    gains = {str(c): float(v) for c, v in dict(hedge.get("gains", {})).items()}
+    proposals = dict(hedge.get("proposals", {}))
+    if proposals and models and int(hedge.get("n", X.shape[0])) < X.shape[0]:
+        at = torch.tensor([proposals[c] for c in proposals], dtype=X.dtype)
+        means = []
+        for model in models.values():
+            try:
+                with torch.no_grad():
+                    means.append(model.posterior(at.unsqueeze(1)).mean.reshape(len(proposals), -1)[:, 0])
+            except Exception:  # noqa: BLE001 -- a model that cannot predict there does not judge
+                continue
+        if means:
+            y = Y[:, 0]
+            spread = float(y.std()) if y.numel() > 1 else 0.0
+            reward = (torch.stack(means).mean(0) - y.mean()) / (spread if spread > 0 else 1.0)
+            for c, r in zip(proposals, reward.tolist()):
+                if math.isfinite(r):
+                    gains[c] = gains.get(c, 0.0) + r
+    return {"gains": gains, "proposals": {}, "n": int(X.shape[0])}
 
 
 def mix_weights(totals: dict[str, list[float]], labels: list[str]) -> dict[str, float]:
