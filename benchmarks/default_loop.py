@@ -75,6 +75,21 @@ VARIANTS: dict[str, dict] = {
     "bnnbo/fixed-1e-8": {"surrogate_settings": {"noise": "fixed", "fixed_noise": 1e-8}},  # round 14
     "bnnbo/around-best": {"acq_optimizer": "around-best"},
     "bnnbo/pgtol-1e-3": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-3)},
+    # round 15: the incumbent's restart is proposed when its log EI is within the margin of the best
+    "bnnbo/incumbent-1": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=1.0)},
+    "bnnbo/incumbent-3": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=3.0)},
+    "bnnbo/incumbent-6": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=6.0)},
+    "bnnbo/incumbent-s6": {
+        "acq_optimizer": dataclasses.replace(
+            OPTIMIZER_PRESETS["analytic"], incumbent_margin=6.0, incumbent_when="improved"
+        )
+    },
+    "bnnbo/incumbent-s100": {
+        "acq_optimizer": dataclasses.replace(
+            OPTIMIZER_PRESETS["analytic"], incumbent_margin=100.0, incumbent_when="improved"
+        )
+    },
+    "bnnbo/incumbent-10": {"acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=10.0)},
     "bnnbo/pgtol-1e-9": {  # round 14
         "acq_optimizer": dataclasses.replace(OPTIMIZER_PRESETS["analytic"], pgtol=1e-9, maxiter=1000)
     },

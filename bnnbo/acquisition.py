@@ -75,6 +75,13 @@ class OptimizerPreset:
     explore_below: float | None = None
     explore: str = "ucb"
     explore_beta: float = 16.0
+    #: q = 1, one incumbent start: when the restart that started at the incumbent ends within this
+    #: margin of the best restart's acquisition value (log EI: a factor exp(margin) in EI), its
+    #: point is proposed, so that the incumbent's basin is refined before another of equal promise
+    incumbent_margin: float | None = None
+    #: when ``incumbent_margin`` applies: "always", or "improved" (only after a step whose point
+    #: became the incumbent: refining goes on while it pays)
+    incumbent_when: str = "always"
 
     def __post_init__(self) -> None:
         def count(name: str, low: int) -> None:
@@ -95,6 +102,17 @@ class OptimizerPreset:
             raise ConfigError(
                 f"acquisition optimiser: explore_below must be a finite number, got {self.explore_below!r}"
             )
+        if self.incumbent_margin is not None and not (
+            isinstance(self.incumbent_margin, (int, float))
+            and not isinstance(self.incumbent_margin, bool)
+            and math.isfinite(self.incumbent_margin)
+            and self.incumbent_margin >= 0
+        ):
+            raise ConfigError(
+                f"acquisition optimiser: incumbent_margin must be a finite number >= 0, got {self.incumbent_margin!r}"
+            )
+        if self.incumbent_when not in INCUMBENT_WHEN:
+            raise unknown("incumbent_when", self.incumbent_when, INCUMBENT_WHEN)
         if self.explore not in EXPLORE:
             raise unknown("exploration criterion", self.explore, EXPLORE)
         if not self.explore_beta > 0:
@@ -102,6 +120,7 @@ class OptimizerPreset:
 
 
 EXPLORE = ("ucb", "thompson")
+INCUMBENT_WHEN = ("always", "improved")
 
 
 #: "paper": the study's budget. "default": chosen by benchmarks/acq_presets.py (see
@@ -328,7 +347,7 @@ def _optimize_with_warnings_handled(
     if preset.start_at_incumbent and incumbent is not None and q == 1 and space.is_continuous:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=OptimizationWarning)
-            return _optimize_from_incumbent(acq, space.dim, preset, incumbent)
+            return _optimize_from_incumbent(acq, space.dim, preset, incumbent, margin=preset.incumbent_margin)
     with warnings.catch_warnings():
         # restarts that stop early are expected with small budgets; the best restart is kept
         warnings.filterwarnings("ignore", module=r"botorch\.optim")
@@ -397,7 +416,9 @@ def _optimize(acq: AcquisitionFunction, space: SearchSpace, q: int, preset: Opti
     return space.snap_unit(indexed.to_unit(cands.reshape(q, d))).detach()
 
 
-def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: OptimizerPreset, incumbent: Tensor) -> Tensor:
+def _optimize_from_incumbent(
+    acq: AcquisitionFunction, d: int, preset: OptimizerPreset, incumbent: Tensor, margin: float | None = None
+) -> Tensor:
     bounds = torch.stack([torch.zeros(d), torch.ones(d)]).to(torch.float64)
     raw = draw_sobol_samples(bounds, n=preset.raw_samples, q=1, seed=int(torch.randint(2**31 - 1, ())))
     with torch.no_grad():
@@ -425,7 +446,10 @@ def _optimize_from_incumbent(acq: AcquisitionFunction, d: int, preset: Optimizer
     z, f, _ = fmin_l_bfgs_b_batched(
         neg_acq, (starts * scale).numpy(), bounds=[(0.0, u) for u in upper], pgtol=preset.pgtol, maxiter=preset.maxiter
     )
-    best = int(torch.as_tensor(f).argmin())
+    f = torch.as_tensor(f)
+    best = int(f.argmin())
+    if margin is not None and own.shape[0] == 1 and bool(f[-1] <= f[best] + margin):
+        best = f.shape[0] - 1  # the incumbent's own restart (the last start)
     return (torch.from_numpy(z[best]).reshape(1, d) / scale).clamp(0.0, 1.0).detach()
 
 

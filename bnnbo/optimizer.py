@@ -181,6 +181,9 @@ class Optimizer:
             preset = get_preset(self.acq_optimizer or self._default_preset(q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
             starts = best
+            if preset.incumbent_margin is not None and preset.incumbent_when == "improved":
+                if not (best is not None and bool(Y_max[-1, 0] >= Y_max[:, 0].max())):
+                    preset = dataclasses.replace(preset, incumbent_margin=None)
             if best is None and preset.start_at_incumbent and q == 1 and self.space.is_continuous:
                 starts = _pareto_starts(X_unit, Y_max, preset.num_restarts // 2)
             auto = self.surrogate

@@ -210,6 +210,64 @@ def test_incumbent_start_never_proposes_worse_than_the_incumbent():
         assert acq(x.unsqueeze(0)) >= acq(best.reshape(1, 1, -1))
 
 
+class _TwoBumps(torch.nn.Module):
+    """log of a tall bump at (0.8, 0.8) plus a bump e^-2 as tall at (0.2, 0.2)."""
+
+    def forward(self, X):
+        x = X.reshape(X.shape[0], -1)
+        far = -((x - 0.8) ** 2).sum(-1) / 0.01
+        near = -2.0 - ((x - 0.2) ** 2).sum(-1) / 0.01
+        return torch.logaddexp(far, near)
+
+
+@pytest.mark.parametrize("margin, where", [(None, 0.8), (1.0, 0.8), (3.0, 0.2)])
+def test_incumbent_margin_proposes_the_incumbents_restart_within_the_margin(margin, where):
+    import dataclasses
+
+    from bnnbo.acquisition import optimize_acquisition
+
+    preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=margin)
+    torch.manual_seed(0)
+    incumbent = torch.tensor([0.25, 0.15], dtype=torch.float64)
+    x = optimize_acquisition(_TwoBumps(), get_problem("branin").space, 1, preset, "proper", incumbent=incumbent)
+    torch.testing.assert_close(x, torch.full((1, 2), where, dtype=torch.float64), atol=1e-3, rtol=0)
+
+
+def test_incumbent_when_is_checked():
+    import dataclasses
+
+    from bnnbo import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"unknown incumbent_when 'often'; expected one of: always, improved"):
+        dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_when="often")
+
+
+def test_incumbent_margin_when_improved_applies_only_after_a_new_best(monkeypatch):
+    import dataclasses
+
+    import bnnbo.optimizer as optimizer_module
+
+    seen = []
+    real = optimizer_module.optimize_acquisition
+
+    def spy(acq, space, q, preset, rounding, incumbent=None):
+        seen.append(preset.incumbent_margin)
+        return real(acq, space, q, preset, rounding, incumbent=incumbent)
+
+    monkeypatch.setattr(optimizer_module, "optimize_acquisition", spy)
+    preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=2.0, incumbent_when="improved")
+    problem = get_problem("branin")
+    opt = Optimizer(problem.space, n_init=6, maximize=False, acq_optimizer=preset)
+    X = opt.ask(6)
+    opt.tell(X, problem.evaluate(X))
+    improved = []
+    for _ in range(5):
+        x = opt.ask()
+        improved.append(bool(opt.Y[-1, 0] <= opt.Y[:, 0].min()))  # the last told point is the best
+        opt.tell(x, problem.evaluate(x))
+    assert seen == [2.0 if i else None for i in improved] and len(set(seen)) == 2
+
+
 def test_gp_warm_starts_by_default_only_in_the_q1_loops():
     space = get_problem("branin").space
     assert Optimizer(space, q=1).surrogate.settings.warm_start is None  # on
@@ -576,6 +634,8 @@ def test_values_whose_spread_overflows_are_refused_before_anything_changes():
         ({"batch_limit": 0}, r"batch_limit must be an integer >= 1, got 0"),
         ({"pgtol": -1.0}, r"pgtol must be a finite number > 0, got -1.0"),
         ({"explore_below": float("nan")}, r"explore_below must be a finite number, got nan"),
+        ({"incumbent_margin": -1.0}, r"incumbent_margin must be a finite number >= 0, got -1.0"),
+        ({"incumbent_margin": True}, r"incumbent_margin must be a finite number >= 0, got True"),
     ],
 )
 def test_acquisition_optimiser_settings_are_checked_when_given(given, msg):
