@@ -574,7 +574,7 @@ def _same_data_section(same: dict | None, candidates: list[str]) -> list[str]:
         "Before and after the scoring change, replayed side by side in one process: docs/auto_cost.md "
         "(`benchmarks/auto_cost.py`). The candidates that do not serve refitted every 4th fit only "
         "(`refresh`), in BO runs: docs/auto_refresh.md. Choosing by outcome (GP-Hedge over the candidates' "
-        "proposals, `combine=\"hedge\"`): docs/auto_hedge.md.",
+        'proposals, `combine="hedge"`): docs/auto_hedge.md.',
         "",
     ]
     return lines
