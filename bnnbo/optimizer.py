@@ -98,8 +98,7 @@ class Optimizer:
         # a table of fields becomes a preset here, so that a bad one fails before any evaluation
         self.acq_optimizer = get_preset(acq_optimizer) if isinstance(acq_optimizer, Mapping) else acq_optimizer
         self.surrogate = get_surrogate(surrogate, **(surrogate_settings or {}))
-        _check_hyper_samples(self.surrogate, q, num_objectives, self.mode)
-        _check_hedge(self.surrogate, q, num_objectives, self.mode)
+        check_loop_settings(self.surrogate, q, num_objectives, self.mode)
         if _cold_gp_by_default(self.surrogate, q, num_objectives, self.mode):
             self.surrogate = get_surrogate(self.surrogate, **_PREVIOUS_GP)
         elif _warped_gp_by_default(self.surrogate, q, num_objectives, self.mode):
@@ -162,8 +161,7 @@ class Optimizer:
             self._pending = (X, {"initial": True, "batch": self._asks})
             self._asks += 1
             return X
-        _check_hyper_samples(self.surrogate, q, self.num_objectives, self.mode)
-        _check_hedge(self.surrogate, q, self.num_objectives, self.mode)
+        check_loop_settings(self.surrogate, q, self.num_objectives, self.mode)
         step_seed = derive_seed(self.seed, n)
         X_unit = self.space.to_unit(self.X, self.encoding)
         Y_max = self.Y * self._sign
@@ -518,6 +516,13 @@ def _pareto_starts(X_unit: Tensor, Y_max: Tensor, k: int) -> Tensor | None:
     if front.shape[0] > k:
         front = front[torch.randperm(front.shape[0])[:k]]
     return front
+
+
+def check_loop_settings(surrogate: Surrogate, q: int, num_objectives: int, mode: str) -> None:
+    """Refuse surrogate settings that the loop with ``q``, ``num_objectives`` and acquisition
+    ``mode`` cannot use (a study checks every problem x surrogate pair with this at load)."""
+    _check_hyper_samples(surrogate, q, num_objectives, mode)
+    _check_hedge(surrogate, q, num_objectives, mode)
 
 
 def _hedges(surrogate: Surrogate) -> bool:

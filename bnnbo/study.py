@@ -188,6 +188,8 @@ def parse_study(text: str, source: str = "<study>") -> Study:
         errors.append(f"acq_optimizer = {acq_opt!r}; expected one of: {', '.join(OPTIMIZER_PRESETS)}")
     problems = _entries(raw, "problems", PROBLEM_KEYS, _problem_entry, errors)
     surrogates = _entries(raw, "surrogates", SURROGATE_KEYS, _surrogate_entry, errors)
+    if acquisition in MODES:
+        _check_pairs(problems, surrogates, acquisition, errors)
     description = raw.get("description", "")
     if not isinstance(description, str):
         errors.append(f"description = {description!r}; expected a string")
@@ -212,6 +214,22 @@ def parse_study(text: str, source: str = "<study>") -> Study:
 
 
 # ---- pieces -------------------------------------------------------------------------------------
+def _check_pairs(problems: list[dict], surrogates: list[dict], mode: str, errors: list[str]) -> None:
+    """Settings a surrogate accepts alone but the loop refuses for a problem's q or objectives
+    (e.g. ``auto``'s hedge at q > 1): one error per pair, at load, not when the run starts."""
+    from bnnbo.optimizer import check_loop_settings
+    from bnnbo.problems import problem_info
+    from bnnbo.surrogates import get_surrogate
+
+    for p in problems:
+        m = problem_info(p["problem_name"], **p["options"]).num_objectives
+        for s in surrogates:
+            try:
+                check_loop_settings(get_surrogate(s["surrogate_name"], **s["settings"]), p["q"], m, mode)
+            except BnnboError as exc:
+                errors.append(f"[problems.{p['label']}] x [surrogates.{s['label']}]: {exc}")
+
+
 def _unknown_keys(table: dict, allowed: tuple[str, ...], where: str, errors: list[str]) -> None:
     for key in table:
         if key not in allowed:

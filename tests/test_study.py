@@ -257,3 +257,33 @@ def test_paper_study_files_are_valid(path):
     assert {"gp", "ibnn", "dkl", "hmc", "sghmc", "ensemble"} <= labels
     gp = next(s for s in study.surrogates if s["label"] == "gp")
     assert gp["resolved_settings"]["priors"] == "paper"
+
+
+def test_settings_the_loop_refuses_for_a_problem_are_reported_at_load():
+    text = """
+name = "s"
+seeds = 1
+[problems.branin]
+n_init = 4
+q = 2
+iterations = 3
+[problems.single]
+problem = "hartmann6"
+n_init = 4
+q = 1
+iterations = 3
+[surrogates.hedge]
+surrogate = "auto"
+settings = { combine = "hedge" }
+[surrogates.samples]
+surrogate = "gp"
+settings = { hyper_samples = 4 }
+[surrogates.gp]
+"""
+    with pytest.raises(StudyError) as info:
+        parse_study(text, source="pairs.toml")
+    problems = info.value.problems
+    assert len(problems) == 2, problems  # each refused pair once; hartmann6 at q = 1 takes both
+    assert problems[0].startswith("[problems.branin] x [surrogates.hedge]: ") and "got q=2" in problems[0]
+    assert problems[1].startswith("[problems.branin] x [surrogates.samples]: ") and "hyper_samples=4" in problems[1]
+    assert parse_study(text.replace("q = 2", "q = 1")).name == "s"
