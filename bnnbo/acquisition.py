@@ -75,9 +75,10 @@ class OptimizerPreset:
     explore_below: float | None = None
     explore: str = "ucb"
     explore_beta: float = 16.0
-    #: q = 1, one incumbent start: when the restart that started at the incumbent ends within this
-    #: margin of the best restart's acquisition value (log EI: a factor exp(margin) in EI), its
-    #: point is proposed, so that the incumbent's basin is refined before another of equal promise
+    #: q = 1, one objective, ``start_at_incumbent``: when the restart that started at the incumbent
+    #: ends within this margin of the best restart's log acquisition value (a factor exp(margin)
+    #: in EI), its point is proposed, so that the incumbent's basin is refined before another of
+    #: equal promise (not with acquisition="paper", whose qEI is not in log scale)
     incumbent_margin: float | None = None
     #: when ``incumbent_margin`` applies: "always", or "improved" (only after a step whose point
     #: became the incumbent: refining goes on while it pays)
@@ -110,6 +111,10 @@ class OptimizerPreset:
         ):
             raise ConfigError(
                 f"acquisition optimiser: incumbent_margin must be a finite number >= 0, got {self.incumbent_margin!r}"
+            )
+        if self.incumbent_margin is not None and not self.start_at_incumbent:
+            raise ConfigError(
+                "acquisition optimiser: incumbent_margin needs start_at_incumbent=True (it picks that restart)"
             )
         if self.incumbent_when not in INCUMBENT_WHEN:
             raise unknown("incumbent_when", self.incumbent_when, INCUMBENT_WHEN)

@@ -108,6 +108,11 @@ class Optimizer:
             cs[label] = {**cs.get(label, {}), "output_warp": DEFAULT_LOOP_OUTPUT_WARP}
             self.surrogate = get_surrogate(self.surrogate, candidate_settings=cs)
         self.preset = get_preset(acq_optimizer or self._default_preset(q))
+        if self.preset.incumbent_margin is not None and self.mode == "paper":
+            raise ConfigError(
+                "acquisition optimiser: incumbent_margin compares log acquisition values; acquisition='paper' "
+                "(qEI / qEHVI) is not in log scale"
+            )
         self._sign = _signs(maximize, num_objectives)
         ref = check_ref_point(ref_point, num_objectives) if ref_point is not None else None
         self._ref_max = None if ref is None else ref * self._sign
@@ -171,23 +176,17 @@ class Optimizer:
             model = self._fit(X_unit, Y_max, step_seed)
             t1 = time.perf_counter()
             ref = self._ref_point_max(Y_max)
-            exact = _is_matern_gp(self.surrogate)
-            acq = build_acquisition(
-                model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=exact
-            )
             rounding = "paper" if self.mode == "paper" else "proper"
             preset = get_preset(self.acq_optimizer or self._default_preset(q))
             best = X_unit[Y_max[:, 0].argmax()] if self.num_objectives == 1 else None
             starts = best
-            if preset.incumbent_margin is not None and preset.incumbent_when == "improved":
-                if not (best is not None and bool(Y_max[-1, 0] >= Y_max[:, 0].max())):
-                    preset = dataclasses.replace(preset, incumbent_margin=None)
+            # incumbent_margin: one objective only; "improved": only after a model-based step made a new best
+            margin_off = best is None or (preset.incumbent_when == "improved" and not self._improved(Y_max))
             if best is None and preset.start_at_incumbent and q == 1 and self.space.is_continuous:
                 starts = _pareto_starts(X_unit, Y_max, preset.num_restarts // 2)
             auto = self.surrogate
-            if (
-                isinstance(auto, AutoSurrogate) and auto.settings.combine == "hedge"
-            ):  # every candidate proposes, as it would alone; one is drawn
+            if isinstance(auto, AutoSurrogate) and auto.settings.combine == "hedge":
+                # every candidate proposes as it would alone (its acquisition, its preset); one is drawn
                 proposals = {}
                 for label, fitted in auto.models_.items():
                     member = _is_matern_gp(auto.members[label])
@@ -195,11 +194,17 @@ class Optimizer:
                         fitted, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=member
                     )
                     p = get_preset(self.acq_optimizer or default_preset_name(self.mode, 1, q, exact_gp=member))
-                    u = optimize_acquisition(a, self.space, q, p, rounding, incumbent=starts)
-                    proposals[label] = (u, fitted, a, p, member)
+                    p = _without_margin(p, margin_off)
+                    proposals[label] = (optimize_acquisition(a, self.space, q, p, rounding, incumbent=starts), a, p)
                 label = auto.hedge_pick({c: v[0] for c, v in proposals.items()}, derive_seed(step_seed, "hedge"))
-                U, model, acq, preset, exact = proposals[label]
+                U, acq, preset = proposals[label]
+                model, exact = auto.models_[label], _is_matern_gp(auto.members[label])
             else:
+                exact = _is_matern_gp(self.surrogate)
+                acq = build_acquisition(
+                    model, X_unit, Y_max, mode=self.mode, ref_point=ref, seed=step_seed, q=q, exact_gp=exact
+                )
+                preset = _without_margin(preset, margin_off)
                 U = optimize_acquisition(acq, self.space, q, preset, rounding, incumbent=starts)
             if best is not None and self._explores(preset, q, acq, U, Y_max):
                 U = explore_point(model, self.space.dim, preset, best)
@@ -226,6 +231,11 @@ class Optimizer:
         self._pending = (X, info)
         self._asks += 1
         return X
+
+    def _improved(self, Y_max: Tensor) -> bool:
+        """Whether the last point told came from a model-based ask and beat every earlier value."""
+        last = self.history[-1] if self.history else None
+        return last is not None and not last.initial and Y_max.shape[0] > 1 and bool(Y_max[-1, 0] > Y_max[:-1, 0].max())
 
     def _plain_gp(self) -> Surrogate:
         """The surrogate's GP (``auto``: its warped candidate) without the output warp (``_warped`` steps)."""
@@ -523,6 +533,10 @@ def check_loop_settings(surrogate: Surrogate, q: int, num_objectives: int, mode:
     ``mode`` cannot use (a study checks every problem x surrogate pair with this at load)."""
     _check_hyper_samples(surrogate, q, num_objectives, mode)
     _check_hedge(surrogate, q, num_objectives, mode)
+
+
+def _without_margin(preset: OptimizerPreset, off: bool) -> OptimizerPreset:
+    return dataclasses.replace(preset, incumbent_margin=None) if off and preset.incumbent_margin is not None else preset
 
 
 def _hedges(surrogate: Surrogate) -> bool:

@@ -257,15 +257,38 @@ def test_incumbent_margin_when_improved_applies_only_after_a_new_best(monkeypatc
     monkeypatch.setattr(optimizer_module, "optimize_acquisition", spy)
     preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=2.0, incumbent_when="improved")
     problem = get_problem("branin")
-    opt = Optimizer(problem.space, n_init=6, maximize=False, acq_optimizer=preset)
-    X = opt.ask(6)
-    opt.tell(X, problem.evaluate(X))
-    improved = []
-    for _ in range(5):
-        x = opt.ask()
-        improved.append(bool(opt.Y[-1, 0] <= opt.Y[:, 0].min()))  # the last told point is the best
-        opt.tell(x, problem.evaluate(x))
-    assert seen == [2.0 if i else None for i in improved] and len(set(seen)) == 2
+    for surrogate, per_ask in (("gp", 1), ("auto", 2)):  # auto's hedge: each candidate's search
+        seen.clear()
+        settings = {"combine": "hedge"} if surrogate == "auto" else None
+        opt = Optimizer(
+            problem.space,
+            surrogate=surrogate,
+            n_init=6,
+            maximize=False,
+            acq_optimizer=preset,
+            surrogate_settings=settings,
+        )
+        X = opt.ask(6)
+        opt.tell(X, problem.evaluate(X))
+        improved = []
+        for _ in range(6):
+            x = opt.ask()
+            # a model-based point told last that is below every earlier value (minimised here)
+            improved.append(not opt.history[-1].initial and bool(opt.Y[-1, 0] < opt.Y[:-1, 0].min()))
+            opt.tell(x, problem.evaluate(x))
+        assert improved[0] is False  # after the initial design: never "improved"
+        assert seen == [m for i in improved for m in [2.0 if i else None] * per_ask], surrogate
+        assert len(set(seen)) == 2, surrogate
+
+
+def test_incumbent_margin_is_refused_where_it_cannot_apply():
+    import dataclasses
+
+    with pytest.raises(ConfigError, match="incumbent_margin needs start_at_incumbent=True"):
+        dataclasses.replace(OPTIMIZER_PRESETS["default"], incumbent_margin=1.0)
+    preset = dataclasses.replace(OPTIMIZER_PRESETS["analytic"], incumbent_margin=1.0)
+    with pytest.raises(ConfigError, match="acquisition='paper' \\(qEI / qEHVI\\) is not in log scale"):
+        Optimizer(get_problem("branin").space, acquisition="paper", acq_optimizer=preset)
 
 
 def test_gp_warm_starts_by_default_only_in_the_q1_loops():

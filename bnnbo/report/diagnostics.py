@@ -94,7 +94,7 @@ def auto_choices(data: ReportData) -> ReportTable:
         diags = [d for d in g.diagnostics if isinstance(d, dict) and isinstance(d.get("choice"), str)]
         if not diags:
             continue
-        # combine="hedge": the candidate whose proposal was taken (the best-scoring one judged it)
+        # combine="hedge": the candidate whose proposal was drawn (its choice is the best-scoring one)
         chosen = Counter(
             d["served"] if "hedge" in d and isinstance(d.get("served"), str) else d["choice"] for d in diags
         )

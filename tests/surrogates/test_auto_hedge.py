@@ -28,14 +28,15 @@ def test_gains_add_the_standardised_mean_of_the_models():
     X, Y = toy_data(n=12)
     proposals = {"a": [0.2] * X.shape[1], "b": [0.8] * X.shape[1]}
     hedge = {"gains": {"a": 1.0, "b": 0.5}, "proposals": proposals, "n": 11}
-    out = _hedge_gains(hedge, {"m1": _Flat(1.0), "m2": _Flat(3.0)}, X, Y)
+    out, failed = _hedge_gains(hedge, {"m1": _Flat(1.0), "m2": _Flat(3.0)}, X, Y)
+    assert failed == {}
     y = Y[:, 0]
     for label, x0, before in (("a", 0.2, 1.0), ("b", 0.8, 0.5)):
         mean = (1.0 * x0 + 3.0 * x0) / 2  # averaged over the models
         assert out["gains"][label] == pytest.approx(before + (mean - float(y.mean())) / float(y.std()))
     assert out["proposals"] == {} and out["n"] == 12
     # nothing told since the proposals (a repeated ask): no reward
-    same = _hedge_gains({**hedge, "n": 12}, {"m1": _Flat(1.0)}, X, Y)
+    same, _ = _hedge_gains({**hedge, "n": 12}, {"m1": _Flat(1.0)}, X, Y)
     assert same["gains"] == {"a": 1.0, "b": 0.5}
 
 
@@ -46,10 +47,11 @@ def test_a_model_that_cannot_predict_does_not_judge():
 
     X, Y = toy_data(n=8)
     hedge = {"gains": {}, "proposals": {"a": [0.5] * X.shape[1]}, "n": 7}
-    out = _hedge_gains(hedge, {"bad": Broken(), "ok": _Flat(2.0)}, X, Y)
+    out, failed = _hedge_gains(hedge, {"bad": Broken(), "ok": _Flat(2.0)}, X, Y)
     want = (2.0 * 0.5 - float(Y[:, 0].mean())) / float(Y[:, 0].std())
     assert out["gains"]["a"] == pytest.approx(want)
-    assert _hedge_gains(hedge, {"bad": Broken()}, X, Y)["gains"] == {}
+    assert failed == {"bad": "RuntimeError: no"}
+    assert _hedge_gains(hedge, {"bad": Broken()}, X, Y)[0]["gains"] == {}
 
 
 def test_pick_draws_by_exp_eta_gain_and_keeps_the_proposals():
@@ -73,12 +75,21 @@ def test_pick_draws_by_exp_eta_gain_and_keeps_the_proposals():
     assert a.diagnostics_["hedge"]["probabilities"]["ibnn"] == pytest.approx(0.5)
 
 
-def test_pick_needs_a_hedge_fit():
+def test_pick_needs_a_hedge_fit_and_one_finite_point_per_candidate():
+    from bnnbo.errors import SurrogateError
+
     X, Y = toy_data(n=10)
     a = get_surrogate("auto")
     a.fit(X, Y, seed=0)
-    with pytest.raises(Exception, match="hedge_pick needs a fit with combine='hedge'"):
+    with pytest.raises(SurrogateError, match="hedge_pick needs a fit with combine='hedge'"):
         a.hedge_pick({"gp": X[:1]}, seed=0)
+    h = get_surrogate("auto", combine="hedge")
+    h.fit(X, Y, seed=0)
+    with pytest.raises(SurrogateError, match="hedge_pick needs a fit with combine='hedge' and proposals of its"):
+        h.hedge_pick({"rf": X[:1]}, seed=0)
+    for bad in (X[:2], X[:1, :2], torch.full_like(X[:1], math.nan)):
+        with pytest.raises(SurrogateError, match=f"'gp''s proposal must be one finite point of {X.shape[1]} inputs"):
+            h.hedge_pick({"gp": bad, "ibnn": X[:1]}, seed=0)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +128,19 @@ def test_bo_end_to_end_and_a_checkpoint_continues_it(tmp_path):
     half.save(tmp_path / "ckpt")
     resumed = Optimizer.load(tmp_path / "ckpt")
     run(resumed, 2)
-    torch.testing.assert_close(resumed.X, whole.X)  # the proposals and gains travel in the state
+    # the proposals and gains travel in the state: the same points, gains and probabilities
+    torch.testing.assert_close(resumed.X, whole.X)
+    assert resumed.history[-1].diagnostics["hedge"] == whole.history[-1].diagnostics["hedge"]
+    # saved between an ask and its tell
+    mid = Optimizer.for_problem(problem, "auto", seed=2, n_init=6, surrogate_settings=settings)
+    run(mid, 8)
+    x = mid.ask()
+    mid.save(tmp_path / "pending")
+    again = Optimizer.load(tmp_path / "pending")
+    again.tell(x, problem.evaluate(x))
+    run(again, 1)
+    torch.testing.assert_close(again.X, whole.X)
+    assert again.history[-1].diagnostics["hedge"] == whole.history[-1].diagnostics["hedge"]
     diags = [e.diagnostics for e in whole.history if not e.initial]
     assert len(diags) == 4
     for d in diags:

@@ -48,7 +48,8 @@ mixture the broader candidate's EI dominates where the GP is confident, docs/aut
 candidate proposes the point its own acquisition would, and one proposal is drawn with
 probability proportional to ``exp(hedge_eta * gain)``; a candidate's gain sums its proposals'
 standardised posterior means at the next fit, averaged over every candidate's model
-(``hedge_pick``). Measured against choosing: docs/auto_hedge.md (not kept: significantly worse
+(``hedge_pick``). The proposal is what is rewarded, also when the loop evaluates another point in
+its place (an exploring or unwarped step). Measured against choosing: docs/auto_hedge.md (not kept: significantly worse
 than ``gp`` on Branin, where it takes the I-BNN's proposals mostly in the first iterations, while
 the gains are still even; a seed on which it took the GP's every time ends on ``gp``'s regret).
 
@@ -97,7 +98,8 @@ class AutoSettings(Settings):
     #: "choose": serve the best-scoring candidate's model; "mix": serve the weighted mixture of
     #: every candidate's model (bnnbo.mixture; needs holdout="prequential"); "hedge": every
     #: candidate proposes a point and one proposal is drawn by its past proposals' gains
-    #: (GP-Hedge; needs holdout="prequential", and an Optimizer at q = 1 with one objective)
+    #: (GP-Hedge; needs holdout="prequential", and an Optimizer at q = 1 with one objective and
+    #: acquisition="default")
     combine: Literal["choose", "mix", "hedge"] = "choose"
     #: "mix"'s weights, w_i proportional to exp(S_i): S_i the candidate's accumulated (``forget``-
     #: discounted) score summed over the scored points, "score" in ``metric`` (for "crps": a Gibbs
@@ -341,7 +343,8 @@ class AutoSurrogate(Surrogate):
         if by_lpd:
             self.state_["lpd_totals"] = lpd_totals
         if s.combine == "hedge":
-            self.state_["hedge"] = _hedge_gains(state.get("hedge"), models, X, Y)
+            self.state_["hedge"], failed = _hedge_gains(state.get("hedge"), models, X, Y)
+            errors.update({c: f"hedge reward: {e}" for c, e in failed.items()})
         self.models_ = dict(models)
         self._last, self._last_state = (X.clone(), Y.clone(), models), self.state_
         self.diagnostics_ = {
@@ -385,6 +388,10 @@ class AutoSurrogate(Surrogate):
                 f"auto: hedge_pick needs a fit with combine='hedge' and proposals of its candidates "
                 f"{list(self.members)}, got {list(proposals)}"
             )
+        d = self._last[0].shape[1] if self._last is not None else None
+        for c, x in proposals.items():
+            if x.numel() != d or not torch.isfinite(x).all():
+                raise SurrogateError(f"auto: hedge_pick: {c!r}'s proposal must be one finite point of {d} inputs")
         labels = list(proposals)
         gains = hedge["gains"]
         known = [gains[c] for c in labels if c in gains]
@@ -469,23 +476,25 @@ class AutoSurrogate(Surrogate):
         return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
 
 
-def _hedge_gains(hedge: Any, models: dict[str, Model], X: Tensor, Y: Tensor) -> dict[str, Any]:
+def _hedge_gains(hedge: Any, models: dict[str, Model], X: Tensor, Y: Tensor) -> tuple[dict[str, Any], dict[str, str]]:
     """``combine="hedge"``'s bookkeeping after a fit on ``X, Y``: each candidate's gain plus the
     reward of its last proposal, once points were told since it was made (a repeated fit on the
     same data rewards nothing). The reward is the proposal's posterior mean, averaged over the
-    fitted models and standardised by the values (first objective, maximised)."""
+    fitted models and standardised by the values (first objective, maximised). Also returns the
+    errors of the models that could not predict there (they do not judge)."""
     hedge = hedge if isinstance(hedge, dict) else {}
+    failed: dict[str, str] = {}
     gains = {str(c): float(v) for c, v in dict(hedge.get("gains", {})).items()}
     proposals = dict(hedge.get("proposals", {}))
     if proposals and models and int(hedge.get("n", X.shape[0])) < X.shape[0]:
         at = torch.tensor([proposals[c] for c in proposals], dtype=X.dtype)
         means = []
-        for model in models.values():
+        for label, model in models.items():
             try:
                 with torch.no_grad():
                     means.append(model.posterior(at.unsqueeze(1)).mean.reshape(len(proposals), -1)[:, 0])
-            except Exception:  # noqa: BLE001 -- a model that cannot predict there does not judge
-                continue
+            except Exception as exc:  # noqa: BLE001 -- a model that cannot predict there does not judge
+                failed[label] = f"{type(exc).__name__}: {exc}"
         if means:
             y = Y[:, 0]
             spread = float(y.std()) if y.numel() > 1 else 0.0
@@ -493,7 +502,7 @@ def _hedge_gains(hedge: Any, models: dict[str, Model], X: Tensor, Y: Tensor) -> 
             for c, r in zip(proposals, reward.tolist()):
                 if math.isfinite(r):
                     gains[c] = gains.get(c, 0.0) + r
-    return {"gains": gains, "proposals": {}, "n": int(X.shape[0])}
+    return {"gains": gains, "proposals": {}, "n": int(X.shape[0])}, failed
 
 
 def mix_weights(totals: dict[str, list[float]], labels: list[str]) -> dict[str, float]:
