@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bnnbo import Optimizer, get_problem, get_surrogate, version
 from bnnbo.metrics import progress_trace
+from bnnbo.report.diagnostics import used_candidate
 from bnnbo.space import DTYPE
 from bnnbo.surrogates.combined.auto import AutoSettings
 from bnnbo.surrogates.scoring import surrogate_name
@@ -653,9 +654,7 @@ def _choices(rows: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in rows:
         for it in r.get("auto", []):
-            # "hedge": the candidate whose proposal was taken; else the best-scoring one
-            label = it.get("served") if "hedge" in it else it.get("choice")
-            if label is not None:
+            if (label := used_candidate(it)) is not None:
                 counts[label] = counts.get(label, 0) + 1
     return ", ".join(f"{c} {n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 

@@ -19,7 +19,7 @@ import pandas as pd
 from bnnbo.errors import ConfigError
 from bnnbo.records import RunStatus
 from bnnbo.report.data import ReportData, curve, curve_runs, load_report_data
-from bnnbo.report.diagnostics import KEYS, auto_choices, diagnostics_table, flatten, number
+from bnnbo.report.diagnostics import KEYS, auto_choices, diagnostics_table, flatten, number, used_candidate
 from bnnbo.report.plots import COLORS, color_of
 from bnnbo.report.tables import (
     STATES,
@@ -342,7 +342,7 @@ def _iteration_rows(its: pd.DataFrame) -> dict[str, Any]:
     keys = list(
         dict.fromkeys(k for d in diags for k, v in d.items() if k.rsplit(".", 1)[-1] in KEYS and number(v) is not None)
     )
-    choices = [d.get("choice") if isinstance(d.get("choice"), str) else None for d in diags]
+    choices = [used_candidate(d) for d in diags]
     candidates = list(dict.fromkeys(c for d in diags for c in (_scores(d) or {})))
     scores = {
         c: [number((_scores(d) or {}).get(c)) if d.get("scored", True) else None for d in diags] for c in candidates

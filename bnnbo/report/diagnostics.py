@@ -87,6 +87,14 @@ def diagnostics_table(data: ReportData) -> ReportTable:
     )
 
 
+def used_candidate(diag: dict) -> str | None:
+    """The candidate an ``auto`` iteration used: with ``combine="hedge"`` the one whose proposal
+    was drawn (its ``choice`` is the best-scoring one), else its choice. ``diag`` may be flattened."""
+    hedge = "hedge" in diag or any(str(k).startswith("hedge.") for k in diag)
+    label = diag.get("served") if hedge else diag.get("choice")
+    return label if isinstance(label, str) else None
+
+
 def auto_choices(data: ReportData) -> ReportTable:
     """How often ``auto`` picked each candidate and its mean held-out log-likelihood."""
     rows = []
@@ -94,10 +102,7 @@ def auto_choices(data: ReportData) -> ReportTable:
         diags = [d for d in g.diagnostics if isinstance(d, dict) and isinstance(d.get("choice"), str)]
         if not diags:
             continue
-        # combine="hedge": the candidate whose proposal was drawn (its choice is the best-scoring one)
-        chosen = Counter(
-            d["served"] if "hedge" in d and isinstance(d.get("served"), str) else d["choice"] for d in diags
-        )
+        chosen = Counter(used_candidate(d) or d["choice"] for d in diags)
         scores: dict[str, list[float]] = {}
         for d in diags:
             if d.get("scored", True):  # unscored iterations repeat the last scores

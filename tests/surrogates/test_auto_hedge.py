@@ -166,3 +166,18 @@ def test_the_report_counts_the_proposal_taken(monkeypatch):
     monkeypatch.setattr(diagnostics, "iterations", lambda data: frame)
     table = diagnostics.auto_choices(None).data.set_index("candidate")
     assert table.chosen.to_dict() == {"gp": 1, "ibnn": 3}
+
+
+def test_the_dashboard_shows_the_proposal_taken():
+    import pandas as pd
+
+    from bnnbo.dashboard.data import _iteration_rows
+
+    diags = [
+        {"choice": "gp", "served": "ibnn", "hedge": {"gains": {"gp": 0.0}}, "scores": {"gp": -1.0}},
+        {"choice": "gp", "scores": {"gp": -1.0}},
+    ]
+    its = pd.DataFrame(
+        {"diagnostics": diags, "batch": [1, 2], "index": [10, 11], "fit_seconds": [0.1, 0.1], "acq_seconds": [0.2, 0.2]}
+    )
+    assert _iteration_rows(its)["choice"] == ["ibnn", "gp"]
