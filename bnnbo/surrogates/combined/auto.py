@@ -48,10 +48,11 @@ mixture the broader candidate's EI dominates where the GP is confident, docs/aut
 candidate proposes the point its own acquisition would, and one proposal is drawn with
 probability proportional to ``exp(hedge_eta * gain)``; a candidate's gain sums its proposals'
 standardised posterior means at the next fit, averaged over every candidate's model
-(``hedge_pick``). The proposal is what is rewarded, also when the loop evaluates another point in
-its place (an exploring or unwarped step). Measured against choosing: docs/auto_hedge.md (not kept: significantly worse
-than ``gp`` on Branin, where it takes the I-BNN's proposals mostly in the first iterations, while
-the gains are still even; a seed on which it took the GP's every time ends on ``gp``'s regret).
+(``hedge_pick``). The proposal is what is rewarded, also when the loop evaluates another point
+in its place (an exploring or unwarped step). Measured against choosing: docs/auto_hedge.md
+(not kept: significantly worse than ``gp`` on Branin, where it takes the I-BNN's proposals
+mostly in the first iterations, while the gains are still even; a seed on which it took the
+GP's every time ends on ``gp``'s regret).
 
 Scoring fits of "recent" / "kfold" start from no saved state, so a warm start cannot leak the
 held-out points. The choice, the scores and the fit count travel in ``state_``; each fit records
