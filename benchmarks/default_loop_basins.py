@@ -3,7 +3,7 @@
 the best point, how many of the 30 steps went to each basin and the best regret reached in each;
 then the mean share of steps in the final best point's basin.
 
-    python benchmarks/default_loop_basins.py --seeds 60-89
+    python benchmarks/default_loop_basins.py --seeds 60-89 [--tool bnnbo/incumbent-6 | optuna-gp]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import statistics
 
 import torch
-from default_loop import PROBLEMS, VARIANTS, cost
+from default_loop import PROBLEMS, VARIANTS, _optuna_params, cost
 
 from bnnbo.optimizer import Optimizer
 from bnnbo.problems import get_problem
@@ -25,7 +25,9 @@ MINIMA = torch.tensor([[-math.pi, 12.275], [math.pi, 2.275], [9.42478, 2.475]], 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--seeds", default="60-89", help="a range FIRST-LAST")
-    ap.add_argument("--tool", default="bnnbo", choices=[v for v in VARIANTS if "design" not in VARIANTS[v]])
+    ap.add_argument(
+        "--tool", default="bnnbo", choices=[*(v for v in VARIANTS if "design" not in VARIANTS[v]), "optuna-gp"]
+    )
     ap.add_argument("--n-init", type=int, default=10)
     ap.add_argument("--iterations", type=int, default=30)
     args = ap.parse_args()
@@ -34,17 +36,11 @@ def main() -> None:
     name, options = PROBLEMS["branin"]
     problem = get_problem(name, **options)
     optimum = -problem.optimal_value
-    kwargs = VARIANTS[args.tool]
     shares = []
     for seed in range(first, last + 1):
-        opt = Optimizer(problem.space, seed=seed, n_init=args.n_init, q=1, maximize=False, **kwargs)
-        X = opt.ask(args.n_init)
-        opt.tell(X, cost(problem, X))
-        for _ in range(args.iterations):
-            x = opt.ask()
-            opt.tell(x, cost(problem, x))
-        regret = opt.Y[:, 0] - optimum
-        basin = torch.cdist(opt.X, MINIMA).argmin(1)
+        X, Y = run(args.tool, problem, seed, args.n_init, args.iterations)
+        regret = Y - optimum
+        basin = torch.cdist(X, MINIMA).argmin(1)
         final = int(basin[regret.argmin()])
         steps = basin[args.n_init :].tolist()
         per_basin = [steps.count(b) for b in range(3)]
@@ -58,6 +54,31 @@ def main() -> None:
         f"{args.tool}, seeds {first}-{last}: mean share of the steps in the final best point's basin "
         f"{statistics.fmean(shares):.2f} (min {min(shares):.2f}, max {max(shares):.2f})"
     )
+
+
+def run(tool: str, problem, seed: int, n_init: int, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The points (original units) and values (minimised) of one run of ``tool``."""
+    if tool == "optuna-gp":  # as benchmarks/default_loop.py runs GPSampler, keeping every trial
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_init)
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        rows: list[torch.Tensor] = []
+
+        def objective(trial) -> float:
+            rows.append(_optuna_params(trial, problem.space))
+            return float(cost(problem, rows[-1]))
+
+        study.optimize(objective, n_trials=n_init + iterations)
+        return torch.cat(rows), torch.tensor([t.value for t in study.trials], dtype=torch.float64)
+    opt = Optimizer(problem.space, seed=seed, n_init=n_init, q=1, maximize=False, **VARIANTS[tool])
+    X = opt.ask(n_init)
+    opt.tell(X, cost(problem, X))
+    for _ in range(iterations):
+        x = opt.ask()
+        opt.tell(x, cost(problem, x))
+    return opt.X, opt.Y[:, 0]
 
 
 if __name__ == "__main__":
