@@ -1,7 +1,8 @@
 """Where the default loop's model-based steps go on Branin, whose three global minima are equal
 (issue 20, round 15): per seed, the final regret, the minimum whose basin (nearest minimum) holds
-the best point, how many of the 30 steps went to each basin and the best regret reached in each;
-then the mean share of steps in the final best point's basin.
+the best point, how many of the 30 model-based steps went to each basin, the best regret of each
+basin's points (the initial design's included); then the mean share of the steps in the final best
+point's basin.
 
     python benchmarks/default_loop_basins.py --seeds 60-89 [--tool bnnbo/incumbent-6 | optuna-gp]
 """

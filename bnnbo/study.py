@@ -188,8 +188,6 @@ def parse_study(text: str, source: str = "<study>") -> Study:
         errors.append(f"acq_optimizer = {acq_opt!r}; expected one of: {', '.join(OPTIMIZER_PRESETS)}")
     problems = _entries(raw, "problems", PROBLEM_KEYS, _problem_entry, errors)
     surrogates = _entries(raw, "surrogates", SURROGATE_KEYS, _surrogate_entry, errors)
-    if acquisition in MODES:
-        _check_pairs(problems, surrogates, acquisition, errors)
     description = raw.get("description", "")
     if not isinstance(description, str):
         errors.append(f"description = {description!r}; expected a string")
@@ -199,6 +197,8 @@ def parse_study(text: str, source: str = "<study>") -> Study:
             f"{len(problems)} problem(s) x {len(seeds)} seed(s) x {len(surrogates)} surrogate(s) "
             f"= {n_cells} runs; expected at most {MAX_CELLS} in one study"
         )
+    elif acquisition in MODES:
+        _check_pairs(problems, surrogates, acquisition, errors)
     if errors:
         raise StudyError(source, errors)
     return Study(
@@ -221,13 +221,14 @@ def _check_pairs(problems: list[dict], surrogates: list[dict], mode: str, errors
     from bnnbo.problems import problem_info
     from bnnbo.surrogates import get_surrogate
 
+    built = [(s["label"], get_surrogate(s["surrogate_name"], **s["settings"])) for s in surrogates]
     for p in problems:
         m = problem_info(p["problem_name"], **p["options"]).num_objectives
-        for s in surrogates:
+        for label, surrogate in built:
             try:
-                check_loop_settings(get_surrogate(s["surrogate_name"], **s["settings"]), p["q"], m, mode)
+                check_loop_settings(surrogate, p["q"], m, mode)
             except BnnboError as exc:
-                errors.append(f"[problems.{p['label']}] x [surrogates.{s['label']}]: {exc}")
+                errors.append(f"[problems.{p['label']}] x [surrogates.{label}]: {exc}")
 
 
 def _unknown_keys(table: dict, allowed: tuple[str, ...], where: str, errors: list[str]) -> None:

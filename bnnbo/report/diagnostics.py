@@ -89,7 +89,8 @@ def diagnostics_table(data: ReportData) -> ReportTable:
 
 def used_candidate(diag: dict) -> str | None:
     """The candidate an ``auto`` iteration used: with ``combine="hedge"`` the one whose proposal
-    was drawn (its ``choice`` is the best-scoring one), else its choice. ``diag`` may be flattened."""
+    was drawn (its ``choice`` is the best-scoring one), else its choice. ``diag`` may be flattened
+    (a hedge iteration's diagnostics always hold ``hedge.eta``)."""
     hedge = "hedge" in diag or any(str(k).startswith("hedge.") for k in diag)
     label = diag.get("served") if hedge else diag.get("choice")
     return label if isinstance(label, str) else None

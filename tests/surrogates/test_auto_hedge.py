@@ -181,3 +181,15 @@ def test_the_dashboard_shows_the_proposal_taken():
         {"diagnostics": diags, "batch": [1, 2], "index": [10, 11], "fit_seconds": [0.1, 0.1], "acq_seconds": [0.2, 0.2]}
     )
     assert _iteration_rows(its)["choice"] == ["ibnn", "gp"]
+
+
+def test_used_candidate_in_flattened_diagnostics():
+    from bnnbo.report.diagnostics import flatten, used_candidate
+
+    X, Y = toy_data(n=8)
+    a = get_surrogate("auto", combine="hedge")
+    a.fit(X, Y, seed=0)  # the first fit: no gains yet
+    a.diagnostics_["served"] = "ibnn"
+    assert used_candidate(flatten(a.diagnostics_)) == used_candidate(a.diagnostics_) == "ibnn"
+    assert used_candidate(flatten({"choice": "gp", "served": "mix", "weights": {"gp": 1.0}})) == "gp"
+    assert used_candidate({"acceptance": 0.5}) is None

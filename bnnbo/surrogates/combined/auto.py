@@ -362,7 +362,7 @@ class AutoSurrogate(Surrogate):
         if errors:
             self.diagnostics_["errors"] = errors
         if s.combine == "hedge":  # the Optimizer draws the proposal (hedge_pick); alone, the best-scoring serves
-            self.diagnostics_["hedge"] = {"gains": dict(self.state_["hedge"]["gains"])}
+            self.diagnostics_["hedge"] = {"eta": s.hedge_eta, "gains": dict(self.state_["hedge"]["gains"])}
         if s.combine != "mix":
             return models[choice]
         weights = mix_weights(lpd_totals if by_lpd else totals, list(models))
@@ -403,7 +403,11 @@ class AutoSurrogate(Surrogate):
         hedge["proposals"] = {c: [float(v) for v in proposals[c].reshape(-1)] for c in labels}
         label = labels[i]
         self.diagnostics_["served"] = label
-        self.diagnostics_["hedge"] = {"gains": dict(gains), "probabilities": dict(zip(labels, probs.tolist()))}
+        self.diagnostics_["hedge"] = {
+            "eta": self.settings.hedge_eta,
+            "gains": dict(gains),
+            "probabilities": dict(zip(labels, probs.tolist())),
+        }
         self.diagnostics_["fit"] = dict(self.members[label].diagnostics_)
         return label
 
